@@ -1,0 +1,36 @@
+#pragma once
+/// Command-line flag parsing shared by every subcommand, so all of them accept the same
+/// forms (`--flag value`, `--flag=value`, `--` to end flags) and fail the same way.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fb::cli {
+
+enum class FlagKind { kSwitch, kValue };
+
+struct FlagSpec {
+  std::string_view name;  // without dashes: "format"
+  FlagKind kind;
+  std::string_view value_name;  // "text|json"; empty for switches
+  std::string_view help;
+};
+
+struct ParsedArgs {
+  std::vector<std::string> positionals;
+  std::map<std::string, std::string, std::less<>> values;  // last occurrence wins
+  std::vector<std::string> switches;
+
+  bool has(std::string_view name) const;
+  std::optional<std::string> value(std::string_view name) const;
+};
+
+/// Parses `args` against `flags`. On a bad flag returns nullopt and sets `error` to a
+/// one-line message naming the flag ("unknown flag '--fromat' (did you mean '--format'?)").
+std::optional<ParsedArgs> parse_args(const std::vector<std::string>& args,
+                                     const std::vector<FlagSpec>& flags, std::string& error);
+
+}  // namespace fb::cli
