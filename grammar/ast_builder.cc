@@ -1,0 +1,722 @@
+#include "grammar/ast_builder.h"
+
+#include <antlr4-runtime.h>
+
+namespace fb::grammar {
+namespace {
+
+using P = gen::StarlarkParser;
+using antlr4::ParserRuleContext;
+using antlr4::tree::ParseTree;
+using antlr4::tree::TerminalNode;
+
+/// The builder is one long-lived object per file: it walks each kind of parse-tree node
+/// with one method, all of them short. Error productions report here.
+class Builder {
+ public:
+  Builder(const std::vector<Token>& tokens, const LexResult& lexed, const SourceFile& file,
+          DiagnosticSink& sink)
+      : tokens_(tokens), lexed_(lexed), file_(file), sink_(sink) {}
+
+  std::unique_ptr<ast::Module> module(P::File_Context* ctx) {
+    auto m = std::make_unique<ast::Module>();
+    m->file = file_.id();
+    for (auto* st : ctx->statement()) statement(st, m->body);
+    m->syntax_ok = !failed_;
+    return m;
+  }
+
+ private:
+  // ---- spans and errors -----------------------------------------------------------------
+
+  Span token_span(std::size_t index) const {
+    const Token& t = tokens_[index];
+    return Span{file_.id(), t.offset, t.length};
+  }
+  Span span(antlr4::Token* t) const { return token_span(t->getTokenIndex()); }
+  Span span(TerminalNode* n) const { return span(n->getSymbol()); }
+  Span span(ParserRuleContext* ctx) const {
+    Span first = span(ctx->getStart());
+    antlr4::Token* stop = ctx->getStop();
+    if (!stop || stop->getTokenIndex() < ctx->getStart()->getTokenIndex())
+      return Span{first.file, first.offset, 0};
+    return first.to(span(stop));
+  }
+
+  Diagnostic& error(Code code, Span where, std::string message) {
+    failed_ = true;
+    pending_ = Diagnostic::make(code, where, std::move(message));
+    return pending_;
+  }
+  void flush() {
+    if (!pending_.message.empty()) sink_.report(std::move(pending_));
+    pending_ = Diagnostic{};
+  }
+
+  std::string text(antlr4::Token* t) const {
+    const Token& tok = tokens_[t->getTokenIndex()];
+    return std::string(file_.text().substr(tok.offset, tok.length));
+  }
+
+  // ---- statements -----------------------------------------------------------------------
+
+  void statement(P::StatementContext* ctx, std::vector<ast::StmtPtr>& out) {
+    if (auto* c = ctx->defStmt()) return out.push_back(def_stmt(c));
+    if (auto* c = ctx->ifStmt()) return out.push_back(if_stmt(c));
+    if (auto* c = ctx->forStmt()) return out.push_back(for_stmt(c));
+    if (auto* c = ctx->whileStmt()) return out.push_back(while_stmt(c));
+    if (auto* c = ctx->unsupportedStmt()) return unsupported_stmt(c);
+    simple_stmt(ctx->simpleStmt(), out);
+  }
+
+  void suite(P::SuiteContext* ctx, std::vector<ast::StmtPtr>& out) {
+    if (auto* s = ctx->simpleStmt()) return simple_stmt(s, out);
+    for (auto* st : ctx->statement()) statement(st, out);
+  }
+
+  void simple_stmt(P::SimpleStmtContext* ctx, std::vector<ast::StmtPtr>& out) {
+    for (auto* small : ctx->smallStmt()) {
+      if (auto s = small_stmt(small)) out.push_back(std::move(s));
+    }
+  }
+
+  ast::StmtPtr small_stmt(P::SmallStmtContext* ctx) {
+    Span where = span(ctx);
+    if (auto* r = dynamic_cast<P::ReturnStmtContext*>(ctx)) {
+      auto s = std::make_unique<ast::Return>(where);
+      if (r->testList()) s->value = test_list(r->testList());
+      return s;
+    }
+    if (dynamic_cast<P::BreakStmtContext*>(ctx))
+      return std::make_unique<ast::Simple>(ast::StmtKind::kBreak, where);
+    if (dynamic_cast<P::ContinueStmtContext*>(ctx))
+      return std::make_unique<ast::Simple>(ast::StmtKind::kContinue, where);
+    if (dynamic_cast<P::PassStmtContext*>(ctx))
+      return std::make_unique<ast::Simple>(ast::StmtKind::kPass, where);
+    if (auto* l = dynamic_cast<P::LoadStmtContext*>(ctx)) return load_stmt(l);
+    return expr_or_assign(static_cast<P::ExprOrAssignStmtContext*>(ctx));
+  }
+
+  ast::StmtPtr load_stmt(P::LoadStmtContext* ctx) {
+    auto s = std::make_unique<ast::Load>(span(ctx));
+    s->module = lexed_.strings[tokens_[ctx->STRING()->getSymbol()->getTokenIndex()].value];
+    s->module_span = span(ctx->STRING());
+    for (auto* arg : ctx->loadArg()) {
+      ast::Load::Binding b;
+      TerminalNode* sym = arg->STRING();
+      b.symbol = lexed_.strings[tokens_[sym->getSymbol()->getTokenIndex()].value];
+      b.symbol_span = span(sym);
+      if (arg->NAME()) {
+        b.local = std::make_unique<ast::Name>(span(arg->NAME()), text(arg->NAME()->getSymbol()));
+      } else {
+        b.local = std::make_unique<ast::Name>(b.symbol_span, b.symbol);
+        if (!is_identifier(b.symbol)) {
+          error(Code::SPEC_SYNTAX, b.symbol_span,
+                "load() symbol \"" + b.symbol + "\" is not a valid name")
+              .suggest("bind it under a name: load(\"" + s->module + "\", name=\"" + b.symbol +
+                       "\")");
+          flush();
+        }
+      }
+      if (b.symbol.starts_with("_")) {
+        error(Code::SPEC_SYNTAX, b.symbol_span,
+              "load() cannot import '" + b.symbol +
+                  "': names starting with '_' are private to their module");
+        flush();
+      }
+      s->bindings.push_back(std::move(b));
+    }
+    if (s->bindings.empty()) {
+      error(Code::SPEC_SYNTAX, s->span, "load() needs at least one symbol to import")
+          .suggest("load(\"" + s->module + "\", \"name\")");
+      flush();
+    }
+    return s;
+  }
+
+  static bool is_identifier(const std::string& s) {
+    if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+  }
+
+  ast::StmtPtr expr_or_assign(P::ExprOrAssignStmtContext* ctx) {
+    auto lists = ctx->testList();
+    ast::ExprPtr first = test_list(lists[0]);
+    if (lists.size() == 1) return std::make_unique<ast::ExprStmt>(span(ctx), std::move(first));
+    auto s = std::make_unique<ast::Assign>(span(ctx));
+    antlr4::Token* op = ctx->assignOp()->getStart();
+    s->op_span = span(op);
+    Tok type = static_cast<Tok>(op->getType());
+    if (type != Tok::ASSIGN) {
+      s->augmented = true;
+      s->op = augmented_op(type);
+    }
+    check_target(*first, s->augmented);
+    s->target = std::move(first);
+    s->value = test_list(lists[1]);
+    return s;
+  }
+
+  static ast::BinaryOp augmented_op(Tok t) {
+    switch (t) {
+      case Tok::MINUS_EQ: return ast::BinaryOp::kSub;
+      case Tok::STAR_EQ: return ast::BinaryOp::kMul;
+      case Tok::SLASH_EQ: return ast::BinaryOp::kDiv;
+      case Tok::SLASHSLASH_EQ: return ast::BinaryOp::kFloorDiv;
+      case Tok::PERCENT_EQ: return ast::BinaryOp::kMod;
+      case Tok::AMP_EQ: return ast::BinaryOp::kBitAnd;
+      case Tok::PIPE_EQ: return ast::BinaryOp::kBitOr;
+      case Tok::CARET_EQ: return ast::BinaryOp::kBitXor;
+      case Tok::LSHIFT_EQ: return ast::BinaryOp::kShl;
+      case Tok::RSHIFT_EQ: return ast::BinaryOp::kShr;
+      default: return ast::BinaryOp::kAdd;
+    }
+  }
+
+  /// Assignment targets: names, attributes, subscripts, and (not for augmented
+  /// assignment) lists/tuples of targets.
+  void check_target(const ast::Expr& e, bool augmented) {
+    switch (e.kind) {
+      case ast::ExprKind::kName:
+      case ast::ExprKind::kDot:
+      case ast::ExprKind::kIndex: return;
+      case ast::ExprKind::kList:
+      case ast::ExprKind::kTuple:
+        if (augmented) {
+          error(Code::SPEC_SYNTAX, e.span,
+                "augmented assignment needs a single target, not a " +
+                    std::string(e.kind == ast::ExprKind::kList ? "list" : "tuple"));
+          return flush();
+        }
+        for (const auto& item : e.as<ast::Sequence>().items) check_target(*item, false);
+        return;
+      default: break;
+    }
+    error(Code::SPEC_SYNTAX, e.span, "cannot assign to " + describe_expr(e));
+    if (e.kind == ast::ExprKind::kBinary && e.as<ast::Binary>().op == ast::BinaryOp::kEq) {
+      pending_.suggest("did you mean '==' in a condition?");
+    }
+    flush();
+  }
+
+  static std::string describe_expr(const ast::Expr& e) {
+    switch (e.kind) {
+      case ast::ExprKind::kCall: return "a function call";
+      case ast::ExprKind::kInt:
+      case ast::ExprKind::kFloat:
+      case ast::ExprKind::kString:
+      case ast::ExprKind::kBytes: return "a literal";
+      case ast::ExprKind::kSlice: return "a slice";
+      case ast::ExprKind::kLambda: return "a lambda";
+      case ast::ExprKind::kDict: return "a dict";
+      case ast::ExprKind::kComprehension: return "a comprehension";
+      default: return "an expression";
+    }
+  }
+
+  ast::StmtPtr def_stmt(P::DefStmtContext* ctx) {
+    auto s = std::make_unique<ast::Def>(span(ctx->DEF()).to(span(ctx->COLON())));
+    s->name = std::make_unique<ast::Name>(span(ctx->NAME()), text(ctx->NAME()->getSymbol()));
+    s->function = std::make_unique<ast::Function>();
+    s->function->name = s->name->id;
+    s->function->span = s->span;
+    if (ctx->parameters()) parameters(ctx->parameters(), s->function->params);
+    suite(ctx->suite(), s->function->body);
+    return s;
+  }
+
+  void parameters(P::ParametersContext* ctx, std::vector<ast::Parameter>& out) {
+    for (auto* p : ctx->parameter()) out.push_back(parameter(p));
+    check_parameter_order(out);
+  }
+
+  ast::Parameter parameter(P::ParameterContext* ctx) {
+    ast::Parameter p{};
+    p.span = span(ctx);
+    if (auto* plain = dynamic_cast<P::PlainParamContext*>(ctx)) {
+      p.name = text(plain->NAME()->getSymbol());
+      p.span = span(plain->NAME());
+      p.kind = plain->test() ? ast::Parameter::Kind::kOptional : ast::Parameter::Kind::kRequired;
+      if (plain->test()) p.default_value = test(plain->test());
+    } else if (auto* star = dynamic_cast<P::StarParamContext*>(ctx)) {
+      p.kind = star->NAME() ? ast::Parameter::Kind::kVarargs : ast::Parameter::Kind::kStarMarker;
+      if (star->NAME()) p.name = text(star->NAME()->getSymbol());
+    } else {
+      auto* kw = static_cast<P::KwargsParamContext*>(ctx);
+      p.kind = ast::Parameter::Kind::kKwargs;
+      p.name = text(kw->NAME()->getSymbol());
+    }
+    return p;
+  }
+
+  /// Starlark's order: required, optional, then * or *args, then keyword-only
+  /// (required or optional), then **kwargs last.
+  void check_parameter_order(const std::vector<ast::Parameter>& params) {
+    using K = ast::Parameter::Kind;
+    bool seen_optional = false, seen_star = false, seen_kwargs = false;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const ast::Parameter& p = params[i];
+      if (seen_kwargs) {
+        error(Code::SPEC_SYNTAX, p.span, "parameters cannot follow '**" + params[i - 1].name + "'");
+        return flush();
+      }
+      switch (p.kind) {
+        case K::kRequired:
+          if (seen_optional && !seen_star) {
+            error(Code::SPEC_SYNTAX, p.span,
+                  "required parameter '" + p.name + "' follows an optional one")
+                .suggest("give it a default, or move it before the parameters with defaults");
+            return flush();
+          }
+          break;
+        case K::kOptional: seen_optional = true; break;
+        case K::kStarMarker:
+        case K::kVarargs:
+          if (seen_star) {
+            error(Code::SPEC_SYNTAX, p.span, "only one '*' or '*args' parameter is allowed");
+            return flush();
+          }
+          seen_star = true;
+          if (p.kind == K::kStarMarker &&
+              (i + 1 == params.size() || params[i + 1].kind == K::kKwargs)) {
+            error(Code::SPEC_SYNTAX, p.span,
+                  "a bare '*' must be followed by keyword-only parameters");
+            return flush();
+          }
+          break;
+        case K::kKwargs: seen_kwargs = true; break;
+      }
+    }
+  }
+
+  ast::StmtPtr if_stmt(P::IfStmtContext* ctx) {
+    // if/elif chains become nested Ifs in else branches; build from the end backwards.
+    auto tests = ctx->test();
+    auto suites = ctx->suite();
+    std::vector<ast::StmtPtr> tail;
+    if (ctx->ELSE()) suite(suites.back(), tail);
+    auto elifs = ctx->ELIF();
+    for (std::size_t i = tests.size(); i-- > 0;) {
+      antlr4::Token* keyword = i == 0 ? ctx->IF()->getSymbol() : elifs[i - 1]->getSymbol();
+      auto s = std::make_unique<ast::If>(span(keyword).to(span(tests[i])));
+      s->cond = test(tests[i]);
+      suite(suites[i], s->then_body);
+      s->else_body = std::move(tail);
+      tail.clear();
+      tail.push_back(std::move(s));
+    }
+    return std::move(tail.front());
+  }
+
+  ast::StmtPtr for_stmt(P::ForStmtContext* ctx) {
+    auto s = std::make_unique<ast::For>(span(ctx->FOR()).to(span(ctx->testList())));
+    s->target = loop_variables(ctx->loopVariables());
+    s->iterable = test_list(ctx->testList());
+    suite(ctx->suite(0), s->body);
+    if (ctx->ELSE()) {
+      error(Code::SPEC_UNSUPPORTED_SYNTAX, span(ctx->ELSE()),
+            "'for ... else' is not supported in Starlark")
+          .suggest("set a flag in the loop and test it after the loop");
+      flush();
+    }
+    return s;
+  }
+
+  ast::StmtPtr while_stmt(P::WhileStmtContext* ctx) {
+    auto s = std::make_unique<ast::While>(span(ctx->WHILE()).to(span(ctx->test())));
+    s->cond = test(ctx->test());
+    suite(ctx->suite(), s->body);
+    return s;
+  }
+
+  void unsupported_stmt(P::UnsupportedStmtContext* ctx) {
+    std::string word = text(ctx->RESERVED()->getSymbol());
+    Span where = span(ctx->RESERVED());
+    auto& d = error(Code::SPEC_UNSUPPORTED_SYNTAX, where,
+                    "'" + word + "' statements are not supported in Starlark");
+    if (word == "import" || word == "from") {
+      d.suggest(
+          "use load(\"file.star\", \"symbol\"); faultbox modules are loaded as "
+          "load(\"@faultbox/recipes/postgres.star\", \"postgres\")");
+    } else if (word == "class") {
+      d.suggest(
+          "Starlark has no classes; use struct(field=...) for records and plain functions for "
+          "behaviour");
+    } else if (word == "try" || word == "except" || word == "finally" || word == "raise") {
+      d.suggest(
+          "Starlark has no exceptions; check values before use, and call fail(\"message\") to stop "
+          "with an error");
+    } else if (word == "with") {
+      d.suggest(
+          "Starlark has no 'with'; to scope a fault, pass the code as a function: fault(svc, "
+          "write=deny(\"EIO\"), run=fn)");
+    } else if (word == "global" || word == "nonlocal") {
+      d.suggest("functions cannot rebind outer names; return the new value instead");
+    } else if (word == "del") {
+      d.suggest("remove dict entries with d.pop(key)");
+    } else if (word == "yield" || word == "async" || word == "await") {
+      d.suggest("Starlark has no generators or coroutines; build and return a list");
+    }
+    flush();
+  }
+
+  ast::ExprPtr loop_variables(P::LoopVariablesContext* ctx) {
+    auto prims = ctx->primary();
+    std::vector<ast::ExprPtr> items;
+    for (auto* p : prims) {
+      items.push_back(primary(p));
+      check_target(*items.back(), false);
+    }
+    if (items.size() == 1 && ctx->COMMA().empty()) return std::move(items[0]);
+    auto t = std::make_unique<ast::Sequence>(ast::ExprKind::kTuple, span(ctx));
+    t->items = std::move(items);
+    return t;
+  }
+
+  // ---- expressions ----------------------------------------------------------------------
+
+  ast::ExprPtr test_list(P::TestListContext* ctx) {
+    auto tests = ctx->test();
+    if (tests.size() == 1 && ctx->COMMA().empty()) return test(tests[0]);
+    auto t = std::make_unique<ast::Sequence>(ast::ExprKind::kTuple, span(ctx));
+    for (auto* e : tests) t->items.push_back(test(e));
+    return t;
+  }
+
+  ast::ExprPtr test(P::TestContext* ctx) {
+    if (auto* lam = dynamic_cast<P::LambdaTestContext*>(ctx)) return lambda(lam);
+    auto* cond = static_cast<P::CondTestContext*>(ctx);
+    auto exprs = cond->expr();
+    if (exprs.size() == 1) return expr(exprs[0]);
+    auto c = std::make_unique<ast::Conditional>(span(ctx));
+    c->then_expr = expr(exprs[0]);
+    c->cond = expr(exprs[1]);
+    c->else_expr = test(cond->test());
+    return c;
+  }
+
+  ast::ExprPtr lambda(P::LambdaTestContext* ctx) {
+    auto l = std::make_unique<ast::Lambda>(span(ctx));
+    l->function = std::make_unique<ast::Function>();
+    l->function->name = "lambda";
+    l->function->span = span(ctx->LAMBDA());
+    if (ctx->parameters()) parameters(ctx->parameters(), l->function->params);
+    auto body = test(ctx->test());
+    auto ret = std::make_unique<ast::Return>(body->span);
+    ret->value = std::move(body);
+    l->function->body.push_back(std::move(ret));
+    return l;
+  }
+
+  ast::ExprPtr expr(P::ExprContext* ctx) {
+    if (auto* p = dynamic_cast<P::PrimaryExprContext*>(ctx)) return primary(p->primary());
+    if (auto* b = dynamic_cast<P::BinaryExprContext*>(ctx)) {
+      return binary(span(ctx), binary_op(static_cast<Tok>(b->op->getType())), b->expr(0),
+                    b->expr(1), span(b->op));
+    }
+    if (auto* c = dynamic_cast<P::CompareExprContext*>(ctx)) return compare(c);
+    if (auto* u = dynamic_cast<P::UnaryExprContext*>(ctx)) {
+      Tok t = static_cast<Tok>(u->op->getType());
+      ast::UnaryOp op = t == Tok::MINUS  ? ast::UnaryOp::kMinus
+                        : t == Tok::PLUS ? ast::UnaryOp::kPlus
+                                         : ast::UnaryOp::kInvert;
+      return std::make_unique<ast::Unary>(span(ctx), op, expr(u->expr()));
+    }
+    if (auto* n = dynamic_cast<P::NotExprContext*>(ctx)) {
+      return std::make_unique<ast::Unary>(span(ctx), ast::UnaryOp::kNot, expr(n->expr()));
+    }
+    auto* pw = static_cast<P::PowerExprContext*>(ctx);
+    error(Code::SPEC_UNSUPPORTED_SYNTAX, span(pw->op), "'**' (power) is not a Starlark operator")
+        .suggest("multiply explicitly (x * x), or write the constant out");
+    flush();
+    return binary(span(ctx), ast::BinaryOp::kMul, pw->expr(0), pw->expr(1), span(pw->op));
+  }
+
+  ast::ExprPtr binary(Span where, ast::BinaryOp op, P::ExprContext* l, P::ExprContext* r,
+                      Span op_span) {
+    auto b = std::make_unique<ast::Binary>(where, op, expr(l), expr(r));
+    b->op_span = op_span;
+    return b;
+  }
+
+  static ast::BinaryOp binary_op(Tok t) {
+    switch (t) {
+      case Tok::PLUS: return ast::BinaryOp::kAdd;
+      case Tok::MINUS: return ast::BinaryOp::kSub;
+      case Tok::STAR: return ast::BinaryOp::kMul;
+      case Tok::SLASH: return ast::BinaryOp::kDiv;
+      case Tok::SLASHSLASH: return ast::BinaryOp::kFloorDiv;
+      case Tok::PERCENT: return ast::BinaryOp::kMod;
+      case Tok::AMP: return ast::BinaryOp::kBitAnd;
+      case Tok::PIPE: return ast::BinaryOp::kBitOr;
+      case Tok::CARET: return ast::BinaryOp::kBitXor;
+      case Tok::LSHIFT: return ast::BinaryOp::kShl;
+      case Tok::RSHIFT: return ast::BinaryOp::kShr;
+      case Tok::AND: return ast::BinaryOp::kAnd;
+      default: return ast::BinaryOp::kOr;
+    }
+  }
+
+  ast::ExprPtr compare(P::CompareExprContext* ctx) {
+    P::CompOpContext* opctx = ctx->compOp();
+    Span op_span = span(opctx);
+    ast::BinaryOp op = ast::BinaryOp::kEq;
+    Tok first = static_cast<Tok>(opctx->getStart()->getType());
+    switch (first) {
+      case Tok::EQ: op = ast::BinaryOp::kEq; break;
+      case Tok::NE: op = ast::BinaryOp::kNe; break;
+      case Tok::LT: op = ast::BinaryOp::kLt; break;
+      case Tok::GT: op = ast::BinaryOp::kGt; break;
+      case Tok::LE: op = ast::BinaryOp::kLe; break;
+      case Tok::GE: op = ast::BinaryOp::kGe; break;
+      case Tok::IN: op = ast::BinaryOp::kIn; break;
+      case Tok::NOT: op = ast::BinaryOp::kNotIn; break;
+      default: {
+        bool negated = opctx->NOT() != nullptr;
+        error(Code::SPEC_UNSUPPORTED_SYNTAX, op_span,
+              std::string("'") + (negated ? "is not" : "is") + "' is not supported in Starlark")
+            .suggest(negated ? "use '!='" : "use '=='");
+        flush();
+        op = negated ? ast::BinaryOp::kNe : ast::BinaryOp::kEq;
+      }
+    }
+    // Comparisons do not chain: a < b < c is an error, (a < b) < c is not.
+    if (auto* left = dynamic_cast<P::CompareExprContext*>(ctx->expr(0))) {
+      error(Code::SPEC_SYNTAX, op_span, "comparison operators do not chain in Starlark")
+          .suggest("write 'a < b and b < c'");
+      (void)left;
+      flush();
+    }
+    return binary(span(ctx), op, ctx->expr(0), ctx->expr(1), op_span);
+  }
+
+  ast::ExprPtr primary(P::PrimaryContext* ctx) {
+    if (auto* o = dynamic_cast<P::OperandPrimaryContext*>(ctx)) return operand(o->operand());
+    if (auto* d = dynamic_cast<P::DotPrimaryContext*>(ctx)) {
+      auto dot = std::make_unique<ast::Dot>(span(ctx));
+      dot->object = primary(d->primary());
+      dot->attr = text(d->NAME()->getSymbol());
+      dot->attr_span = span(d->NAME());
+      return dot;
+    }
+    if (auto* c = dynamic_cast<P::CallPrimaryContext*>(ctx)) return call(c);
+    return subscript(static_cast<P::SubscriptPrimaryContext*>(ctx));
+  }
+
+  ast::ExprPtr call(P::CallPrimaryContext* ctx) {
+    auto c = std::make_unique<ast::Call>(span(ctx));
+    c->callee = primary(ctx->primary());
+    c->lparen = span(ctx->LPAREN());
+    if (ctx->arguments()) {
+      for (auto* a : ctx->arguments()->argument()) c->args.push_back(argument(a));
+    }
+    check_argument_order(c->args);
+    return c;
+  }
+
+  ast::Argument argument(P::ArgumentContext* ctx) {
+    ast::Argument a{};
+    a.span = span(ctx);
+    if (auto* k = dynamic_cast<P::KeywordArgContext*>(ctx)) {
+      a.kind = ast::Argument::Kind::kKeyword;
+      a.name = text(k->NAME()->getSymbol());
+      a.name_span = span(k->NAME());
+      a.value = test(k->test());
+    } else if (auto* s = dynamic_cast<P::StarArgContext*>(ctx)) {
+      a.kind = ast::Argument::Kind::kStar;
+      a.value = test(s->test());
+    } else if (auto* kw = dynamic_cast<P::KwargsArgContext*>(ctx)) {
+      a.kind = ast::Argument::Kind::kStarStar;
+      a.value = test(kw->test());
+    } else {
+      a.kind = ast::Argument::Kind::kPositional;
+      a.value = test(static_cast<P::PositionalArgContext*>(ctx)->test());
+    }
+    return a;
+  }
+
+  /// Starlark's call order: positional, keyword, *args, **kwargs (keywords may also
+  /// follow *args); each of *args and **kwargs at most once.
+  void check_argument_order(const std::vector<ast::Argument>& args) {
+    using K = ast::Argument::Kind;
+    bool keyword = false, star = false, starstar = false;
+    for (const ast::Argument& a : args) {
+      const char* problem = nullptr;
+      switch (a.kind) {
+        case K::kPositional:
+          if (starstar)
+            problem = "positional argument follows **kwargs";
+          else if (star)
+            problem = "positional argument follows *args";
+          else if (keyword)
+            problem = "positional argument follows keyword argument";
+          break;
+        case K::kKeyword:
+          if (starstar) problem = "keyword argument follows **kwargs";
+          keyword = true;
+          break;
+        case K::kStar:
+          if (starstar)
+            problem = "*args follows **kwargs";
+          else if (star)
+            problem = "only one *args is allowed in a call";
+          star = true;
+          break;
+        case K::kStarStar:
+          if (starstar) problem = "only one **kwargs is allowed in a call";
+          starstar = true;
+          break;
+      }
+      if (problem) {
+        error(Code::SPEC_BAD_ARGUMENTS, a.span, problem);
+        flush();
+        return;
+      }
+    }
+  }
+
+  ast::ExprPtr subscript(P::SubscriptPrimaryContext* ctx) {
+    P::SubscriptContext* sub = ctx->subscript();
+    auto object = primary(ctx->primary());
+    if (sub->COLON().empty()) {
+      auto ix = std::make_unique<ast::Index>(span(ctx));
+      ix->object = std::move(object);
+      if (sub->test().empty()) {
+        error(Code::SPEC_SYNTAX, span(ctx->RBRACK()), "expected an index or slice inside '[]'");
+        flush();
+        ix->index = std::make_unique<ast::Name>(span(ctx->RBRACK()), "None");
+      } else {
+        ix->index = test(sub->test(0));
+      }
+      return ix;
+    }
+    // Walk the children: each test belongs to the part the preceding colons select.
+    auto sl = std::make_unique<ast::Slice>(span(ctx));
+    sl->object = std::move(object);
+    int part = 0;
+    for (ParseTree* child : sub->children) {
+      if (auto* t = dynamic_cast<TerminalNode*>(child)) {
+        (void)t;
+        ++part;
+        continue;
+      }
+      ast::ExprPtr e = test(static_cast<P::TestContext*>(child));
+      (part == 0 ? sl->lo : part == 1 ? sl->hi : sl->step) = std::move(e);
+    }
+    return sl;
+  }
+
+  ast::ExprPtr operand(P::OperandContext* ctx) {
+    Span where = span(ctx);
+    std::size_t first = ctx->getStart()->getTokenIndex();
+    if (dynamic_cast<P::NameOperandContext*>(ctx))
+      return std::make_unique<ast::Name>(where, text(ctx->getStart()));
+    if (dynamic_cast<P::IntOperandContext*>(ctx))
+      return std::make_unique<ast::IntLit>(where, lexed_.ints[tokens_[first].value]);
+    if (dynamic_cast<P::FloatOperandContext*>(ctx))
+      return std::make_unique<ast::FloatLit>(where, lexed_.floats[tokens_[first].value]);
+    if (dynamic_cast<P::StringOperandContext*>(ctx)) {
+      return std::make_unique<ast::StringLit>(ast::ExprKind::kString, where,
+                                              lexed_.strings[tokens_[first].value]);
+    }
+    if (dynamic_cast<P::BytesOperandContext*>(ctx)) {
+      return std::make_unique<ast::StringLit>(ast::ExprKind::kBytes, where,
+                                              lexed_.strings[tokens_[first].value]);
+    }
+    if (auto* l = dynamic_cast<P::ListOperandContext*>(ctx)) return list(where, l->listBody());
+    if (auto* d = dynamic_cast<P::DictOperandContext*>(ctx)) return dict(where, d->dictBody());
+    auto* paren = static_cast<P::ParenOperandContext*>(ctx);
+    if (!paren->testList()) return std::make_unique<ast::Sequence>(ast::ExprKind::kTuple, where);
+    ast::ExprPtr inner = test_list(paren->testList());
+    if (inner->kind == ast::ExprKind::kTuple) inner->span = where;
+    return inner;
+  }
+
+  ast::ExprPtr list(Span where, P::ListBodyContext* body) {
+    if (!body) return std::make_unique<ast::Sequence>(ast::ExprKind::kList, where);
+    auto tests = body->test();
+    if (!body->compClause().empty()) {
+      auto c = std::make_unique<ast::Comprehension>(where);
+      c->body = test(tests[0]);
+      comp_clauses(body->compClause(), c->clauses);
+      return c;
+    }
+    auto l = std::make_unique<ast::Sequence>(ast::ExprKind::kList, where);
+    for (auto* t : tests) l->items.push_back(test(t));
+    return l;
+  }
+
+  ast::ExprPtr dict(Span where, P::DictBodyContext* body) {
+    if (!body) return std::make_unique<ast::Dict>(where);
+    auto items = body->dictItem();
+    std::size_t with_value = 0;
+    for (auto* item : items) with_value += item->value ? 1 : 0;
+    if (with_value != items.size()) return set_literal(where, items, with_value);
+    if (!body->compClause().empty()) {
+      auto c = std::make_unique<ast::Comprehension>(where);
+      c->is_dict = true;
+      c->body = test(items[0]->key);
+      c->value = test(items[0]->value);
+      comp_clauses(body->compClause(), c->clauses);
+      return c;
+    }
+    auto d = std::make_unique<ast::Dict>(where);
+    for (auto* item : items)
+      d->entries.push_back(ast::DictEntry{test(item->key), test(item->value)});
+    return d;
+  }
+
+  ast::ExprPtr set_literal(Span where, const std::vector<P::DictItemContext*>& items,
+                           std::size_t with_value) {
+    if (with_value == 0) {
+      error(Code::SPEC_UNSUPPORTED_SYNTAX, where, "set literals are not supported in Starlark")
+          .suggest("use set([...]) to build a set from a list");
+    } else {
+      for (auto* item : items) {
+        if (item->value) continue;
+        error(Code::SPEC_SYNTAX, span(item), "expected 'key: value' in a dict");
+        break;
+      }
+    }
+    flush();
+    auto l = std::make_unique<ast::Sequence>(ast::ExprKind::kList, where);
+    for (auto* item : items) l->items.push_back(test(item->key));
+    return l;
+  }
+
+  void comp_clauses(const std::vector<P::CompClauseContext*>& ctxs,
+                    std::vector<ast::CompClause>& out) {
+    for (auto* ctx : ctxs) {
+      ast::CompClause c{};
+      c.span = span(ctx);
+      if (auto* f = dynamic_cast<P::ForClauseContext*>(ctx)) {
+        c.kind = ast::CompClause::Kind::kFor;
+        c.target = loop_variables(f->loopVariables());
+        c.expr = expr(f->expr());
+      } else {
+        c.kind = ast::CompClause::Kind::kIf;
+        c.expr = expr(static_cast<P::IfClauseContext*>(ctx)->expr());
+      }
+      out.push_back(std::move(c));
+    }
+  }
+
+  const std::vector<Token>& tokens_;
+  const LexResult& lexed_;
+  const SourceFile& file_;
+  DiagnosticSink& sink_;
+  Diagnostic pending_;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ast::Module> build_ast(gen::StarlarkParser::File_Context* tree,
+                                       const std::vector<Token>& tokens, const LexResult& lexed,
+                                       const SourceFile& file, DiagnosticSink& sink) {
+  return Builder(tokens, lexed, file, sink).module(tree);
+}
+
+}  // namespace fb::grammar
