@@ -85,6 +85,7 @@ class CallChecker {
       return;
     }
     if (p->kind == ParamSpec::Kind::kPositionalOnly) {
+      given_.insert(a.name);  // reported here; not "missing" as well
       sink_.report(Diagnostic::make(Code::SPEC_BAD_ARGUMENTS, a.name_span,
                                     "'" + a.name + "' of " + fn_ + " is positional-only")
                        .suggest("pass it without '" + a.name + "='"));

@@ -209,6 +209,7 @@ class Resolver {
     if (current_->kind != Block::Kind::kModule || nesting_ > 0) {
       report(Code::SPEC_INVALID_STATEMENT, l.span,
              "load() is only allowed at the top level of a file");
+      return;  // its names were never bound
     }
     for (auto& b : l.bindings) use(*b.local, /*binding=*/true);
   }

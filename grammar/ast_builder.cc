@@ -537,8 +537,8 @@ class Builder {
     return a;
   }
 
-  /// Starlark's call order: positional, keyword, *args, **kwargs (keywords may also
-  /// follow *args); each of *args and **kwargs at most once.
+  /// Starlark's call order: positional, keyword, *args, **kwargs; each of *args and
+  /// **kwargs at most once (starlark-go's rule; Python would also allow k=v after *args).
   void check_argument_order(const std::vector<ast::Argument>& args) {
     using K = ast::Argument::Kind;
     bool keyword = false, star = false, starstar = false;
@@ -555,6 +555,7 @@ class Builder {
           break;
         case K::kKeyword:
           if (starstar) problem = "keyword argument follows **kwargs";
+          else if (star) problem = "keyword argument follows *args";
           keyword = true;
           break;
         case K::kStar:

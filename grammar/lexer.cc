@@ -308,6 +308,7 @@ class Scanner {
     if (text_[pos_] == '\r' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '\n') ++pos_;
     ++pos_;
     at_line_start_ = brackets_.empty();
+    physical_line_begin_ = pos_;
   }
 
   bool continuation_follows(std::size_t at) const {
@@ -361,12 +362,69 @@ class Scanner {
       if (scan_prefixed_string(begin, word)) return;
     }
     for (const auto& [spelling, type] : kKeywords) {
-      if (word == spelling) return emit(type, begin, pos_);
+      if (word != spelling) continue;
+      if (!brackets_.empty() && starts_statement(type) && first_on_physical_line(begin)) {
+        close_brackets_before_statement(begin);
+      }
+      return emit(type, begin, pos_);
     }
     for (std::string_view reserved : kReserved) {
       if (word == reserved) return emit(Tok::RESERVED, begin, pos_);
     }
     emit(Tok::NAME, begin, pos_);
+  }
+
+  /// Keywords that can only begin a statement, never appear inside an expression.
+  static bool starts_statement(Tok type) {
+    switch (type) {
+      case Tok::DEF: case Tok::RETURN: case Tok::PASS: case Tok::BREAK: case Tok::CONTINUE:
+      case Tok::ELIF: case Tok::WHILE: case Tok::LOAD: return true;
+      default: return false;
+    }
+  }
+
+  bool first_on_physical_line(std::size_t at) const {
+    for (std::size_t i = physical_line_begin_; i < at; ++i) {
+      if (text_[i] != ' ' && text_[i] != '\t' && text_[i] != '\f') return false;
+    }
+    return true;
+  }
+
+  /// A statement keyword starting a line inside brackets means a bracket was left open
+  /// on an earlier line: report it there, close it, and lex this line as a new one, so
+  /// one missing ')' does not swallow the rest of the file.
+  void close_brackets_before_statement(std::size_t keyword_at) {
+    report_unclosed();
+    std::size_t at = last_token_end();
+    for (std::size_t i = brackets_.size(); i-- > 0;) emit(closer_token(brackets_[i].ch), at, at);
+    brackets_.clear();
+    emit(Tok::NEWLINE, at, at);
+    line_has_tokens_ = false;
+    std::string_view indent = text_.substr(physical_line_begin_, keyword_at - physical_line_begin_);
+    std::size_t saved = pos_;
+    pos_ = keyword_at;
+    apply_indentation(indent, physical_line_begin_);
+    pos_ = saved;
+  }
+
+  std::size_t last_token_end() const {
+    if (result_.tokens.empty()) return 0;
+    const Token& t = result_.tokens.back();
+    return t.offset + t.length;
+  }
+
+  static Tok closer_token(char open) {
+    return open == '(' ? Tok::RPAREN : open == '[' ? Tok::RBRACK : Tok::RBRACE;
+  }
+
+  void report_unclosed() {
+    OpenBracket first = brackets_.front();
+    OpenBracket last = brackets_.back();
+    auto& d = error(Code::SPEC_SYNTAX, last.offset, last.offset + 1,
+                    std::string("'") + last.ch + "' is never closed");
+    if (first.offset != last.offset) {
+      d.note(span(first.offset, first.offset + 1), std::string("'") + first.ch + "' also still open");
+    }
   }
 
   /// `r"..."`, `b'...'`, `rb"..."`, and f-strings (reported, then read as plain strings).
@@ -726,7 +784,6 @@ class Scanner {
         emit(ch == '(' ? Tok::RPAREN : ch == '[' ? Tok::RBRACK : Tok::RBRACE, end, end);
       }
       brackets_.clear();
-      unclosed_ = true;
     }
     if (line_has_tokens_) emit(Tok::NEWLINE, end, end);
     while (indents_.size() > 1) {
@@ -748,7 +805,7 @@ class Scanner {
   bool at_line_start_ = true;
   bool line_has_tokens_ = false;
   bool stop_ = false;
-  bool unclosed_ = false;
+  std::size_t physical_line_begin_ = 0;
 };
 
 }  // namespace

@@ -99,6 +99,12 @@ class MessageBuilder {
     if (found.type == Tok::RESERVED) return reserved_word(failure, where);
     std::string what = found_text(failure.token_index);
     Diagnostic d = Diagnostic::make(Code::SPEC_SYNTAX, where, "");
+    if (is_closer(found.type) && !open_bracket_expecting_close(failure)) {
+      char ch = file_.text()[found.offset];
+      char opener = ch == ')' ? '(' : ch == ']' ? '[' : '{';
+      d.message = std::string("unexpected '") + ch + "': no '" + opener + "' is open";
+      return d;
+    }
     if (auto bracket = open_bracket_expecting_close(failure)) {
       const Token& open = tokens_[*bracket];
       char ch = file_.text()[open.offset];
@@ -120,6 +126,8 @@ class MessageBuilder {
     LineCol at = file_.line_col(offset);
     return std::to_string(at.line) + ":" + std::to_string(at.col);
   }
+
+  static bool is_closer(Tok t) { return t == Tok::RPAREN || t == Tok::RBRACK || t == Tok::RBRACE; }
 
   std::string_view text_of(const Token& t) const { return file_.text().substr(t.offset, t.length); }
 

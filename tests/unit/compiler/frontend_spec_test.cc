@@ -1,0 +1,149 @@
+// Runs the chunked error corpus (tests/spec/check/errors/*.star, format in its README)
+// and checks that every file of the valid corpus (tests/spec/check/valid) is clean.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "compiler/resolver.h"
+#include "grammar/parser.h"
+#include "grammar/render.h"
+
+namespace fb {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path source_dir() {
+  const char* dir = std::getenv("FB_SOURCE_DIR");
+  return dir ? fs::path(dir) : fs::path(FB_SOURCE_DIR_DEFAULT);
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Chunk {
+  std::string text;
+  int first_line;  // line of the chunk's first line in the file
+};
+
+std::vector<Chunk> split_chunks(const std::string& text) {
+  std::vector<Chunk> chunks{{"", 1}};
+  std::istringstream in(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line == "---") {
+      chunks.push_back({"", number + 1});
+      continue;
+    }
+    chunks.back().text += line + "\n";
+  }
+  return chunks;
+}
+
+struct Expectation {
+  std::uint32_t line;
+  std::string pattern;
+  bool matched = false;
+};
+
+std::vector<Expectation> expectations(const std::string& chunk) {
+  std::vector<Expectation> out;
+  static const std::regex marker(R"re(###\s*"((?:[^"\\]|\\.)*)")re");
+  std::istringstream in(chunk);
+  std::string line;
+  std::uint32_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    std::smatch m;
+    if (std::regex_search(line, m, marker)) out.push_back({number, m[1].str()});
+  }
+  return out;
+}
+
+grammar::DiagnosticList check_source(grammar::SourceMap& map, grammar::FileId id) {
+  grammar::DiagnosticList diagnostics;
+  auto module = grammar::parse(map.file(id), diagnostics);
+  if (module->syntax_ok) compiler::resolve(*module, diagnostics);
+  return diagnostics;
+}
+
+class ErrorCorpus : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ErrorCorpus, DiagnosticsMatchExpectations) {
+  fs::path path = source_dir() / "tests/spec/check/errors" / GetParam();
+  std::vector<Chunk> chunks = split_chunks(read_file(path));
+  ASSERT_FALSE(chunks.empty());
+  for (const Chunk& chunk : chunks) {
+    std::string where = GetParam() + ":" + std::to_string(chunk.first_line);
+    grammar::SourceMap map;
+    auto id = map.add(where, chunk.text);
+    grammar::DiagnosticList diagnostics = check_source(map, id);
+    std::vector<Expectation> wanted = expectations(chunk.text);
+    for (const auto& d : diagnostics.items()) {
+      std::uint32_t line = map.file(id).line_col(d.span.offset).line;
+      std::string text = std::string(grammar::code_name(d.code)) + ": " + d.message;
+      bool found = false;
+      for (Expectation& e : wanted) {
+        if (e.line == line && !e.matched && std::regex_search(text, std::regex(e.pattern))) {
+          e.matched = found = true;
+          break;
+        }
+      }
+      EXPECT_TRUE(found) << "unexpected diagnostic in chunk at " << where << ":\n"
+                         << grammar::render_text(map, d);
+    }
+    for (const Expectation& e : wanted) {
+      EXPECT_TRUE(e.matched) << "chunk at " << where << ", line " << e.line
+                             << ": no diagnostic matching \"" << e.pattern << "\"";
+    }
+  }
+}
+
+std::vector<std::string> star_files(const std::string& relative) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(source_dir() / relative)) {
+    if (entry.path().extension() == ".star") names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param.substr(0, info.param.size() - 5);
+  for (char& c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, ErrorCorpus, ::testing::ValuesIn(star_files("tests/spec/check/errors")), test_name);
+
+class ValidCorpus : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ValidCorpus, HasNoFindings) {
+  fs::path path = source_dir() / "tests/spec/check/valid" / GetParam();
+  grammar::SourceMap map;
+  auto id = map.add(GetParam(), read_file(path));
+  grammar::DiagnosticList diagnostics = check_source(map, id);
+  for (const auto& d : diagnostics.items()) ADD_FAILURE() << grammar::render_text(map, d);
+}
+
+std::vector<std::string> valid_files() {
+  std::vector<std::string> names = star_files("tests/spec/check/valid");
+  for (const std::string& lib : star_files("tests/spec/check/valid/lib")) names.push_back("lib/" + lib);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, ValidCorpus, ::testing::ValuesIn(valid_files()), test_name);
+
+}  // namespace
+}  // namespace fb
