@@ -102,7 +102,7 @@ std::string Signature::render() const {
     }
     if (p.kind == ParamSpec::Kind::kKeywordOnly && !star_done) {
       sep();
-      out += varargs ? "*args" : "*";
+      out += varargs ? "*" + varargs_name : "*";
       star_done = true;
     }
     sep();
@@ -110,11 +110,11 @@ std::string Signature::render() const {
   }
   if (varargs && !star_done) {
     sep();
-    out += "*args";
+    out += "*" + varargs_name;
   }
   if (kwargs) {
     sep();
-    out += "**kwargs";
+    out += "**" + kwargs_name;
   }
   return out + ")";
 }
@@ -133,11 +133,13 @@ std::optional<std::string> BuiltinTable::parse_signature(std::string_view text, 
     if (part.starts_with("**")) {
       if (!valid_name(part.substr(2))) return "bad **kwargs entry '" + std::string(part) + "'";
       out.kwargs = true;
+      out.kwargs_name = std::string(part.substr(2));
       continue;
     }
     if (part.starts_with("*")) {
       if (!valid_name(part.substr(1))) return "bad *args entry '" + std::string(part) + "'";
       out.varargs = true;
+      out.varargs_name = std::string(part.substr(1));
       keyword_only = true;
       continue;
     }

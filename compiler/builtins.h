@@ -22,6 +22,8 @@ struct Signature {
   std::vector<ParamSpec> params;
   bool varargs = false;  // *args: extra positionals accepted
   bool kwargs = false;   // **kwargs: any keyword accepted
+  std::string varargs_name = "args";
+  std::string kwargs_name = "kwargs";
   bool callable = true;  // false for constants (None) and namespaces (match)
   std::string doc;
   std::string removed_replacement;  // non-empty: the builtin was removed; use this

@@ -554,8 +554,10 @@ class Builder {
             problem = "positional argument follows keyword argument";
           break;
         case K::kKeyword:
-          if (starstar) problem = "keyword argument follows **kwargs";
-          else if (star) problem = "keyword argument follows *args";
+          if (starstar)
+            problem = "keyword argument follows **kwargs";
+          else if (star)
+            problem = "keyword argument follows *args";
           keyword = true;
           break;
         case K::kStar:

@@ -122,6 +122,9 @@ class Dumper {
 
   static std::string scope_suffix(const Name& n) {
     if (n.scope == Scope::kUnresolved) return "";
+    // Builtins are looked up by name; only frame and module slots have indices.
+    if (n.scope == Scope::kPredeclared || n.scope == Scope::kUniverse)
+      return std::string(" [") + scope_name(n.scope) + "]";
     return std::string(" [") + scope_name(n.scope) + " " + std::to_string(n.index) + "]";
   }
 

@@ -377,8 +377,14 @@ class Scanner {
   /// Keywords that can only begin a statement, never appear inside an expression.
   static bool starts_statement(Tok type) {
     switch (type) {
-      case Tok::DEF: case Tok::RETURN: case Tok::PASS: case Tok::BREAK: case Tok::CONTINUE:
-      case Tok::ELIF: case Tok::WHILE: case Tok::LOAD: return true;
+      case Tok::DEF:
+      case Tok::RETURN:
+      case Tok::PASS:
+      case Tok::BREAK:
+      case Tok::CONTINUE:
+      case Tok::ELIF:
+      case Tok::WHILE:
+      case Tok::LOAD: return true;
       default: return false;
     }
   }
@@ -423,7 +429,8 @@ class Scanner {
     auto& d = error(Code::SPEC_SYNTAX, last.offset, last.offset + 1,
                     std::string("'") + last.ch + "' is never closed");
     if (first.offset != last.offset) {
-      d.note(span(first.offset, first.offset + 1), std::string("'") + first.ch + "' also still open");
+      d.note(span(first.offset, first.offset + 1),
+             std::string("'") + first.ch + "' also still open");
     }
   }
 

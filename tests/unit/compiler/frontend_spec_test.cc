@@ -125,7 +125,8 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, ErrorCorpus, ::testing::ValuesIn(star_files("tests/spec/check/errors")), test_name);
+INSTANTIATE_TEST_SUITE_P(Files, ErrorCorpus,
+                         ::testing::ValuesIn(star_files("tests/spec/check/errors")), test_name);
 
 class ValidCorpus : public ::testing::TestWithParam<std::string> {};
 
@@ -139,7 +140,8 @@ TEST_P(ValidCorpus, HasNoFindings) {
 
 std::vector<std::string> valid_files() {
   std::vector<std::string> names = star_files("tests/spec/check/valid");
-  for (const std::string& lib : star_files("tests/spec/check/valid/lib")) names.push_back("lib/" + lib);
+  for (const std::string& lib : star_files("tests/spec/check/valid/lib"))
+    names.push_back("lib/" + lib);
   return names;
 }
 
