@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace fb::cli {
@@ -61,6 +63,78 @@ TEST(Cli, HelpForOneCommand) {
   EXPECT_NE(r.out.find("Usage: faultbox version"), std::string::npos);
   EXPECT_EQ(run_cli({"version", "--help"}).out, r.out);
   EXPECT_EQ(run_cli({"help", "nope"}).code, 1);
+}
+
+}  // namespace
+}  // namespace fb::cli
+
+namespace fb::cli {
+namespace {
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + name;
+  FILE* f = std::fopen(path.c_str(), "wb");
+  std::fputs(text.c_str(), f);
+  std::fclose(f);
+  return path;
+}
+
+TEST(CheckCommand, CleanSpecExitsZero) {
+  std::string path = write_temp("clean.star", "db = service(\"db\", \"/bin/db\")\n");
+  Outcome r = run_cli({"check", path});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.err, "0 errors, 0 warnings\n");
+}
+
+TEST(CheckCommand, ErrorsExitTwoWithRenderedDiagnostics) {
+  std::string path = write_temp("bad.star", "x = servce(\"db\")\n");
+  Outcome r = run_cli({"check", path});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(path + ":1:5: error[SPEC_UNDEFINED_NAME]: undefined name 'servce'"), std::string::npos);
+  EXPECT_NE(r.err.find("1 error, 0 warnings"), std::string::npos);
+}
+
+TEST(CheckCommand, WarningsAloneExitZero) {
+  std::string path = write_temp("warn.star", "load(\"@faultbox/recipes/redis.star\", \"redis\")\n");
+  Outcome r = run_cli({"check", path});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.err.find("0 errors, 1 warning"), std::string::npos);
+}
+
+TEST(CheckCommand, JsonReportOnStdout) {
+  std::string path = write_temp("json.star", "x = servce(\"db\")\n");
+  Outcome r = run_cli({"check", path, "--format", "json"});
+  EXPECT_EQ(r.code, 2);
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["ok"], false);
+  EXPECT_EQ(j["spec"], path);
+  ASSERT_EQ(j["findings"].size(), 1u);
+  EXPECT_EQ(j["findings"][0]["code"], "SPEC_UNDEFINED_NAME");
+  EXPECT_EQ(j["findings"][0]["line"], 1);
+  EXPECT_EQ(j["findings"][0]["col"], 5);
+  EXPECT_EQ(j["findings"][0]["end_col"], 11);
+  EXPECT_EQ(j["findings"][0]["suggestion"], "did you mean 'service'?");
+}
+
+TEST(CheckCommand, UsageErrorsExitOne) {
+  Outcome missing = run_cli({"check", "/nonexistent/spec.star"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_EQ(missing.err, "faultbox check: cannot read '/nonexistent/spec.star': No such file or directory\n");
+  EXPECT_EQ(run_cli({"check"}).code, 1);
+  EXPECT_EQ(run_cli({"check", "a.star", "b.star"}).code, 1);
+  EXPECT_EQ(run_cli({"check", "x.star", "--format", "yaml"}).code, 1);
+  EXPECT_EQ(run_cli({"check", "x.star", "--fromat", "json"}).err,
+            "faultbox check: unknown flag '--fromat' (did you mean '--format'?)\n"
+            "Run 'faultbox help check' for usage.\n");
+}
+
+TEST(CheckCommand, InvalidUtf8InSpecStillGivesValidJson) {
+  std::string path = write_temp("utf8.star", "x = \"\xff\xfe\" + nope\n");
+  Outcome r = run_cli({"check", path, "--format=json"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(nlohmann::json::accept(r.out));
+  EXPECT_NE(r.out.find("undefined name 'nope'"), std::string::npos);
 }
 
 }  // namespace

@@ -78,8 +78,9 @@ std::vector<std::string> cases() {
   return names;
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, FrontendGolden, ::testing::ValuesIn(cases()),
-                         [](const auto& info) { return info.param; });
+std::string case_name(const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; }
+
+INSTANTIATE_TEST_SUITE_P(Files, FrontendGolden, ::testing::ValuesIn(cases()), case_name);
 
 }  // namespace
 }  // namespace fb
