@@ -1,0 +1,85 @@
+// Frontend throughput: lex, parse+build, and parse+resolve over the valid spec corpus
+// (tests/spec/check/valid), reported as bytes per second. Budget: parse + resolve
+// >= 5 MB/s of spec source, warm (docs/ARCHITECTURE budgets).
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "compiler/resolver.h"
+#include "grammar/parser.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Every valid corpus file, each kept as its own source (as a user's specs would be).
+const std::vector<std::string>& corpus() {
+  static const std::vector<std::string> files = [] {
+    std::vector<std::string> out;
+    fs::path dir = fs::path(FB_SOURCE_DIR_DEFAULT) / "tests/spec/check/valid";
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      if (entry.path().extension() != ".star") continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      std::ostringstream s;
+      s << in.rdbuf();
+      out.push_back(s.str());
+    }
+    return out;
+  }();
+  return files;
+}
+
+std::size_t corpus_bytes() {
+  std::size_t n = 0;
+  for (const auto& f : corpus()) n += f.size();
+  return n;
+}
+
+void BM_Lex(benchmark::State& state) {
+  for (auto _ : state) {
+    for (const auto& text : corpus()) {
+      fb::grammar::SourceFile file(0, "bench.star", text);
+      fb::grammar::DiagnosticList diagnostics;
+      benchmark::DoNotOptimize(fb::grammar::lex(file, diagnostics));
+    }
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * corpus_bytes()));
+}
+BENCHMARK(BM_Lex);
+
+void BM_ParseAndResolve(benchmark::State& state) {
+  for (auto _ : state) {
+    for (const auto& text : corpus()) {
+      fb::grammar::SourceFile file(0, "bench.star", text);
+      fb::grammar::DiagnosticList diagnostics;
+      auto module = fb::grammar::parse(file, diagnostics);
+      fb::compiler::resolve(*module, diagnostics);
+      benchmark::DoNotOptimize(module);
+    }
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * corpus_bytes()));
+}
+BENCHMARK(BM_ParseAndResolve);
+
+/// One large file (the corpus concatenated 20 times): checks that cost stays linear.
+void BM_ParseAndResolveLargeFile(benchmark::State& state) {
+  std::string big;
+  for (int i = 0; i < 20; ++i) {
+    for (const auto& f : corpus()) big += f + "\n";
+  }
+  for (auto _ : state) {
+    fb::grammar::SourceFile file(0, "big.star", big);
+    fb::grammar::DiagnosticList diagnostics;
+    auto module = fb::grammar::parse(file, diagnostics);
+    fb::compiler::resolve(*module, diagnostics);
+    benchmark::DoNotOptimize(module);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * big.size()));
+}
+BENCHMARK(BM_ParseAndResolveLargeFile)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
