@@ -385,7 +385,31 @@ class Builder {
     return t;
   }
 
+  /// Left-recursive chains (a + b + c ..., a.b.c ...) are loops in the parser but
+  /// nest in the tree; past this depth the builder stops instead of overflowing.
+  static constexpr int kMaxExprDepth = 1000;
+
+  struct DepthScope {
+    int& depth;
+    explicit DepthScope(int& d) : depth(++d) {}
+    ~DepthScope() { --depth; }
+  };
+
+  ast::ExprPtr too_deep(ParserRuleContext* ctx) {
+    if (!reported_depth_) {
+      error(Code::SPEC_SYNTAX, span(ctx),
+            "expression nests too deeply (more than " + std::to_string(kMaxExprDepth) + " levels)")
+          .suggest("split it into several assignments");
+      flush();
+      reported_depth_ = true;
+    }
+    failed_ = true;
+    return std::make_unique<ast::Name>(span(ctx), "None");
+  }
+
   ast::ExprPtr test(P::TestContext* ctx) {
+    DepthScope scope(depth_);
+    if (depth_ > kMaxExprDepth) return too_deep(ctx);
     if (auto* lam = dynamic_cast<P::LambdaTestContext*>(ctx)) return lambda(lam);
     auto* cond = static_cast<P::CondTestContext*>(ctx);
     auto exprs = cond->expr();
@@ -411,6 +435,8 @@ class Builder {
   }
 
   ast::ExprPtr expr(P::ExprContext* ctx) {
+    DepthScope scope(depth_);
+    if (depth_ > kMaxExprDepth) return too_deep(ctx);
     if (auto* p = dynamic_cast<P::PrimaryExprContext*>(ctx)) return primary(p->primary());
     if (auto* b = dynamic_cast<P::BinaryExprContext*>(ctx)) {
       return binary(span(ctx), binary_op(static_cast<Tok>(b->op->getType())), b->expr(0),
@@ -493,6 +519,8 @@ class Builder {
   }
 
   ast::ExprPtr primary(P::PrimaryContext* ctx) {
+    DepthScope scope(depth_);
+    if (depth_ > kMaxExprDepth) return too_deep(ctx);
     if (auto* o = dynamic_cast<P::OperandPrimaryContext*>(ctx)) return operand(o->operand());
     if (auto* d = dynamic_cast<P::DotPrimaryContext*>(ctx)) {
       auto dot = std::make_unique<ast::Dot>(span(ctx));
@@ -712,6 +740,8 @@ class Builder {
   DiagnosticSink& sink_;
   Diagnostic pending_;
   bool failed_ = false;
+  int depth_ = 0;
+  bool reported_depth_ = false;
 };
 
 }  // namespace

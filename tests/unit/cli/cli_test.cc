@@ -90,7 +90,8 @@ TEST(CheckCommand, ErrorsExitTwoWithRenderedDiagnostics) {
   std::string path = write_temp("bad.star", "x = servce(\"db\")\n");
   Outcome r = run_cli({"check", path});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find(path + ":1:5: error[SPEC_UNDEFINED_NAME]: undefined name 'servce'"), std::string::npos);
+  EXPECT_NE(r.err.find(path + ":1:5: error[SPEC_UNDEFINED_NAME]: undefined name 'servce'"),
+            std::string::npos);
   EXPECT_NE(r.err.find("1 error, 0 warnings"), std::string::npos);
 }
 
@@ -120,7 +121,8 @@ TEST(CheckCommand, JsonReportOnStdout) {
 TEST(CheckCommand, UsageErrorsExitOne) {
   Outcome missing = run_cli({"check", "/nonexistent/spec.star"});
   EXPECT_EQ(missing.code, 1);
-  EXPECT_EQ(missing.err, "faultbox check: cannot read '/nonexistent/spec.star': No such file or directory\n");
+  EXPECT_EQ(missing.err,
+            "faultbox check: cannot read '/nonexistent/spec.star': No such file or directory\n");
   EXPECT_EQ(run_cli({"check"}).code, 1);
   EXPECT_EQ(run_cli({"check", "a.star", "b.star"}).code, 1);
   EXPECT_EQ(run_cli({"check", "x.star", "--format", "yaml"}).code, 1);

@@ -149,3 +149,32 @@ INSTANTIATE_TEST_SUITE_P(Files, ValidCorpus, ::testing::ValuesIn(valid_files()),
 
 }  // namespace
 }  // namespace fb
+
+namespace fb {
+namespace {
+
+/// Inputs that nest far beyond any real spec must end in an error, not a stack overflow.
+TEST(HostileInput, DeepNestingIsAnErrorNotACrash) {
+  auto repeat = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  std::vector<std::string> inputs = {
+      "x = " + repeat("1 + ", 100000) + "1\n",  // left-recursive chain
+      "x = a" + repeat(".b", 50000) + "\n",     // attribute chain
+      "x = f" + repeat("()", 50000) + "\n",     // call chain
+      "x = " + repeat("-", 50000) + "1\n",      // prefix operators
+      "x = " + repeat("(", 5000) + "\n",        // brackets
+      "x = " + repeat("lambda: ", 3000) + "1\n",
+  };
+  for (const std::string& text : inputs) {
+    grammar::SourceMap map;
+    auto id = map.add("deep.star", text);
+    grammar::DiagnosticList diagnostics = check_source(map, id);
+    EXPECT_TRUE(diagnostics.has_errors()) << text.substr(0, 40);
+  }
+}
+
+}  // namespace
+}  // namespace fb

@@ -78,7 +78,9 @@ std::vector<std::string> cases() {
   return names;
 }
 
-std::string case_name(const ::testing::TestParamInfo<std::string>& param_info) { return param_info.param; }
+std::string case_name(const ::testing::TestParamInfo<std::string>& param_info) {
+  return param_info.param;
+}
 
 INSTANTIATE_TEST_SUITE_P(Files, FrontendGolden, ::testing::ValuesIn(cases()), case_name);
 
