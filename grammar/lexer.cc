@@ -777,19 +777,10 @@ class Scanner {
   void finish() {
     std::size_t end = text_.size();
     if (!brackets_.empty()) {
-      OpenBracket first = brackets_.front();
-      OpenBracket last = brackets_.back();
-      auto& d = error(Code::SPEC_SYNTAX, last.offset, last.offset + 1,
-                      std::string("'") + last.ch + "' is never closed");
-      if (first.offset != last.offset) {
-        d.note(span(first.offset, first.offset + 1),
-               std::string("'") + first.ch + "' also still open");
-      }
+      report_unclosed();
       // Close them so the parser sees a complete statement and reports nothing more.
-      for (std::size_t i = brackets_.size(); i-- > 0;) {
-        char ch = brackets_[i].ch;
-        emit(ch == '(' ? Tok::RPAREN : ch == '[' ? Tok::RBRACK : Tok::RBRACE, end, end);
-      }
+      for (std::size_t i = brackets_.size(); i-- > 0;)
+        emit(closer_token(brackets_[i].ch), end, end);
       brackets_.clear();
     }
     if (line_has_tokens_) emit(Tok::NEWLINE, end, end);
