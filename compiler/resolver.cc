@@ -232,10 +232,10 @@ class Resolver {
       bind(block, p.name);
     }
     for (auto& s : fn.body) collect_bindings(*s, block, false);
-    Block* saved = current_;
-    current_ = &block;
-    statements(fn.body);
-    current_ = saved;
+    {
+      Enter inside(current_, block);
+      statements(fn.body);
+    }
     mark_cells(block);
   }
 
@@ -306,37 +306,38 @@ class Resolver {
     }
   }
 
-  /// The first iterable is evaluated outside; the loop variables are local to the
-  /// comprehension (their slots live in the enclosing frame).
+  /// Makes `block` the current one until the scope ends.
+  class Enter {
+   public:
+    Enter(Block*& current, Block& block) : current_(current), saved_(current) { current_ = &block; }
+    ~Enter() { current_ = saved_; }
+    Enter(const Enter&) = delete;
+    Enter& operator=(const Enter&) = delete;
+
+   private:
+    Block*& current_;
+    Block* saved_;
+  };
+
+  /// The first iterable is evaluated in the enclosing scope; loop variables are local to
+  /// the comprehension (their slots live in the enclosing frame), bound clause by clause.
   void comprehension(ast::Comprehension& c) {
     Block block(Block::Kind::kComprehension, current_, current_->info);
-    bool first = true;
-    for (auto& clause : c.clauses) {
-      if (clause.kind == ast::CompClause::Kind::kFor) {
-        if (first) {
-          expr(*clause.expr);
-        }
-        collect_targets(*clause.target, block);
-        Block* saved = current_;
-        current_ = &block;
-        if (!first) expr(*clause.expr);
-        target(*clause.target);
-        current_ = saved;
-        first = false;
-      } else {
-        Block* saved = current_;
-        current_ = &block;
+    bool first_for = !c.clauses.empty() && c.clauses.front().kind == ast::CompClause::Kind::kFor;
+    if (first_for) expr(*c.clauses.front().expr);
+    Enter inside(current_, block);
+    for (std::size_t i = 0; i < c.clauses.size(); ++i) {
+      ast::CompClause& clause = c.clauses[i];
+      if (clause.kind == ast::CompClause::Kind::kIf) {
         expr(*clause.expr);
-        current_ = saved;
+        continue;
       }
+      if (i > 0 || !first_for) expr(*clause.expr);
+      collect_targets(*clause.target, block);
+      target(*clause.target);
     }
-    Block* saved = current_;
-    current_ = &block;
     expr(*c.body);
     if (c.value) expr(*c.value);
-    current_ = saved;
-    // Comprehension locals share the enclosing frame's cell fix-up.
-    for (ast::Name* n : block.local_uses) owner_of(block).local_uses.push_back(n);
   }
 
   static Block& owner_of(Block& b) {

@@ -68,13 +68,16 @@ enum class BinaryOp : std::uint8_t {
 const char* to_string(UnaryOp op);
 const char* to_string(BinaryOp op);
 
-struct Expr {
-  const ExprKind kind;
+/// What every node has: a kind tag to switch on, a span, and a checked-by-the-caller
+/// downcast. Nodes are owned by unique_ptr and never copied.
+template <typename KindT>
+struct Node {
+  const KindT kind;
   Span span;
-  explicit Expr(ExprKind k, Span s) : kind(k), span(s) {}
-  virtual ~Expr() = default;
-  Expr(const Expr&) = delete;
-  Expr& operator=(const Expr&) = delete;
+  Node(KindT k, Span s) : kind(k), span(s) {}
+  virtual ~Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
   template <typename T>
   T& as() {
     return static_cast<T&>(*this);
@@ -83,6 +86,10 @@ struct Expr {
   const T& as() const {
     return static_cast<const T&>(*this);
   }
+};
+
+struct Expr : Node<ExprKind> {
+  using Node::Node;
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
@@ -262,21 +269,8 @@ enum class StmtKind : std::uint8_t {
   kLoad,
 };
 
-struct Stmt {
-  const StmtKind kind;
-  Span span;
-  Stmt(StmtKind k, Span s) : kind(k), span(s) {}
-  virtual ~Stmt() = default;
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  template <typename T>
-  T& as() {
-    return static_cast<T&>(*this);
-  }
-  template <typename T>
-  const T& as() const {
-    return static_cast<const T&>(*this);
-  }
+struct Stmt : Node<StmtKind> {
+  using Node::Node;
 };
 
 struct ExprStmt : Stmt {

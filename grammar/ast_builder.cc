@@ -509,10 +509,9 @@ class Builder {
       }
     }
     // Comparisons do not chain: a < b < c is an error, (a < b) < c is not.
-    if (auto* left = dynamic_cast<P::CompareExprContext*>(ctx->expr(0))) {
+    if (dynamic_cast<P::CompareExprContext*>(ctx->expr(0))) {
       error(Code::SPEC_SYNTAX, op_span, "comparison operators do not chain in Starlark")
           .suggest("write 'a < b and b < c'");
-      (void)left;
       flush();
     }
     return binary(span(ctx), op, ctx->expr(0), ctx->expr(1), op_span);
@@ -628,8 +627,7 @@ class Builder {
     sl->object = std::move(object);
     int part = 0;
     for (ParseTree* child : sub->children) {
-      if (auto* t = dynamic_cast<TerminalNode*>(child)) {
-        (void)t;
+      if (dynamic_cast<TerminalNode*>(child)) {  // a ':'
         ++part;
         continue;
       }

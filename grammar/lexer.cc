@@ -143,37 +143,25 @@ std::string bignum_to_decimal(std::vector<std::uint32_t> n) {
   return std::string(digits.rbegin(), digits.rend());
 }
 
-/// A short, printable rendering of one source character for messages.
+/// A short, printable rendering of one source character for messages: 'x' for
+/// printable ASCII, U+XXXX for other characters, "byte 0xNN" for malformed UTF-8.
 std::string show_char(std::string_view text, std::size_t at) {
   auto c = static_cast<unsigned char>(text[at]);
   if (c >= 0x21 && c < 0x7F) return std::string("'") + static_cast<char>(c) + "'";
   char buf[16];
-  if (c < 0x80) {
-    std::snprintf(buf, sizeof buf, "U+%04X", c);
-    return buf;
-  }
-  // Decode for a U+XXXX name; malformed bytes show as hex.
   char32_t cp = 0;
-  std::size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (len == 0 || at + len > text.size()) {
+  if (decode_utf8(text, at, cp) == 0) {
     std::snprintf(buf, sizeof buf, "byte 0x%02X", c);
-    return buf;
+  } else {
+    std::snprintf(buf, sizeof buf, "U+%04X", static_cast<unsigned>(cp));
   }
-  cp = len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-  for (std::size_t k = 1; k < len; ++k)
-    cp = (cp << 6) | (static_cast<unsigned char>(text[at + k]) & 0x3F);
-  std::snprintf(buf, sizeof buf, "U+%04X", static_cast<unsigned>(cp));
   return buf;
 }
 
+/// Bytes to skip for one character: a whole well-formed sequence, else one byte.
 std::size_t utf8_sequence_length(std::string_view text, std::size_t at) {
-  auto c = static_cast<unsigned char>(text[at]);
-  std::size_t len = c < 0x80           ? 1
-                    : (c >> 5) == 0x6  ? 2
-                    : (c >> 4) == 0xE  ? 3
-                    : (c >> 3) == 0x1E ? 4
-                                       : 1;
-  return std::min(len, text.size() - at);
+  char32_t cp = 0;
+  return std::max<std::size_t>(decode_utf8(text, at, cp), 1);
 }
 
 class Scanner {
@@ -665,7 +653,7 @@ class Scanner {
         break;  // the newline is left for the line logic
       }
       if (c == '\\') {
-        scan_escape(value, raw, bytes, quote);
+        scan_escape(value, raw, bytes);
         continue;
       }
       if (c == '\r') {
@@ -683,7 +671,7 @@ class Scanner {
          static_cast<std::uint32_t>(result_.strings.size() - 1));
   }
 
-  void scan_escape(std::string& value, bool raw, bool bytes, char quote) {
+  void scan_escape(std::string& value, bool raw, bool bytes) {
     std::size_t begin = pos_;
     if (pos_ + 1 >= text_.size()) {
       value += '\\';
@@ -734,7 +722,6 @@ class Scanner {
       value += static_cast<char>(code);
       return;
     }
-    (void)quote;
     pos_ = begin + 1 + utf8_sequence_length(text_, begin + 1);
     error(Code::SPEC_BAD_LITERAL, begin, pos_,
           "invalid escape sequence '\\" + std::string(text_.substr(begin + 1, pos_ - begin - 1)) +

@@ -79,6 +79,25 @@ Tok tok(std::size_t antlr_type) {
   return antlr_type == antlr4::Token::EOF ? Tok::kEof : static_cast<Tok>(antlr_type);
 }
 
+// ---- logical lines ------------------------------------------------------------------------
+
+/// First token of the logical line holding `index` (lines are separated by NEWLINE, and
+/// INDENT/DEDENT open a new one).
+std::size_t logical_line_start(const std::vector<Token>& tokens, std::size_t index) {
+  while (index > 0) {
+    Tok t = tokens[index - 1].type;
+    if (t == Tok::NEWLINE || t == Tok::INDENT || t == Tok::DEDENT) break;
+    --index;
+  }
+  return index;
+}
+
+/// The NEWLINE ending the logical line holding `index`, or the end-of-file token.
+std::size_t logical_line_end(const std::vector<Token>& tokens, std::size_t index) {
+  while (index + 1 < tokens.size() && tokens[index].type != Tok::NEWLINE) ++index;
+  return index;
+}
+
 // ---- messages ---------------------------------------------------------------------------
 
 class MessageBuilder {
@@ -186,7 +205,7 @@ class MessageBuilder {
   /// would accept (so the message can name where it was opened).
   std::optional<std::size_t> open_bracket_expecting_close(const SyntaxFailure& f) const {
     std::vector<std::size_t> stack;
-    for (std::size_t i = logical_line_start(f.token_index); i < f.token_index; ++i) {
+    for (std::size_t i = logical_line_start(tokens_, f.token_index); i < f.token_index; ++i) {
       Tok t = tokens_[i].type;
       if (t == Tok::LPAREN || t == Tok::LBRACK || t == Tok::LBRACE) stack.push_back(i);
       if ((t == Tok::RPAREN || t == Tok::RBRACK || t == Tok::RBRACE) && !stack.empty())
@@ -197,15 +216,6 @@ class MessageBuilder {
     Tok close = open == Tok::LPAREN ? Tok::RPAREN : open == Tok::LBRACK ? Tok::RBRACK : Tok::RBRACE;
     if (!wants(f, close)) return std::nullopt;
     return stack.back();
-  }
-
-  std::size_t logical_line_start(std::size_t index) const {
-    while (index > 0) {
-      Tok t = tokens_[index - 1].type;
-      if (t == Tok::NEWLINE || t == Tok::INDENT || t == Tok::DEDENT) break;
-      --index;
-    }
-    return index;
   }
 
   Diagnostic reserved_word(const SyntaxFailure& f, Span where) const {
@@ -236,10 +246,10 @@ class MessageBuilder {
     } else if (found.type == Tok::NEWLINE && wants(f, Tok::COLON)) {
       d.suggest("add ':' at the end of the line");
     } else if (prev && prev->type == Tok::NAME && text_of(*prev) == "assert" &&
-               logical_line_start(i) == i - 1) {
+               logical_line_start(tokens_, i) == i - 1) {
       d.suggest("Starlark has no assert statement; use assert_true(condition, \"message\")");
     } else if (prev && prev->type == Tok::NAME && text_of(*prev) == "print" &&
-               logical_line_start(i) == i - 1) {
+               logical_line_start(tokens_, i) == i - 1) {
       d.suggest("print is a function: print(\"...\")");
     }
   }
@@ -266,16 +276,9 @@ class Repairer {
         tokens_[at - 1].type == Tok::NEWLINE) {
       end = at - 1;
     }
-    while (end < tokens_.size() && tokens_[end].type != Tok::NEWLINE &&
-           tokens_[end].type != Tok::kEof)
-      ++end;
-    std::size_t start = end;
-    while (start > 0) {
-      Tok t = tokens_[start - 1].type;
-      if (t == Tok::NEWLINE || t == Tok::INDENT || t == Tok::DEDENT) break;
-      --start;
-    }
-    if (end >= tokens_.size() || tokens_[end].type != Tok::NEWLINE) {
+    end = logical_line_end(tokens_, end);
+    std::size_t start = logical_line_start(tokens_, end);
+    if (tokens_[end].type != Tok::NEWLINE) {
       // No line terminator (only end of file): drop what is left of the line.
       if (start == end) return false;
       tokens_.erase(tokens_.begin() + static_cast<long>(start),
@@ -363,9 +366,7 @@ struct Attempt {
 bool overlaps_line(const std::vector<Token>& tokens, std::size_t at,
                    const std::vector<std::uint32_t>& offsets) {
   // The logical line around `at`, in source offsets.
-  std::size_t start = at, end = at;
-  while (start > 0 && tokens[start - 1].type != Tok::NEWLINE) --start;
-  while (end + 1 < tokens.size() && tokens[end].type != Tok::NEWLINE) ++end;
+  std::size_t start = logical_line_start(tokens, at), end = logical_line_end(tokens, at);
   std::uint32_t lo = tokens[start].offset, hi = tokens[end].offset + tokens[end].length;
   return std::any_of(offsets.begin(), offsets.end(),
                      [&](std::uint32_t o) { return o >= lo && o <= hi; });

@@ -18,25 +18,6 @@ struct Cell {
   std::uint32_t byte_offset;  // offset of the source character within the line
 };
 
-/// Decodes one UTF-8 code point at `i`; returns its length, or 0 if malformed.
-std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t& out) {
-  auto b = static_cast<unsigned char>(s[i]);
-  std::size_t len = b < 0x80           ? 1
-                    : (b >> 5) == 0x6  ? 2
-                    : (b >> 4) == 0xE  ? 3
-                    : (b >> 3) == 0x1E ? 4
-                                       : 0;
-  if (len == 0 || i + len > s.size()) return 0;
-  char32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
-  for (std::size_t k = 1; k < len; ++k) {
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3F);
-  }
-  out = cp;
-  return len;
-}
-
 bool is_wide(char32_t cp) {
   return (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
          (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||

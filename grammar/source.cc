@@ -113,4 +113,22 @@ std::uint32_t utf8_length(std::string_view text) {
   return count;
 }
 
+std::size_t decode_utf8(std::string_view text, std::size_t at, char32_t& out) {
+  auto b = static_cast<unsigned char>(text[at]);
+  std::size_t len = b < 0x80           ? 1
+                    : (b >> 5) == 0x6  ? 2
+                    : (b >> 4) == 0xE  ? 3
+                    : (b >> 3) == 0x1E ? 4
+                                       : 0;
+  if (len == 0 || at + len > text.size()) return 0;
+  char32_t cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
+  for (std::size_t k = 1; k < len; ++k) {
+    auto c = static_cast<unsigned char>(text[at + k]);
+    if ((c & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (c & 0x3F);
+  }
+  out = cp;
+  return len;
+}
+
 }  // namespace fb::grammar

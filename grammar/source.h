@@ -83,4 +83,8 @@ class SourceMap {
 /// byte (10xxxxxx) starts one.
 std::uint32_t utf8_length(std::string_view text);
 
+/// Decodes the UTF-8 sequence starting at byte `at` into `out`; returns its length in
+/// bytes, or 0 when the bytes there are not a well-formed sequence.
+std::size_t decode_utf8(std::string_view text, std::size_t at, char32_t& out);
+
 }  // namespace fb::grammar

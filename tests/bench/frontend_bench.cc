@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "compiler/resolver.h"
+#include "compiler/frontend.h"
 #include "grammar/parser.h"
 
 namespace {
@@ -54,9 +54,7 @@ void BM_ParseAndResolve(benchmark::State& state) {
     for (const auto& text : corpus()) {
       fb::grammar::SourceFile file(0, "bench.star", text);
       fb::grammar::DiagnosticList diagnostics;
-      auto module = fb::grammar::parse(file, diagnostics);
-      fb::compiler::resolve(*module, diagnostics);
-      benchmark::DoNotOptimize(module);
+      benchmark::DoNotOptimize(fb::compiler::analyze(file, diagnostics));
     }
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * corpus_bytes()));
@@ -72,9 +70,7 @@ void BM_ParseAndResolveLargeFile(benchmark::State& state) {
   for (auto _ : state) {
     fb::grammar::SourceFile file(0, "big.star", big);
     fb::grammar::DiagnosticList diagnostics;
-    auto module = fb::grammar::parse(file, diagnostics);
-    fb::compiler::resolve(*module, diagnostics);
-    benchmark::DoNotOptimize(module);
+    benchmark::DoNotOptimize(fb::compiler::analyze(file, diagnostics));
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * big.size()));
 }

@@ -1,7 +1,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "grammar/parser.h"
+#include "compiler/frontend.h"
 #include "grammar/render.h"
 #include "tools/cli/command.h"
 #include "tools/cli/spec_input.h"
@@ -35,9 +35,7 @@ int run_check(const Context& context, const ParsedArgs& args) {
   auto input = SpecInput::load(context, "check", args.positionals[0]);
   if (!input) return kExitUsage;
   grammar::DiagnosticList diagnostics;
-  auto module = grammar::parse(input->file(), diagnostics);
-  // Name errors in a file that does not parse are mostly noise: resolve only clean trees.
-  if (module->syntax_ok) input->resolve(*module, diagnostics);
+  compiler::analyze(input->file(), diagnostics);
   diagnostics.sort_by_location();
   if (format == "json") {
     context.out << json_report(*input, diagnostics)

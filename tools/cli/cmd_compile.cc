@@ -1,5 +1,6 @@
 #include <ostream>
 
+#include "compiler/frontend.h"
 #include "grammar/ast_dump.h"
 #include "grammar/parser.h"
 #include "grammar/render.h"
@@ -23,11 +24,8 @@ int run_compile(const Context& context, const ParsedArgs& args) {
   if (emit == "tokens") {
     context.out << grammar::dump_tokens(file, grammar::lex(file, diagnostics));
   } else {
-    auto module = grammar::parse(file, diagnostics);
-    if (module->syntax_ok) {
-      input->resolve(*module, diagnostics);
-      context.out << ast::dump(*module, file);
-    }
+    auto module = compiler::analyze(file, diagnostics);
+    if (module->syntax_ok) context.out << ast::dump(*module, file);
   }
   input->print(context, diagnostics);
   return diagnostics.has_errors() ? kExitFindings : kExitOk;

@@ -2,7 +2,6 @@
 
 #include <ostream>
 
-#include "compiler/resolver.h"
 #include "grammar/render.h"
 
 namespace fb::cli {
@@ -19,10 +18,6 @@ std::optional<SpecInput> SpecInput::load(const Context& context, std::string_vie
   }
   input.id_ = *id;
   return input;
-}
-
-void SpecInput::resolve(ast::Module& module, grammar::DiagnosticSink& sink) const {
-  compiler::resolve(module, sink);
 }
 
 void SpecInput::print(const Context& context, grammar::DiagnosticList& diagnostics) const {

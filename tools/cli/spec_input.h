@@ -6,7 +6,6 @@
 #include <optional>
 #include <string>
 
-#include "grammar/ast.h"
 #include "grammar/diagnostic.h"
 #include "grammar/source.h"
 #include "tools/cli/command.h"
@@ -22,9 +21,6 @@ class SpecInput {
 
   const grammar::SourceFile& file() const { return sources_->file(id_); }
   const grammar::SourceMap& sources() const { return *sources_; }
-
-  /// Resolves names and checks builtin calls (compiler/resolver.h).
-  void resolve(ast::Module& module, grammar::DiagnosticSink& sink) const;
 
   /// Prints diagnostics as text to context.err, sorted by location.
   void print(const Context& context, grammar::DiagnosticList& diagnostics) const;

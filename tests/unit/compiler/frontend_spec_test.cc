@@ -7,8 +7,7 @@
 #include <regex>
 #include <sstream>
 
-#include "compiler/resolver.h"
-#include "grammar/parser.h"
+#include "compiler/frontend.h"
 #include "grammar/render.h"
 
 namespace fb {
@@ -71,8 +70,7 @@ std::vector<Expectation> expectations(const std::string& chunk) {
 
 grammar::DiagnosticList check_source(grammar::SourceMap& map, grammar::FileId id) {
   grammar::DiagnosticList diagnostics;
-  auto module = grammar::parse(map.file(id), diagnostics);
-  if (module->syntax_ok) compiler::resolve(*module, diagnostics);
+  compiler::analyze(map.file(id), diagnostics);
   return diagnostics;
 }
 

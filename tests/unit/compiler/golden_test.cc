@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "compiler/resolver.h"
+#include "compiler/frontend.h"
 #include "grammar/ast_dump.h"
 #include "grammar/parser.h"
 #include "grammar/render.h"
@@ -58,8 +58,7 @@ TEST_P(FrontendGolden, TokensAstAndDiagnostics) {
           grammar::dump_tokens(file, grammar::lex(file, lex_diagnostics)));
 
   grammar::DiagnosticList diagnostics;
-  auto module = grammar::parse(file, diagnostics);
-  if (module->syntax_ok) compiler::resolve(*module, diagnostics);
+  auto module = compiler::analyze(file, diagnostics);
   compare(golden_dir() / (GetParam() + ".ast"),
           module->syntax_ok ? ast::dump(*module, file) : "(syntax errors)\n");
 
