@@ -54,42 +54,61 @@ loadArg : (NAME '=')? STRING ;
 
 assignOp : '=' | '+=' | '-=' | '*=' | '/=' | '//=' | '%=' | '&=' | '|=' | '^=' | '<<=' | '>>=' ;
 
-loopVariables : primary (',' primary)* ','? ;
+loopVariables : loopTarget (',' loopTarget)* ','? ;
+
+// The variables of a for loop or comprehension: what Starlark calls a primary
+// expression. It is its own small rule because a full expression would swallow the `in`.
+loopTarget
+  : NAME                              # nameTarget
+  | '(' loopVariables? ')'            # parenTarget
+  | '[' loopVariables? ']'            # listTarget
+  | loopTarget '.' NAME               # dotTarget
+  | loopTarget '(' arguments? ')'     # callTarget
+  | loopTarget '[' subscript ']'      # subscriptTarget
+  ;
 
 testList : test (',' test)* ','? ;
 
+// The rules most often entered (test, expr, argument) have no alternative labels: a
+// label makes ANTLR allocate a second context per match, and the builder can tell the
+// alternatives apart by their shape.
 test
-  : LAMBDA parameters? ':' test           # lambdaTest
-  | expr (IF expr ELSE test)?             # condTest
+  : LAMBDA parameters? ':' test
+  | expr (IF expr ELSE test)?
   ;
 
-// Binary operators, highest precedence first (ANTLR's left-recursion rewrite keeps the
-// tree flat). Comparisons are non-associative in Starlark; the builder rejects a < b < c.
+// Operands, suffixes and operators in one left-recursive rule, highest precedence
+// first. ANTLR turns it into a loop, so an operand costs one rule context rather than one
+// per precedence level (the frontend allocates in proportion to contexts). Comparisons
+// are non-associative in Starlark; the builder rejects a < b < c.
 expr
-  : primary                                        # primaryExpr
-  | expr op='**' expr                              # powerExpr
-  | op=('+' | '-' | '~') expr                      # unaryExpr
-  | expr op=('*' | '/' | '//' | '%') expr          # binaryExpr
-  | expr op=('+' | '-') expr                       # binaryExpr
-  | expr op=('<<' | '>>') expr                     # binaryExpr
-  | expr op='&' expr                               # binaryExpr
-  | expr op='^' expr                               # binaryExpr
-  | expr op='|' expr                               # binaryExpr
-  | expr compOp expr                               # compareExpr
-  | NOT expr                                       # notExpr
-  | expr op=AND expr                               # binaryExpr
-  | expr op=OR expr                                # binaryExpr
+  : NAME
+  | INT
+  | FLOAT
+  | STRING
+  | BYTES
+  | '[' listBody? ']'
+  | '{' dictBody? '}'
+  | '(' testList? ')'
+  | expr '.' NAME
+  | expr '(' arguments? ')'
+  | expr '[' subscript ']'
+  | expr op='**' expr
+  | op=('+' | '-' | '~') expr
+  | expr op=('*' | '/' | '//' | '%') expr
+  | expr op=('+' | '-') expr
+  | expr op=('<<' | '>>') expr
+  | expr op='&' expr
+  | expr op='^' expr
+  | expr op='|' expr
+  | expr compOp expr
+  | NOT expr
+  | expr op=AND expr
+  | expr op=OR expr
   ;
 
 // RESERVED covers `is` / `is not`, reported by the builder.
 compOp : '==' | '!=' | '<' | '>' | '<=' | '>=' | IN | NOT IN | RESERVED NOT? ;
-
-primary
-  : operand                                # operandPrimary
-  | primary '.' NAME                       # dotPrimary
-  | primary '(' arguments? ')'             # callPrimary
-  | primary '[' subscript ']'              # subscriptPrimary
-  ;
 
 // x[i], x[lo:hi], x[lo:hi:step] with any part omitted. One rule (and no tuple index)
 // keeps every decision LL(1); the builder sorts the parts out by the ':' tokens.
@@ -98,25 +117,14 @@ subscript : test? (':' test? (':' test?)?)? ;
 arguments : argument (',' argument)* ','? ;
 
 argument
-  : NAME '=' test     # keywordArg
-  | '*' test          # starArg
-  | '**' test         # kwargsArg
-  | test              # positionalArg
+  : NAME '=' test
+  | '*' test
+  | '**' test
+  | test
   ;
 
 // Displays and comprehensions are factored so the parser decides after the first
 // element with one token of lookahead, never by scanning a whole element twice.
-operand
-  : NAME                     # nameOperand
-  | INT                      # intOperand
-  | FLOAT                    # floatOperand
-  | STRING                   # stringOperand
-  | BYTES                    # bytesOperand
-  | '[' listBody? ']'        # listOperand
-  | '{' dictBody? '}'        # dictOperand
-  | '(' testList? ')'        # parenOperand
-  ;
-
 listBody : test (compClause+ | (',' test)* ','?) ;
 
 // `{k: v, ...}`, `{k: v for ...}`, and the error production `{a, b}` (a set literal,

@@ -362,17 +362,41 @@ class Builder {
     flush();
   }
 
+  /// Loop variables: one target, or a tuple of them (`for k, v in ...`).
   ast::ExprPtr loop_variables(P::LoopVariablesContext* ctx) {
-    auto prims = ctx->primary();
+    return loop_sequence(ctx, ast::ExprKind::kTuple, span(ctx), /*bare_single=*/true);
+  }
+
+  ast::ExprPtr loop_sequence(P::LoopVariablesContext* ctx, ast::ExprKind kind, Span where,
+                             bool bare_single) {
+    if (!ctx) return std::make_unique<ast::Sequence>(kind, where);
     std::vector<ast::ExprPtr> items;
-    for (auto* p : prims) {
-      items.push_back(primary(p));
+    for (auto* t : ctx->loopTarget()) {
+      items.push_back(loop_target(t));
       check_target(*items.back(), false);
     }
-    if (items.size() == 1 && ctx->COMMA().empty()) return std::move(items[0]);
-    auto t = std::make_unique<ast::Sequence>(ast::ExprKind::kTuple, span(ctx));
-    t->items = std::move(items);
-    return t;
+    if (bare_single && items.size() == 1 && ctx->COMMA().empty()) return std::move(items[0]);
+    auto seq = std::make_unique<ast::Sequence>(kind, where);
+    seq->items = std::move(items);
+    return seq;
+  }
+
+  ast::ExprPtr loop_target(P::LoopTargetContext* ctx) {
+    DepthScope scope(depth_);
+    if (depth_ > kMaxExprDepth) return too_deep(ctx);
+    Span where = span(ctx);
+    if (auto* n = dynamic_cast<P::NameTargetContext*>(ctx))
+      return std::make_unique<ast::Name>(where, text(n->NAME()->getSymbol()));
+    if (auto* p = dynamic_cast<P::ParenTargetContext*>(ctx))
+      return loop_sequence(p->loopVariables(), ast::ExprKind::kTuple, where, true);
+    if (auto* l = dynamic_cast<P::ListTargetContext*>(ctx))
+      return loop_sequence(l->loopVariables(), ast::ExprKind::kList, where, false);
+    if (auto* d = dynamic_cast<P::DotTargetContext*>(ctx))
+      return dot(where, loop_target(d->loopTarget()), d->NAME());
+    if (auto* c = dynamic_cast<P::CallTargetContext*>(ctx))
+      return call(where, loop_target(c->loopTarget()), c->LPAREN(), c->arguments());
+    auto* sub = static_cast<P::SubscriptTargetContext*>(ctx);
+    return subscript(where, loop_target(sub->loopTarget()), sub->subscript(), sub->RBRACK());
   }
 
   // ---- expressions ----------------------------------------------------------------------
@@ -407,27 +431,46 @@ class Builder {
     return std::make_unique<ast::Name>(span(ctx), "None");
   }
 
+  // ---- shape-based dispatch (test, expr and argument have no alternative labels) ----
+
+  /// True for a token child of a context. typeid is compared, not dynamic_cast'ed:
+  /// across the ANTLR shared library the cast walks type names, the compare does not.
+  static bool is_token(ParseTree* child) {
+    return typeid(*child) == typeid(antlr4::tree::TerminalNodeImpl);
+  }
+  Tok token_type(ParseTree* child) const {
+    return tokens_[static_cast<TerminalNode*>(child)->getSymbol()->getTokenIndex()].type;
+  }
+  static P::ExprContext* expr_at(ParserRuleContext* ctx, std::size_t i) {
+    return static_cast<P::ExprContext*>(ctx->children[i]);
+  }
+  static P::TestContext* test_at(ParserRuleContext* ctx, std::size_t i) {
+    return static_cast<P::TestContext*>(ctx->children[i]);
+  }
+
+  /// `lambda params: body`, or `x`, or `x if cond else y`.
   ast::ExprPtr test(P::TestContext* ctx) {
     DepthScope scope(depth_);
     if (depth_ > kMaxExprDepth) return too_deep(ctx);
-    if (auto* lam = dynamic_cast<P::LambdaTestContext*>(ctx)) return lambda(lam);
-    auto* cond = static_cast<P::CondTestContext*>(ctx);
-    auto exprs = cond->expr();
-    if (exprs.size() == 1) return expr(exprs[0]);
+    if (is_token(ctx->children[0])) return lambda(ctx);
+    if (ctx->children.size() == 1) return expr(expr_at(ctx, 0));
     auto c = std::make_unique<ast::Conditional>(span(ctx));
-    c->then_expr = expr(exprs[0]);
-    c->cond = expr(exprs[1]);
-    c->else_expr = test(cond->test());
+    c->then_expr = expr(expr_at(ctx, 0));
+    c->cond = expr(expr_at(ctx, 2));
+    c->else_expr = test(test_at(ctx, 4));
     return c;
   }
 
-  ast::ExprPtr lambda(P::LambdaTestContext* ctx) {
+  /// LAMBDA parameters? ':' test
+  ast::ExprPtr lambda(P::TestContext* ctx) {
     auto l = std::make_unique<ast::Lambda>(span(ctx));
     l->function = std::make_unique<ast::Function>();
     l->function->name = "lambda";
-    l->function->span = span(ctx->LAMBDA());
-    if (ctx->parameters()) parameters(ctx->parameters(), l->function->params);
-    auto body = test(ctx->test());
+    l->function->span = span(ctx->getStart());
+    bool has_params = ctx->children.size() == 4;
+    if (has_params)
+      parameters(static_cast<P::ParametersContext*>(ctx->children[1]), l->function->params);
+    auto body = test(test_at(ctx, has_params ? 3 : 2));
     auto ret = std::make_unique<ast::Return>(body->span);
     ret->value = std::move(body);
     l->function->body.push_back(std::move(ret));
@@ -437,27 +480,53 @@ class Builder {
   ast::ExprPtr expr(P::ExprContext* ctx) {
     DepthScope scope(depth_);
     if (depth_ > kMaxExprDepth) return too_deep(ctx);
-    if (auto* p = dynamic_cast<P::PrimaryExprContext*>(ctx)) return primary(p->primary());
-    if (auto* b = dynamic_cast<P::BinaryExprContext*>(ctx)) {
-      return binary(span(ctx), binary_op(static_cast<Tok>(b->op->getType())), b->expr(0),
-                    b->expr(1), span(b->op));
+    if (ctx->children.size() == 1) return atom(ctx);
+    return is_token(ctx->children[0]) ? prefixed(ctx) : suffixed(ctx);
+  }
+
+  /// Displays, parenthesised expressions and unary operators: the first child is a token.
+  ast::ExprPtr prefixed(P::ExprContext* ctx) {
+    Span where = span(ctx);
+    auto& kids = ctx->children;
+    auto* inside = kids.size() == 3 ? kids[1] : nullptr;  // absent in [], {}, ()
+    switch (token_type(kids[0])) {
+      case Tok::LBRACK: return list(where, static_cast<P::ListBodyContext*>(inside));
+      case Tok::LBRACE: return dict(where, static_cast<P::DictBodyContext*>(inside));
+      case Tok::LPAREN: return paren(where, static_cast<P::TestListContext*>(inside));
+      case Tok::NOT:
+        return std::make_unique<ast::Unary>(where, ast::UnaryOp::kNot, expr(expr_at(ctx, 1)));
+      case Tok::MINUS:
+        return std::make_unique<ast::Unary>(where, ast::UnaryOp::kMinus, expr(expr_at(ctx, 1)));
+      case Tok::PLUS:
+        return std::make_unique<ast::Unary>(where, ast::UnaryOp::kPlus, expr(expr_at(ctx, 1)));
+      default:
+        return std::make_unique<ast::Unary>(where, ast::UnaryOp::kInvert, expr(expr_at(ctx, 1)));
     }
-    if (auto* c = dynamic_cast<P::CompareExprContext*>(ctx)) return compare(c);
-    if (auto* u = dynamic_cast<P::UnaryExprContext*>(ctx)) {
-      Tok t = static_cast<Tok>(u->op->getType());
-      ast::UnaryOp op = t == Tok::MINUS  ? ast::UnaryOp::kMinus
-                        : t == Tok::PLUS ? ast::UnaryOp::kPlus
-                                         : ast::UnaryOp::kInvert;
-      return std::make_unique<ast::Unary>(span(ctx), op, expr(u->expr()));
+  }
+
+  /// Suffixes and binary operators: the first child is an expression.
+  ast::ExprPtr suffixed(P::ExprContext* ctx) {
+    Span where = span(ctx);
+    auto& kids = ctx->children;
+    if (!is_token(kids[1])) return compare(ctx);
+    auto* op = static_cast<TerminalNode*>(kids[1]);
+    switch (token_type(op)) {
+      case Tok::DOT: return dot(where, expr(expr_at(ctx, 0)), static_cast<TerminalNode*>(kids[2]));
+      case Tok::LPAREN: {
+        auto* args = kids.size() == 4 ? static_cast<P::ArgumentsContext*>(kids[2]) : nullptr;
+        return call(where, expr(expr_at(ctx, 0)), op, args);
+      }
+      case Tok::LBRACK:
+        return subscript(where, expr(expr_at(ctx, 0)), static_cast<P::SubscriptContext*>(kids[2]),
+                         static_cast<TerminalNode*>(kids[3]));
+      case Tok::STARSTAR:
+        error(Code::SPEC_UNSUPPORTED_SYNTAX, span(op), "'**' (power) is not a Starlark operator")
+            .suggest("multiply explicitly (x * x), or write the constant out");
+        flush();
+        return binary(where, ast::BinaryOp::kMul, expr_at(ctx, 0), expr_at(ctx, 2), span(op));
+      default:
+        return binary(where, binary_op(token_type(op)), expr_at(ctx, 0), expr_at(ctx, 2), span(op));
     }
-    if (auto* n = dynamic_cast<P::NotExprContext*>(ctx)) {
-      return std::make_unique<ast::Unary>(span(ctx), ast::UnaryOp::kNot, expr(n->expr()));
-    }
-    auto* pw = static_cast<P::PowerExprContext*>(ctx);
-    error(Code::SPEC_UNSUPPORTED_SYNTAX, span(pw->op), "'**' (power) is not a Starlark operator")
-        .suggest("multiply explicitly (x * x), or write the constant out");
-    flush();
-    return binary(span(ctx), ast::BinaryOp::kMul, pw->expr(0), pw->expr(1), span(pw->op));
   }
 
   ast::ExprPtr binary(Span where, ast::BinaryOp op, P::ExprContext* l, P::ExprContext* r,
@@ -485,8 +554,9 @@ class Builder {
     }
   }
 
-  ast::ExprPtr compare(P::CompareExprContext* ctx) {
-    P::CompOpContext* opctx = ctx->compOp();
+  /// expr compOp expr
+  ast::ExprPtr compare(P::ExprContext* ctx) {
+    auto* opctx = static_cast<P::CompOpContext*>(ctx->children[1]);
     Span op_span = span(opctx);
     ast::BinaryOp op = ast::BinaryOp::kEq;
     Tok first = static_cast<Tok>(opctx->getStart()->getType());
@@ -509,57 +579,52 @@ class Builder {
       }
     }
     // Comparisons do not chain: a < b < c is an error, (a < b) < c is not.
-    if (dynamic_cast<P::CompareExprContext*>(ctx->expr(0))) {
+    P::ExprContext* left = expr_at(ctx, 0);
+    if (left->children.size() == 3 && !is_token(left->children[0]) &&
+        !is_token(left->children[1])) {
       error(Code::SPEC_SYNTAX, op_span, "comparison operators do not chain in Starlark")
           .suggest("write 'a < b and b < c'");
       flush();
     }
-    return binary(span(ctx), op, ctx->expr(0), ctx->expr(1), op_span);
+    return binary(span(ctx), op, left, expr_at(ctx, 2), op_span);
   }
 
-  ast::ExprPtr primary(P::PrimaryContext* ctx) {
-    DepthScope scope(depth_);
-    if (depth_ > kMaxExprDepth) return too_deep(ctx);
-    if (auto* o = dynamic_cast<P::OperandPrimaryContext*>(ctx)) return operand(o->operand());
-    if (auto* d = dynamic_cast<P::DotPrimaryContext*>(ctx)) {
-      auto dot = std::make_unique<ast::Dot>(span(ctx));
-      dot->object = primary(d->primary());
-      dot->attr = text(d->NAME()->getSymbol());
-      dot->attr_span = span(d->NAME());
-      return dot;
-    }
-    if (auto* c = dynamic_cast<P::CallPrimaryContext*>(ctx)) return call(c);
-    return subscript(static_cast<P::SubscriptPrimaryContext*>(ctx));
+  ast::ExprPtr dot(Span where, ast::ExprPtr object, TerminalNode* name) {
+    auto d = std::make_unique<ast::Dot>(where);
+    d->object = std::move(object);
+    d->attr = text(name->getSymbol());
+    d->attr_span = span(name);
+    return d;
   }
 
-  ast::ExprPtr call(P::CallPrimaryContext* ctx) {
-    auto c = std::make_unique<ast::Call>(span(ctx));
-    c->callee = primary(ctx->primary());
-    c->lparen = span(ctx->LPAREN());
-    if (ctx->arguments()) {
-      for (auto* a : ctx->arguments()->argument()) c->args.push_back(argument(a));
+  ast::ExprPtr call(Span where, ast::ExprPtr callee, TerminalNode* lparen,
+                    P::ArgumentsContext* args) {
+    auto c = std::make_unique<ast::Call>(where);
+    c->callee = std::move(callee);
+    c->lparen = span(lparen);
+    if (args) {
+      for (auto* a : args->argument()) c->args.push_back(argument(a));
     }
     check_argument_order(c->args);
     return c;
   }
 
+  /// NAME '=' test | '*' test | '**' test | test
   ast::Argument argument(P::ArgumentContext* ctx) {
     ast::Argument a{};
     a.span = span(ctx);
-    if (auto* k = dynamic_cast<P::KeywordArgContext*>(ctx)) {
+    auto& kids = ctx->children;
+    a.value = test(test_at(ctx, kids.size() - 1));
+    if (kids.size() == 3) {
+      auto* name = static_cast<TerminalNode*>(kids[0]);
       a.kind = ast::Argument::Kind::kKeyword;
-      a.name = text(k->NAME()->getSymbol());
-      a.name_span = span(k->NAME());
-      a.value = test(k->test());
-    } else if (auto* s = dynamic_cast<P::StarArgContext*>(ctx)) {
-      a.kind = ast::Argument::Kind::kStar;
-      a.value = test(s->test());
-    } else if (auto* kw = dynamic_cast<P::KwargsArgContext*>(ctx)) {
-      a.kind = ast::Argument::Kind::kStarStar;
-      a.value = test(kw->test());
+      a.name = text(name->getSymbol());
+      a.name_span = span(name);
+    } else if (kids.size() == 2) {
+      a.kind = token_type(kids[0]) == Tok::STAR ? ast::Argument::Kind::kStar
+                                                : ast::Argument::Kind::kStarStar;
     } else {
       a.kind = ast::Argument::Kind::kPositional;
-      a.value = test(static_cast<P::PositionalArgContext*>(ctx)->test());
     }
     return a;
   }
@@ -607,27 +672,26 @@ class Builder {
     }
   }
 
-  ast::ExprPtr subscript(P::SubscriptPrimaryContext* ctx) {
-    P::SubscriptContext* sub = ctx->subscript();
-    auto object = primary(ctx->primary());
+  ast::ExprPtr subscript(Span where, ast::ExprPtr object, P::SubscriptContext* sub,
+                         TerminalNode* rbrack) {
     if (sub->COLON().empty()) {
-      auto ix = std::make_unique<ast::Index>(span(ctx));
+      auto ix = std::make_unique<ast::Index>(where);
       ix->object = std::move(object);
       if (sub->test().empty()) {
-        error(Code::SPEC_SYNTAX, span(ctx->RBRACK()), "expected an index or slice inside '[]'");
+        error(Code::SPEC_SYNTAX, span(rbrack), "expected an index or slice inside '[]'");
         flush();
-        ix->index = std::make_unique<ast::Name>(span(ctx->RBRACK()), "None");
+        ix->index = std::make_unique<ast::Name>(span(rbrack), "None");
       } else {
         ix->index = test(sub->test(0));
       }
       return ix;
     }
     // Walk the children: each test belongs to the part the preceding colons select.
-    auto sl = std::make_unique<ast::Slice>(span(ctx));
+    auto sl = std::make_unique<ast::Slice>(where);
     sl->object = std::move(object);
     int part = 0;
     for (ParseTree* child : sub->children) {
-      if (dynamic_cast<TerminalNode*>(child)) {  // a ':'
+      if (is_token(child)) {  // a ':'
         ++part;
         continue;
       }
@@ -637,28 +701,26 @@ class Builder {
     return sl;
   }
 
-  ast::ExprPtr operand(P::OperandContext* ctx) {
+  /// A name or literal: the expression's only child is its token.
+  ast::ExprPtr atom(P::ExprContext* ctx) {
     Span where = span(ctx);
-    std::size_t first = ctx->getStart()->getTokenIndex();
-    if (dynamic_cast<P::NameOperandContext*>(ctx))
-      return std::make_unique<ast::Name>(where, text(ctx->getStart()));
-    if (dynamic_cast<P::IntOperandContext*>(ctx))
-      return std::make_unique<ast::IntLit>(where, lexed_.ints[tokens_[first].value]);
-    if (dynamic_cast<P::FloatOperandContext*>(ctx))
-      return std::make_unique<ast::FloatLit>(where, lexed_.floats[tokens_[first].value]);
-    if (dynamic_cast<P::StringOperandContext*>(ctx)) {
-      return std::make_unique<ast::StringLit>(ast::ExprKind::kString, where,
-                                              lexed_.strings[tokens_[first].value]);
+    const Token& tok = tokens_[ctx->getStart()->getTokenIndex()];
+    switch (tok.type) {
+      case Tok::NAME: return std::make_unique<ast::Name>(where, text(ctx->getStart()));
+      case Tok::INT: return std::make_unique<ast::IntLit>(where, lexed_.ints[tok.value]);
+      case Tok::FLOAT: return std::make_unique<ast::FloatLit>(where, lexed_.floats[tok.value]);
+      case Tok::BYTES:
+        return std::make_unique<ast::StringLit>(ast::ExprKind::kBytes, where,
+                                                lexed_.strings[tok.value]);
+      default:
+        return std::make_unique<ast::StringLit>(ast::ExprKind::kString, where,
+                                                lexed_.strings[tok.value]);
     }
-    if (dynamic_cast<P::BytesOperandContext*>(ctx)) {
-      return std::make_unique<ast::StringLit>(ast::ExprKind::kBytes, where,
-                                              lexed_.strings[tokens_[first].value]);
-    }
-    if (auto* l = dynamic_cast<P::ListOperandContext*>(ctx)) return list(where, l->listBody());
-    if (auto* d = dynamic_cast<P::DictOperandContext*>(ctx)) return dict(where, d->dictBody());
-    auto* paren = static_cast<P::ParenOperandContext*>(ctx);
-    if (!paren->testList()) return std::make_unique<ast::Sequence>(ast::ExprKind::kTuple, where);
-    ast::ExprPtr inner = test_list(paren->testList());
+  }
+
+  ast::ExprPtr paren(Span where, P::TestListContext* inside) {
+    if (!inside) return std::make_unique<ast::Sequence>(ast::ExprKind::kTuple, where);
+    ast::ExprPtr inner = test_list(inside);
     if (inner->kind == ast::ExprKind::kTuple) inner->span = where;
     return inner;
   }
