@@ -24,5 +24,13 @@ if(FB_SANITIZE)
   add_link_options(-fsanitize=${FB_SANITIZE})
 endif()
 
+if(FB_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "FB_FUZZ needs clang (configure with -DCMAKE_CXX_COMPILER=clang++)")
+  endif()
+  # Coverage instrumentation everywhere; only fuzz targets link the libFuzzer main.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 # Every include is relative to the repository root: #include "grammar/source.h".
 include_directories(${PROJECT_SOURCE_DIR})

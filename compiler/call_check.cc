@@ -59,8 +59,12 @@ class CallChecker {
                                       (max == 0 ? "no" : "at most " + std::to_string(max)) +
                                       " positional argument" + (max == 1 ? "" : "s"));
         d.note("signature: " + sig_.render());
-        if (!keyword_names(sig_).empty())
+        if (a.value->kind == ast::ExprKind::kLambda && sig_.param("where")) {
+          // The reference silently ignored a positional predicate; say where it goes.
+          d.suggest("pass the predicate by keyword: where=lambda e: ...");
+        } else if (!keyword_names(sig_).empty()) {
           d.suggest("pass the rest by keyword: " + valid_keywords(sig_));
+        }
         sink_.report(std::move(d));
       }
     }

@@ -36,9 +36,9 @@ constexpr std::pair<std::string_view, Tok> kKeywords[] = {
 };
 
 // Python keywords Starlark reserves (as starlark-go does; `assert` stays a name).
-constexpr std::string_view kReserved[] = {"as",      "async", "await",  "class",  "del", "except",
-                                          "finally", "from",  "global", "import", "is",  "nonlocal",
-                                          "raise",   "try",   "with",   "yield"};
+constexpr std::string_view kReserved[] = {"as",    "class",  "del",    "except", "finally",
+                                          "from",  "global", "import", "is",     "nonlocal",
+                                          "raise", "try",    "with",   "yield"};
 
 // Punctuation, longest first so that maximal munch is a first-match scan.
 constexpr std::pair<std::string_view, Tok> kPunct[] = {
@@ -356,8 +356,11 @@ class Scanner {
       }
       return emit(type, begin, pos_);
     }
+    // After a '.', a reserved word is an attribute name: the Redis step method
+    // `cache.main.del(key=...)` is documented that way (starlark-go rejects it).
+    bool after_dot = !result_.tokens.empty() && result_.tokens.back().type == Tok::DOT;
     for (std::string_view reserved : kReserved) {
-      if (word == reserved) return emit(Tok::RESERVED, begin, pos_);
+      if (word == reserved && !after_dot) return emit(Tok::RESERVED, begin, pos_);
     }
     emit(Tok::NAME, begin, pos_);
   }

@@ -1,0 +1,50 @@
+#include "tests/fuzz/frontend_fuzz_body.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "compiler/frontend.h"
+#include "grammar/ast_dump.h"
+#include "grammar/parser.h"
+#include "grammar/render.h"
+
+namespace fb::fuzz {
+
+namespace {
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "frontend fuzz invariant broken: %s\n", what);
+  std::abort();
+}
+}  // namespace
+
+void run_frontend(const std::uint8_t* data, std::size_t size) {
+  grammar::SourceMap map;
+  auto id = map.add("fuzz.star", std::string(reinterpret_cast<const char*>(data), size));
+  const grammar::SourceFile& file = map.file(id);
+
+  grammar::DiagnosticList lex_only;
+  grammar::LexResult lexed = grammar::lex(file, lex_only);
+  if (lexed.tokens.empty() || lexed.tokens.back().type != grammar::Tok::kEof)
+    fail("token stream without EOF");
+  (void)grammar::dump_tokens(file, lexed);
+
+  grammar::DiagnosticList diagnostics;
+  auto module = compiler::analyze(file, diagnostics);
+  if (module->syntax_ok) (void)ast::dump(*module, file);
+  if (!module->syntax_ok && !diagnostics.has_errors())
+    fail("syntax_ok is false but no error was reported");
+
+  nlohmann::json report = nlohmann::json::array();
+  for (const auto& d : diagnostics.items()) {
+    if (d.span.end() > size) fail("diagnostic span past the end of the file");
+    if (d.message.empty()) fail("diagnostic without a message");
+    (void)grammar::render_text(map, d);
+    report.push_back(grammar::render_json(map, d));
+  }
+  std::string text = report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!nlohmann::json::accept(text)) fail("JSON report does not parse");
+}
+
+}  // namespace fb::fuzz
