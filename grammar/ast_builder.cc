@@ -18,12 +18,9 @@ class Builder {
           DiagnosticSink& sink)
       : tokens_(tokens), lexed_(lexed), file_(file), sink_(sink) {}
 
-  std::unique_ptr<ast::Module> module(P::File_Context* ctx) {
-    auto m = std::make_unique<ast::Module>();
-    m->file = file_.id();
-    for (auto* st : ctx->statement()) statement(st, m->body);
-    m->syntax_ok = !failed_;
-    return m;
+  bool statements(P::File_Context* ctx, std::vector<ast::StmtPtr>& out) {
+    for (auto* st : ctx->statement()) statement(st, out);
+    return !failed_;
   }
 
  private:
@@ -806,10 +803,10 @@ class Builder {
 
 }  // namespace
 
-std::unique_ptr<ast::Module> build_ast(gen::StarlarkParser::File_Context* tree,
-                                       const std::vector<Token>& tokens, const LexResult& lexed,
-                                       const SourceFile& file, DiagnosticSink& sink) {
-  return Builder(tokens, lexed, file, sink).module(tree);
+bool build_statements(gen::StarlarkParser::File_Context* tree, const std::vector<Token>& tokens,
+                      const LexResult& lexed, const SourceFile& file, DiagnosticSink& sink,
+                      std::vector<ast::StmtPtr>& out) {
+  return Builder(tokens, lexed, file, sink).statements(tree, out);
 }
 
 }  // namespace fb::grammar

@@ -13,12 +13,12 @@
 
 namespace fb::grammar {
 
-/// Builds the module AST from a successful parse of `tokens`. Reports the constructs
-/// the grammar accepts only to explain them (power operator, set literals, `is`,
-/// for-else, chained comparisons, invalid assignment targets, argument and parameter
-/// order) and marks the module `syntax_ok = false` when it does.
-std::unique_ptr<ast::Module> build_ast(gen::StarlarkParser::File_Context* tree,
-                                       const std::vector<Token>& tokens, const LexResult& lexed,
-                                       const SourceFile& file, DiagnosticSink& sink);
+/// Appends the statements of a successful parse of `tokens` to `out`. Reports the
+/// constructs the grammar accepts only to explain them (power operator, set literals,
+/// `is`, for-else, chained comparisons, invalid assignment targets, argument and
+/// parameter order) and returns false when it reported any.
+bool build_statements(gen::StarlarkParser::File_Context* tree, const std::vector<Token>& tokens,
+                      const LexResult& lexed, const SourceFile& file, DiagnosticSink& sink,
+                      std::vector<ast::StmtPtr>& out);
 
 }  // namespace fb::grammar

@@ -386,39 +386,80 @@ class RecordingSink final : public DiagnosticSink {
   DiagnosticSink& next_;
 };
 
-}  // namespace
+/// Splits the token stream at the starts of top-level statements: a token at block
+/// depth 0 right after a NEWLINE or DEDENT. Each piece (plus an end-of-file token) is
+/// parsed on its own, so the parse tree of one statement is freed before the next is
+/// built and memory stays proportional to the largest statement, not the file.
+std::vector<std::pair<std::size_t, std::size_t>> top_level_pieces(
+    const std::vector<Token>& tokens) {
+  std::vector<std::pair<std::size_t, std::size_t>> pieces;
+  std::size_t start = 0;
+  int depth = 0;
+  std::size_t last = tokens.size() - 1;  // the end-of-file token
+  for (std::size_t i = 0; i < last; ++i) {
+    Tok t = tokens[i].type;
+    if (t == Tok::INDENT) ++depth;
+    if (t == Tok::DEDENT) --depth;
+    // `elif`/`else` continue the statement above them.
+    bool continues = t == Tok::INDENT || t == Tok::DEDENT || t == Tok::ELIF || t == Tok::ELSE;
+    bool boundary = i > start && depth == 0 && !continues &&
+                    (tokens[i - 1].type == Tok::NEWLINE || tokens[i - 1].type == Tok::DEDENT);
+    if (boundary) {
+      pieces.emplace_back(start, i);
+      start = i;
+    }
+  }
+  if (start < last) pieces.emplace_back(start, last);
+  return pieces;
+}
 
-std::unique_ptr<ast::Module> parse(const SourceFile& file, DiagnosticSink& sink) {
-  RecordingSink recording(sink);
-  LexResult lexed = lex(file, recording);
-  bool lex_errors = !recording.offsets.empty();
-  std::vector<Token> tokens = lexed.tokens;
-  std::size_t reported = 0;
+/// Parses one piece, repairing and re-parsing after each syntax error (see parse()).
+/// Appends what it could build to `out`; returns false if anything was reported.
+bool parse_piece(std::vector<Token> tokens, const LexResult& lexed, const SourceFile& file,
+                 RecordingSink& recording, std::size_t& reported, std::vector<ast::StmtPtr>& out) {
+  bool clean = true;
   for (;;) {
     Attempt attempt(tokens, file.path());
     try {
       StarlarkParser::File_Context* tree = attempt.run();
-      auto module = build_ast(tree, tokens, lexed, file, recording);
-      if (reported > 0 || lex_errors) module->syntax_ok = false;
-      return module;
+      return build_statements(tree, tokens, lexed, file, recording, out) && clean;
     } catch (const SyntaxFailure& failure) {
+      clean = false;
       bool cascade = overlaps_line(tokens, failure.token_index, recording.offsets);
       if (!cascade) {
         if (reported == kMaxSyntaxErrors) {
           Span at{file.id(), tokens[failure.token_index].offset, 0};
           recording.report(
               Diagnostic::make(Code::SPEC_SYNTAX, at, "too many syntax errors; stopping here"));
+          ++reported;  // past the limit: the caller stops
+          return false;
         }
-        if (reported >= kMaxSyntaxErrors) break;
         recording.report(MessageBuilder(file, tokens).build(failure));
         ++reported;
       }
-      if (failure.too_deep || !Repairer(tokens).repair(failure.token_index)) break;
+      if (failure.too_deep || !Repairer(tokens).repair(failure.token_index)) return false;
     }
   }
+}
+
+}  // namespace
+
+std::unique_ptr<ast::Module> parse(const SourceFile& file, DiagnosticSink& sink) {
+  RecordingSink recording(sink);
+  LexResult lexed = lex(file, recording);
   auto module = std::make_unique<ast::Module>();
   module->file = file.id();
-  module->syntax_ok = false;
+  bool clean = recording.offsets.empty();
+  std::size_t reported = 0;
+  const Token& eof = lexed.tokens.back();
+  for (auto [begin, end] : top_level_pieces(lexed.tokens)) {
+    std::vector<Token> piece(lexed.tokens.begin() + static_cast<long>(begin),
+                             lexed.tokens.begin() + static_cast<long>(end));
+    piece.push_back(eof);
+    clean &= parse_piece(std::move(piece), lexed, file, recording, reported, module->body);
+    if (reported > kMaxSyntaxErrors) break;
+  }
+  module->syntax_ok = clean;
   return module;
 }
 

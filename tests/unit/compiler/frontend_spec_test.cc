@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "compiler/frontend.h"
+#include "grammar/parser.h"
 #include "grammar/render.h"
 
 namespace fb {
@@ -172,6 +173,25 @@ TEST(HostileInput, DeepNestingIsAnErrorNotACrash) {
     grammar::DiagnosticList diagnostics = check_source(map, id);
     EXPECT_TRUE(diagnostics.has_errors()) << text.substr(0, 40);
   }
+}
+
+}  // namespace
+}  // namespace fb
+
+namespace fb {
+namespace {
+
+TEST(SyntaxErrors, ReportedPerLineUpToTheLimit) {
+  std::string text;
+  for (int i = 0; i < 40; ++i) text += "x" + std::to_string(i) + " = (1 +)\n";
+  grammar::SourceMap map;
+  auto id = map.add("many.star", text);
+  grammar::DiagnosticList diagnostics = check_source(map, id);
+  ASSERT_EQ(diagnostics.items().size(), grammar::kMaxSyntaxErrors + 1);
+  for (std::size_t i = 0; i < grammar::kMaxSyntaxErrors; ++i) {
+    EXPECT_EQ(map.file(id).line_col(diagnostics.items()[i].span.offset).line, i + 1);
+  }
+  EXPECT_EQ(diagnostics.items().back().message, "too many syntax errors; stopping here");
 }
 
 }  // namespace
