@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 
 namespace fb::grammar {
@@ -171,12 +172,19 @@ class Scanner {
 
   LexResult run() {
     indents_.push_back("");
-    while (!stop_) {
-      if (at_line_start_) {
-        if (!scan_indentation()) continue;
+    for (;;) {
+      while (!stop_) {
+        if (at_line_start_) {
+          if (!scan_indentation()) continue;
+        }
+        if (pos_ >= text_.size()) break;
+        scan_token();
       }
-      if (pos_ >= text_.size()) break;
-      scan_token();
+      // A bracket still open at the end: the file is invalid anyway, so re-read it as
+      // closed before the first line that looked like a new statement, and go on from
+      // there; errors after the missing ')' are then found too.
+      if (stop_ || brackets_.empty() || !restart_ || restarts_ >= kMaxRestarts) break;
+      rewind(*restart_);
     }
     finish();
     return std::move(result_);
@@ -186,7 +194,37 @@ class Scanner {
   struct OpenBracket {
     char ch;
     std::uint32_t offset;
+    std::uint32_t line_indent;  // indentation of the line the bracket opened on
   };
+
+  /// Where lexing restarts if the outermost open bracket is never closed: the first
+  /// line inside it that starts no further right than the line that opened it.
+  struct Restart {
+    std::size_t line_begin;
+    std::size_t first_token;
+    std::size_t token_count;
+    std::size_t pending_count;
+    std::vector<OpenBracket> brackets;
+  };
+  static constexpr int kMaxRestarts = 30;  // keeps lexing linear on hostile input
+
+  void note_restart_point(std::size_t word_begin) {
+    if (brackets_.empty() || restart_ || !first_on_physical_line(word_begin)) return;
+    if (word_begin - physical_line_begin_ > brackets_.front().line_indent) return;
+    restart_ = Restart{physical_line_begin_, word_begin, result_.tokens.size(), pending_.size(),
+                       brackets_};
+  }
+
+  void rewind(const Restart& r) {
+    result_.tokens.resize(r.token_count);
+    pending_.resize(r.pending_count);
+    brackets_ = r.brackets;
+    physical_line_begin_ = r.line_begin;
+    ++restarts_;
+    close_brackets_before_statement(r.first_token);
+    pos_ = r.first_token;
+    at_line_start_ = false;
+  }
 
   // ---- emitting ----------------------------------------------------------------------
 
@@ -349,6 +387,7 @@ class Scanner {
     if (pos_ < text_.size() && (text_[pos_] == '"' || text_[pos_] == '\'') && word.size() <= 2) {
       if (scan_prefixed_string(begin, word)) return;
     }
+    note_restart_point(begin);
     for (const auto& [spelling, type] : kKeywords) {
       if (word != spelling) continue;
       if (!brackets_.empty() && starts_statement(type) && first_on_physical_line(begin)) {
@@ -395,6 +434,7 @@ class Scanner {
     std::size_t at = last_token_end();
     for (std::size_t i = brackets_.size(); i-- > 0;) emit(closer_token(brackets_[i].ch), at, at);
     brackets_.clear();
+    restart_.reset();
     emit(Tok::NEWLINE, at, at);
     line_has_tokens_ = false;
     std::string_view indent = text_.substr(physical_line_begin_, keyword_at - physical_line_begin_);
@@ -488,20 +528,37 @@ class Scanner {
         stop_ = true;
         return;
       }
-      brackets_.push_back(OpenBracket{ch, static_cast<std::uint32_t>(begin)});
+      std::size_t indent = physical_line_begin_;
+      while (indent < begin && (text_[indent] == ' ' || text_[indent] == '\t')) ++indent;
+      brackets_.push_back(OpenBracket{ch, static_cast<std::uint32_t>(begin),
+                                      static_cast<std::uint32_t>(indent - physical_line_begin_)});
     };
     auto close = [&](char ch, char want) {
       if (brackets_.empty()) return;  // the parser reports the stray closer
-      if (brackets_.back().ch == want) {
+      // The innermost open bracket this closer can close.
+      std::size_t match = brackets_.size();
+      while (match > 0 && brackets_[match - 1].ch != want) --match;
+      if (match == brackets_.size()) {
         brackets_.pop_back();
-        return;
-      }
-      // A mismatched closer: report here, pop the innermost so the stream stays sane.
-      OpenBracket top = brackets_.back();
-      error(Code::SPEC_SYNTAX, begin, begin + 1,
+      } else if (match == 0) {
+        // Closes nothing that is open: most likely a typo for the innermost closer.
+        OpenBracket top = brackets_.back();
+        error(
+            Code::SPEC_SYNTAX, begin, begin + 1,
             std::string("'") + ch + "' does not match '" + top.ch + "' at " + location(top.offset))
-          .note(span(top.offset, top.offset + 1), std::string("'") + top.ch + "' opened here");
-      brackets_.pop_back();
+            .note(span(top.offset, top.offset + 1), std::string("'") + top.ch + "' opened here");
+        brackets_.pop_back();
+      } else {
+        // Closes an outer bracket: the ones inside it were left open.
+        OpenBracket inner = brackets_.back();
+        error(Code::SPEC_SYNTAX, begin, begin + 1,
+              std::string("'") + inner.ch + "' at " + location(inner.offset) +
+                  " is never closed before this '" + ch + "'")
+            .note(span(inner.offset, inner.offset + 1),
+                  std::string("'") + inner.ch + "' opened here");
+        brackets_.resize(match - 1);
+      }
+      if (brackets_.empty()) restart_.reset();
     };
     switch (type) {
       case Tok::LPAREN: open('('); break;
@@ -789,6 +846,8 @@ class Scanner {
   std::vector<Diagnostic> pending_;
   std::vector<std::string> indents_;
   std::vector<OpenBracket> brackets_;
+  std::optional<Restart> restart_;
+  int restarts_ = 0;
   std::size_t pos_ = 0;
   bool at_line_start_ = true;
   bool line_has_tokens_ = false;

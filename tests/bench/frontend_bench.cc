@@ -76,6 +76,36 @@ void BM_ParseAndResolveLargeFile(benchmark::State& state) {
 }
 BENCHMARK(BM_ParseAndResolveLargeFile)->Unit(benchmark::kMillisecond);
 
+/// Shapes that stress the parser's lookahead and recovery, at 256, 1024 and 4096 lines:
+/// time must grow linearly with the line count (compare the rows).
+std::string hostile(int kind, std::int64_t n) {
+  std::string out;
+  for (std::int64_t i = 0; i < n; ++i) {
+    switch (kind) {
+      case 0: out += "x = " + std::string(40, '(') + "1" + std::string(40, ')') + "\n"; break;
+      case 1:
+        out += "y = [" + std::string(30, '{') + std::string(30, '}') + " for z in w if z]\n";
+        break;
+      case 2: out += "z = f(a, b c, ) + ]\n"; break;  // an error on every line
+      default: out += "w = 1 + 2 * 3 - 4 // 5 % 6 << 7 >> 8 & 9 | 10 ^ 11 == 12 or not 13\n";
+    }
+  }
+  return out;
+}
+
+void BM_HostileShapes(benchmark::State& state) {
+  std::string text = hostile(static_cast<int>(state.range(0)), state.range(1));
+  for (auto _ : state) {
+    fb::grammar::SourceFile file(0, "hostile.star", text);
+    fb::grammar::DiagnosticList diagnostics;
+    benchmark::DoNotOptimize(fb::compiler::analyze(file, diagnostics));
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(BM_HostileShapes)
+    ->ArgsProduct({{0, 1, 2, 3}, {256, 1024, 4096}})
+    ->Unit(benchmark::kMillisecond);
+
 }  // namespace
 
 BENCHMARK_MAIN();
