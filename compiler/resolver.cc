@@ -222,14 +222,20 @@ class Resolver {
       if (p.default_value) expr(*p.default_value);
     }
     Block block(Block::Kind::kFunction, current_, &fn.info);
+    // Slot order is the calling convention: positional and keyword-only parameters in
+    // declaration order, then *args, then **kwargs.
     std::set<std::string> seen;
-    for (auto& p : fn.params) {
-      if (p.name.empty()) continue;
-      if (!seen.insert(p.name).second) {
-        report(Code::SPEC_DUPLICATE_PARAMETER, p.span, "duplicate parameter '" + p.name + "'");
-        continue;
+    using K = ast::Parameter::Kind;
+    for (K pass : {K::kRequired, K::kVarargs, K::kKwargs}) {
+      for (auto& p : fn.params) {
+        bool named = p.kind == K::kRequired || p.kind == K::kOptional;
+        if (p.name.empty() || (pass == K::kRequired ? !named : p.kind != pass)) continue;
+        if (!seen.insert(p.name).second) {
+          report(Code::SPEC_DUPLICATE_PARAMETER, p.span, "duplicate parameter '" + p.name + "'");
+          continue;
+        }
+        bind(block, p.name);
       }
-      bind(block, p.name);
     }
     for (auto& s : fn.body) collect_bindings(*s, block, false);
     {
@@ -416,19 +422,25 @@ class Resolver {
 
   void capture(ast::Name& n, Block& defining, std::uint32_t slot) {
     Block& owner = owner_of(defining);
-    if (std::find(owner.info->cells.begin(), owner.info->cells.end(), slot) ==
-        owner.info->cells.end()) {
+    if (std::find(owner.info->cells.begin(), owner.info->cells.end(), slot) == owner.info->cells.end()) {
       owner.info->cells.push_back(slot);
     }
-    // Every function between the use and the definition carries the name as free.
+    // Every function between the definition and the use carries the name as free,
+    // each taking it from the frame around it: outermost first, so a frame's source
+    // index exists before the frame inside it refers to it.
+    std::vector<Block*> frames;
+    for (Block* b = &owner_of(*current_); b != &owner; b = &owner_of(*b->parent)) frames.push_back(b);
+    ast::FreeSource source{true, slot};
     std::uint32_t index = 0;
-    for (Block* b = current_; b && &owner_of(*b) != &owner; b = owner_of(*b).parent) {
-      Block& frame = owner_of(*b);
-      auto& free = frame.info->freevars;
-      auto it = std::find(free.begin(), free.end(), n.id);
-      std::uint32_t at = static_cast<std::uint32_t>(it - free.begin());
-      if (it == free.end()) free.push_back(n.id);
-      if (&frame == &owner_of(*current_)) index = at;
+    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+      ast::FunctionInfo& info = *(*it)->info;
+      auto found = std::find(info.freevars.begin(), info.freevars.end(), n.id);
+      index = static_cast<std::uint32_t>(found - info.freevars.begin());
+      if (found == info.freevars.end()) {
+        info.freevars.push_back(n.id);
+        info.free_sources.push_back(source);
+      }
+      source = ast::FreeSource{false, index};
     }
     n.scope = Scope::kFree;
     n.index = index;

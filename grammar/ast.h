@@ -233,11 +233,20 @@ struct Parameter {
   ExprPtr default_value;
 };
 
+/// Where a function finds a captured variable in the frame around it: one of that
+/// frame's cell locals, or one of its own captured variables.
+struct FreeSource {
+  bool from_cell = true;
+  std::uint32_t index = 0;
+};
+
 /// What the resolver records about a function (def or lambda).
 struct FunctionInfo {
-  std::vector<std::string> locals;    // parameters first, then other locals, by slot
-  std::vector<std::uint32_t> cells;   // local slots captured by inner functions
-  std::vector<std::string> freevars;  // captured from enclosing functions, by index
+  /// Slots: positional and keyword-only parameters, *args, **kwargs, then other locals.
+  std::vector<std::string> locals;
+  std::vector<std::uint32_t> cells;      // local slots captured by inner functions
+  std::vector<std::string> freevars;     // captured from enclosing functions, by index
+  std::vector<FreeSource> free_sources;  // parallel to freevars
 };
 
 struct Function {
