@@ -21,8 +21,18 @@ enum class Op : std::uint8_t {
 
 /// What an instruction's operand refers to.
 enum class OperandKind : std::uint8_t {
-  kNone, kConstant, kSigned, kLocal, kFree, kGlobal, kName, kCount, kTarget, kFunction,
-  kCallSite, kLoad,
+  kNone,
+  kConstant,
+  kSigned,
+  kLocal,
+  kFree,
+  kGlobal,
+  kName,
+  kCount,
+  kTarget,
+  kFunction,
+  kCallSite,
+  kLoad,
 };
 
 /// Stack effect of opcodes whose effect depends on the operand.
@@ -130,8 +140,8 @@ struct StaticFact {
   struct Arg {
     std::string keyword;  // empty for a positional argument
     bool literal = false;
-    Constant value;       // when literal (strings, numbers); lists of literals as text
-    std::string shape;    // "list[3]", "lambda", "name db", "call deny" ... when not
+    Constant value;     // when literal (strings, numbers); lists of literals as text
+    std::string shape;  // "list[3]", "lambda", "name db", "call deny" ... when not
     friend bool operator==(const Arg&, const Arg&) = default;
   };
   std::string builtin;
@@ -172,5 +182,10 @@ std::string disassemble(const Module& module);
 /// Checks operand ranges, jump targets and stack depth along every path. Returns the
 /// problems found (empty when the module is well formed). The VM runs only verified code.
 std::vector<std::string> verify(const Module& module);
+
+/// The deepest stack function `function` reaches on any path (what the compiler
+/// records as max_stack). Problems found on the way are appended to `problems`.
+std::uint32_t max_stack_depth(const Module& module, std::uint32_t function,
+                              std::vector<std::string>& problems);
 
 }  // namespace fb::ir

@@ -13,10 +13,15 @@ class FunctionVerifier {
   FunctionVerifier(const Module& module, std::uint32_t index, std::vector<std::string>& problems)
       : module_(module), fn_(module.functions[index]), index_(index), problems_(problems) {}
 
+  /// The deepest stack any path reaches (valid after run() found no problem).
+  std::uint32_t max_depth() const { return max_depth_; }
+  bool check_declared_max = true;
+
   void run() {
     if (fn_.code.empty()) return problem(0, "empty code");
     if (fn_.params.size() > fn_.num_locals) problem(0, "more parameters than locals");
-    if (fn_.free_sources.size() != fn_.freevars.size()) problem(0, "free variable sources do not match");
+    if (fn_.free_sources.size() != fn_.freevars.size())
+      problem(0, "free variable sources do not match");
     for (std::uint32_t c : fn_.cells) {
       if (c >= fn_.num_locals) problem(0, "cell slot out of range");
     }
@@ -27,7 +32,8 @@ class FunctionVerifier {
 
  private:
   void problem(std::uint32_t pc, const std::string& what) {
-    problems_.push_back("function " + std::to_string(index_) + " (" + fn_.name + ") pc " + std::to_string(pc) + ": " + what);
+    problems_.push_back("function " + std::to_string(index_) + " (" + fn_.name + ") pc " +
+                        std::to_string(pc) + ": " + what);
   }
 
   void check_operand(std::uint32_t pc) {
@@ -64,7 +70,8 @@ class FunctionVerifier {
         depth[to] = d;
         work.push_back(to);
       } else if (depth[to] != d) {
-        problem(to, "stack depth " + std::to_string(depth[to]) + " and " + std::to_string(d) + " meet here");
+        problem(to, "stack depth " + std::to_string(depth[to]) + " and " + std::to_string(d) +
+                        " meet here");
       }
     };
     while (!work.empty() && problems_.size() < 20) {
@@ -101,8 +108,10 @@ class FunctionVerifier {
         default: reach(pc, pc + 1, after);
       }
     }
-    if (problems_.empty() && max > fn_.max_stack) {
-      problem(0, "max_stack " + std::to_string(fn_.max_stack) + " is below the real depth " + std::to_string(max));
+    max_depth_ = max;
+    if (check_declared_max && problems_.empty() && max > fn_.max_stack) {
+      problem(0, "max_stack " + std::to_string(fn_.max_stack) + " is below the real depth " +
+                     std::to_string(max));
     }
   }
 
@@ -110,16 +119,27 @@ class FunctionVerifier {
   const Function& fn_;
   std::uint32_t index_;
   std::vector<std::string>& problems_;
+  std::uint32_t max_depth_ = 0;
 };
 
 }  // namespace
 
+std::uint32_t max_stack_depth(const Module& module, std::uint32_t function,
+                              std::vector<std::string>& problems) {
+  FunctionVerifier verifier(module, function, problems);
+  verifier.check_declared_max = false;
+  verifier.run();
+  return verifier.max_depth();
+}
+
 std::vector<std::string> verify(const Module& module) {
   std::vector<std::string> problems;
   if (module.functions.empty()) problems.push_back("module has no top-level function");
-  for (std::uint32_t i = 0; i < module.functions.size(); ++i) FunctionVerifier(module, i, problems).run();
+  for (std::uint32_t i = 0; i < module.functions.size(); ++i)
+    FunctionVerifier(module, i, problems).run();
   for (const StaticFact& f : module.facts) {
-    if (f.function >= module.functions.size()) problems.push_back("static fact in a function that does not exist");
+    if (f.function >= module.functions.size())
+      problems.push_back("static fact in a function that does not exist");
   }
   return problems;
 }

@@ -1,9 +1,11 @@
 #include <ostream>
 
 #include "compiler/frontend.h"
+#include "compiler/lower.h"
 #include "grammar/ast_dump.h"
 #include "grammar/parser.h"
 #include "grammar/render.h"
+#include "ir/module.h"
 #include "tools/cli/command.h"
 #include "tools/cli/spec_input.h"
 
@@ -14,8 +16,8 @@ int run_compile(const Context& context, const ParsedArgs& args) {
   if (args.positionals.size() != 1)
     return usage_error(context, "compile", "expects exactly one SPEC file");
   std::string emit = args.value("emit").value_or("ast");
-  if (emit != "tokens" && emit != "ast") {
-    return usage_error(context, "compile", "unknown --emit '" + emit + "' (use tokens or ast)");
+  if (emit != "tokens" && emit != "ast" && emit != "ir") {
+    return usage_error(context, "compile", "unknown --emit '" + emit + "' (use tokens, ast or ir)");
   }
   auto input = SpecInput::load(context, "compile", args.positionals[0]);
   if (!input) return kExitUsage;
@@ -25,7 +27,9 @@ int run_compile(const Context& context, const ParsedArgs& args) {
     context.out << grammar::dump_tokens(file, grammar::lex(file, diagnostics));
   } else {
     auto module = compiler::analyze(file, diagnostics);
-    if (module->syntax_ok) context.out << ast::dump(*module, file);
+    if (emit == "ast" && module->syntax_ok) context.out << ast::dump(*module, file);
+    if (emit == "ir" && !diagnostics.has_errors())
+      context.out << ir::disassemble(compiler::lower(*module, file));
   }
   input->print(context, diagnostics);
   return diagnostics.has_errors() ? kExitFindings : kExitOk;

@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "compiler/frontend.h"
+#include "compiler/lower.h"
 #include "grammar/parser.h"
 #include "grammar/render.h"
+#include "ir/module.h"
 
 namespace fb {
 namespace {
@@ -133,8 +135,12 @@ TEST_P(ValidCorpus, HasNoFindings) {
   fs::path path = source_dir() / "tests/spec/check/valid" / GetParam();
   grammar::SourceMap map;
   auto id = map.add(GetParam(), read_file(path));
-  grammar::DiagnosticList diagnostics = check_source(map, id);
+  grammar::DiagnosticList diagnostics;
+  auto module = compiler::analyze(map.file(id), diagnostics);
   for (const auto& d : diagnostics.items()) ADD_FAILURE() << grammar::render_text(map, d);
+  // A clean spec also lowers to bytecode that the verifier accepts.
+  auto problems = ir::verify(compiler::lower(*module, map.file(id)));
+  EXPECT_TRUE(problems.empty()) << problems.front();
 }
 
 std::vector<std::string> valid_files() {

@@ -1,6 +1,7 @@
 // Golden tests for the frontend: for each tests/golden/frontend/NAME.star, the token
-// dump (NAME.tokens), the resolved AST (NAME.ast) and the rendered diagnostics
-// (NAME.diag) must match the checked-in files.
+// dump (NAME.tokens), the resolved AST (NAME.ast), the disassembled bytecode (NAME.ir,
+// which must also pass the IR verifier) and the rendered diagnostics (NAME.diag) must
+// match the checked-in files.
 //
 // To regenerate after an intended change, run: tools/update-goldens
 #include <gtest/gtest.h>
@@ -10,9 +11,11 @@
 #include <sstream>
 
 #include "compiler/frontend.h"
+#include "compiler/lower.h"
 #include "grammar/ast_dump.h"
 #include "grammar/parser.h"
 #include "grammar/render.h"
+#include "ir/module.h"
 
 namespace fb {
 namespace {
@@ -61,6 +64,14 @@ TEST_P(FrontendGolden, TokensAstAndDiagnostics) {
   auto module = compiler::analyze(file, diagnostics);
   compare(golden_dir() / (GetParam() + ".ast"),
           module->syntax_ok ? ast::dump(*module, file) : "(syntax errors)\n");
+
+  compare(
+      golden_dir() / (GetParam() + ".ir"),
+      diagnostics.has_errors() ? "(errors)\n" : ir::disassemble(compiler::lower(*module, file)));
+  if (!diagnostics.has_errors()) {
+    auto problems = ir::verify(compiler::lower(*module, file));
+    EXPECT_TRUE(problems.empty()) << problems.front();
+  }
 
   diagnostics.sort_by_location();
   std::string rendered;
