@@ -1,0 +1,550 @@
+// The interpreter: frames, calls, and the dispatch loop. The loop is one long switch
+// over ir/opcodes.def (the exception to the small-function habit); each case stays
+// short by calling the operations of vm/ops.h, which report errors through the thread.
+#include <algorithm>
+#include <sstream>
+
+#include "vm/methods.h"
+#include "vm/ops.h"
+#include "vm/thread.h"
+
+namespace fb::vm {
+
+using ir::Op;
+
+const ir::Function& Function::code() const { return program->module.functions[index]; }
+
+bool Thread::fail(std::string message) {
+  if (error_.empty()) error_ = std::move(message);
+  if (error_.empty()) error_ = "error";
+  return false;
+}
+
+void Thread::clear_error() {
+  error_.clear();
+  backtrace_.clear();
+}
+
+std::shared_ptr<Program> load_program(ir::Module module) {
+  auto program = std::make_shared<Program>();
+  program->module = std::move(module);
+  for (const ir::Constant& c : program->module.constants) {
+    switch (c.kind) {
+      case ir::Constant::Kind::kInt:
+        program->constants.push_back(Value::integer(c.int_value));
+        break;
+      case ir::Constant::Kind::kFloat:
+        program->constants.push_back(Value::floating(c.float_value));
+        break;
+      case ir::Constant::Kind::kString: program->constants.push_back(make_string(c.text)); break;
+      case ir::Constant::Kind::kBytes: program->constants.push_back(make_bytes(c.text)); break;
+      case ir::Constant::Kind::kBigInt:
+        program->constants.push_back(Value());
+        break;  // see bigint note
+    }
+    if (program->constants.back().is_heap()) program->constants.back().object()->frozen = true;
+  }
+  program->globals.resize(program->module.globals.size());
+  program->assigned.assign(program->module.globals.size(), false);
+  return program;
+}
+
+namespace {
+
+/// Binds call arguments to a Starlark function's parameter slots, with the errors
+/// Starlark specifies.
+bool bind_arguments(Thread& thread, const Function& fn, Args& args, std::vector<Value>& locals) {
+  const ir::Function& code = fn.code();
+  const auto& params = code.params;
+  std::size_t positional_params = 0, named_params = 0;
+  int varargs = -1, kwargs = -1;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    switch (params[i].kind) {
+      case ir::Param::Kind::kPositional:
+        ++positional_params;
+        ++named_params;
+        break;
+      case ir::Param::Kind::kKeywordOnly: ++named_params; break;
+      case ir::Param::Kind::kVarargs: varargs = static_cast<int>(i); break;
+      case ir::Param::Kind::kKwargs: kwargs = static_cast<int>(i); break;
+    }
+  }
+  std::vector<bool> set(named_params, false);
+  std::size_t n = args.positional.size();
+  if (n > positional_params && varargs < 0) {
+    return thread.fail(code.name + "() accepts no more than " + std::to_string(positional_params) +
+                       " positional argument" + (positional_params == 1 ? "" : "s") + " but got " +
+                       std::to_string(n));
+  }
+  for (std::size_t i = 0; i < std::min(n, positional_params); ++i) {
+    locals[i] = std::move(args.positional[i]);
+    set[i] = true;
+  }
+  if (varargs >= 0) {
+    std::vector<Value> extra;
+    for (std::size_t i = positional_params; i < n; ++i)
+      extra.push_back(std::move(args.positional[i]));
+    locals[static_cast<std::size_t>(varargs)] = make_tuple(std::move(extra));
+  }
+  Dict* extra_kw = nullptr;
+  if (kwargs >= 0) {
+    extra_kw = new Dict();
+    locals[static_cast<std::size_t>(kwargs)] = Value::adopt(extra_kw);
+  }
+  for (auto& [name, value] : args.keywords) {
+    std::size_t k = 0;
+    while (k < named_params && params[k].name != name) ++k;
+    if (k < named_params) {
+      if (set[k])
+        return thread.fail(code.name + "() got multiple values for parameter '" + name + "'");
+      locals[k] = std::move(value);
+      set[k] = true;
+      continue;
+    }
+    if (!extra_kw)
+      return thread.fail(code.name + "() got an unexpected keyword argument '" + name + "'");
+    bool error = false;
+    if (dict_find(thread, *extra_kw, make_string(name), error)) {
+      return thread.fail(code.name + "() got multiple values for keyword argument '" + name + "'");
+    }
+    dict_set(thread, *extra_kw, make_string(name), std::move(value));
+  }
+  std::size_t next_default = 0;
+  for (std::size_t k = 0; k < named_params; ++k) {
+    if (params[k].has_default) {
+      if (!set[k]) locals[k] = fn.defaults[next_default];
+      ++next_default;
+      continue;
+    }
+    if (!set[k]) return thread.fail(code.name + "() missing argument for " + params[k].name);
+  }
+  return true;
+}
+
+/// Collects the arguments of call site `site` from the stack top (callee below them).
+bool collect_arguments(Thread& thread, const ir::Module& module, const ir::CallSite& site,
+                       Value* top, Args& args) {
+  std::size_t count =
+      site.positional + site.keywords.size() + (site.star ? 1 : 0) + (site.star_star ? 1 : 0);
+  Value* p = top - count;
+  args.positional.reserve(site.positional);
+  for (std::uint32_t i = 0; i < site.positional; ++i) args.positional.push_back(std::move(*p++));
+  for (std::uint32_t k : site.keywords)
+    args.keywords.emplace_back(module.names[k], std::move(*p++));
+  if (site.star) {
+    std::vector<Value> extra;
+    if (!to_vector(thread, *p, extra))
+      return thread.fail("argument after * must be iterable, not " + std::string(type_of(*p)));
+    ++p;
+    for (auto& v : extra) args.positional.push_back(std::move(v));
+  }
+  if (site.star_star) {
+    if (!p->is(Type::kDict))
+      return thread.fail("argument after ** must be a dict, not " + std::string(type_of(*p)));
+    for (const auto& e : p->as<Dict>()->entries) {
+      if (!e.key.is(Type::kString))
+        return thread.fail("keywords must be strings, not " + std::string(type_of(e.key)));
+      args.keywords.emplace_back(e.key.as<String>()->text, e.value);
+    }
+  }
+  return true;
+}
+
+class Frame {
+ public:
+  Frame(Thread& thread, const Function* fn, std::shared_ptr<Program> program, std::uint32_t index)
+      : thread_(thread),
+        fn_(fn),
+        program_(std::move(program)),
+        code_(program_->module.functions[index]) {
+    locals_.resize(code_.num_locals);
+    stack_.resize(code_.max_stack + 1);
+  }
+
+  std::vector<Value>& locals() { return locals_; }
+
+  /// Moves parameters that closures capture into cells, then runs.
+  bool run(Value& result) {
+    for (std::uint32_t slot : code_.cells) {
+      auto* cell = new Cell();
+      cell->value = std::move(locals_[slot]);
+      locals_[slot] = Value::adopt(cell);
+    }
+    bool ok = loop(result);
+    if (!ok) thread_.add_frame(TraceFrame{program_, code_.name, code_.span_at(pc_)});
+    return ok;
+  }
+
+ private:
+  bool loop(Value& result);
+
+  Thread& thread_;
+  const Function* fn_;
+  std::shared_ptr<Program> program_;
+  const ir::Function& code_;
+  std::vector<Value> locals_;
+  std::vector<Value> stack_;
+  std::uint32_t pc_ = 0;
+};
+
+bool call_function(Thread& thread, const Function& fn, Args& args, Value& result) {
+  if (thread.depth >= Thread::kMaxDepth)
+    return thread.fail("call stack is too deep (more than " + std::to_string(Thread::kMaxDepth) +
+                       " calls)");
+  Frame frame(thread, &fn, fn.program, fn.index);
+  if (!bind_arguments(thread, fn, args, frame.locals())) return false;
+  ++thread.depth;
+  bool ok = frame.run(result);
+  --thread.depth;
+  return ok;
+}
+
+bool Frame::loop(Value& result) {
+  const ir::Instr* code = code_.code.data();
+  Value* sp = stack_.data();  // next free slot
+  const ir::Module& module = program_->module;
+  Program& program = *program_;
+  for (;;) {
+    ir::Instr instr = code[pc_];
+    std::uint32_t arg = ir::operand(instr);
+    if (++thread_.steps > thread_.max_steps)
+      return thread_.fail("step budget of " + std::to_string(thread_.max_steps) + " exceeded");
+    if ((thread_.steps & 0x3FF) == 0 && thread_.cancelled.load(std::memory_order_relaxed))
+      return thread_.fail("cancelled");
+    switch (ir::opcode(instr)) {
+      case Op::CONST: *sp++ = program.constants[arg]; break;
+      case Op::NONE: *sp++ = Value(); break;
+      case Op::TRUE: *sp++ = Value::boolean(true); break;
+      case Op::FALSE: *sp++ = Value::boolean(false); break;
+      case Op::SMALL_INT: *sp++ = Value::integer(ir::signed_operand(instr)); break;
+      case Op::LOCAL: *sp++ = locals_[arg]; break;
+      case Op::SET_LOCAL: locals_[arg] = std::move(*--sp); break;
+      case Op::CELL: *sp++ = locals_[arg].as<Cell>()->value; break;
+      case Op::SET_CELL: locals_[arg].as<Cell>()->value = std::move(*--sp); break;
+      case Op::FREE: *sp++ = fn_->freevars[arg].as<Cell>()->value; break;
+      case Op::GLOBAL:
+        if (!program.assigned[arg])
+          return thread_.fail("global variable " + module.globals[arg] +
+                              " referenced before assignment");
+        *sp++ = program.globals[arg];
+        break;
+      case Op::SET_GLOBAL:
+        program.globals[arg] = std::move(*--sp);
+        program.assigned[arg] = true;
+        break;
+      case Op::PREDECLARED:
+        return thread_.fail("faultbox builtin " + module.names[arg] +
+                            "() is not available under eval yet");
+      case Op::UNIVERSE: *sp++ = universe_value(module.names[arg]); break;
+      case Op::POP: *--sp = Value(); break;
+      case Op::DUP:
+        sp[0] = sp[-1];
+        ++sp;
+        break;
+      case Op::DUP2:
+        sp[0] = sp[-2];
+        sp[1] = sp[-1];
+        sp += 2;
+        break;
+      case Op::UPLUS:
+      case Op::UMINUS:
+      case Op::INVERT:
+      case Op::NOT: {
+        Value out;
+        if (!unary(thread_, ir::opcode(instr), sp[-1], out)) return false;
+        sp[-1] = std::move(out);
+        break;
+      }
+      case Op::ADD:
+        if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt)) {
+          std::int64_t r;
+          if (!__builtin_add_overflow(sp[-2].as_int(), sp[-1].as_int(), &r)) {
+            --sp;
+            sp[-1] = Value::integer(r);
+            break;
+          }
+        }
+        [[fallthrough]];
+      case Op::SUB:
+      case Op::MUL:
+      case Op::DIV:
+      case Op::FLOORDIV:
+      case Op::MOD:
+      case Op::BITAND:
+      case Op::BITOR:
+      case Op::BITXOR:
+      case Op::SHL:
+      case Op::SHR:
+      case Op::IN:
+      case Op::NOT_IN:
+      case Op::INPLACE_ADD: {
+        Value out;
+        if (!binary(thread_, ir::opcode(instr), sp[-2], sp[-1], out)) return false;
+        --sp;
+        *sp = Value();
+        sp[-1] = std::move(out);
+        break;
+      }
+      case Op::LT:
+        if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt)) {
+          bool r = sp[-2].as_int() < sp[-1].as_int();
+          --sp;
+          sp[-1] = Value::boolean(r);
+          break;
+        }
+        [[fallthrough]];
+      case Op::EQ:
+      case Op::NE:
+      case Op::GT:
+      case Op::LE:
+      case Op::GE: {
+        Value out;
+        if (!compare(thread_, ir::opcode(instr), sp[-2], sp[-1], out)) return false;
+        --sp;
+        *sp = Value();
+        sp[-1] = std::move(out);
+        break;
+      }
+      case Op::MAKE_LIST:
+      case Op::MAKE_TUPLE: {
+        std::vector<Value> items(std::make_move_iterator(sp - arg), std::make_move_iterator(sp));
+        sp -= arg;
+        *sp++ = ir::opcode(instr) == Op::MAKE_LIST ? make_list(std::move(items))
+                                                   : make_tuple(std::move(items));
+        break;
+      }
+      case Op::MAKE_DICT: {
+        auto* d = new Dict();
+        Value dict = Value::adopt(d);
+        Value* first = sp - 2 * arg;
+        for (Value* p = first; p < sp; p += 2) {
+          bool error = false;
+          if (dict_find(thread_, *d, p[0], error))
+            return thread_.fail("duplicate key " + repr(p[0]) + " in dict literal");
+          if (error || !dict_set(thread_, *d, std::move(p[0]), std::move(p[1]))) return false;
+        }
+        sp = first;
+        *sp++ = std::move(dict);
+        break;
+      }
+      case Op::LIST_APPEND: {
+        Value& list = sp[-2 - static_cast<int>(arg)];
+        list.as<List>()->items.push_back(std::move(*--sp));
+        break;
+      }
+      case Op::DICT_SET: {
+        Value& dict = sp[-3 - static_cast<int>(arg)];
+        Value value = std::move(*--sp);
+        Value key = std::move(*--sp);
+        if (!dict_set(thread_, *dict.as<Dict>(), std::move(key), std::move(value))) return false;
+        break;
+      }
+      case Op::INDEX: {
+        Value out;
+        if (!index(thread_, sp[-2], sp[-1], out)) return false;
+        --sp;
+        *sp = Value();
+        sp[-1] = std::move(out);
+        break;
+      }
+      case Op::SET_INDEX: {
+        if (!set_index(thread_, sp[-2], sp[-1], sp[-3])) return false;
+        sp -= 3;
+        sp[0] = Value(), sp[1] = Value(), sp[2] = Value();
+        break;
+      }
+      case Op::SLICE: {
+        Value out;
+        if (!slice(thread_, sp[-4], sp[-3], sp[-2], sp[-1], out)) return false;
+        sp -= 3;
+        sp[0] = Value(), sp[1] = Value(), sp[2] = Value();
+        sp[-1] = std::move(out);
+        break;
+      }
+      case Op::ATTR: {
+        Value out;
+        if (!get_attr(thread_, sp[-1], module.names[arg], out)) return false;
+        sp[-1] = std::move(out);
+        break;
+      }
+      case Op::SET_ATTR:
+        return thread_.fail(std::string(type_of(sp[-1])) +
+                            " value does not support field assignment");
+      case Op::UNPACK: {
+        Value seq = std::move(*--sp);
+        std::vector<Value> items;
+        if (!to_vector(thread_, seq, items)) return false;
+        if (items.size() != arg) {
+          return thread_.fail(std::string(items.size() > arg ? "too many" : "too few") +
+                              " values to unpack (got " + std::to_string(items.size()) + ", want " +
+                              std::to_string(arg) + ")");
+        }
+        for (auto it = items.rbegin(); it != items.rend(); ++it) *sp++ = std::move(*it);
+        break;
+      }
+      case Op::JUMP: pc_ = arg; continue;
+      case Op::JUMP_IF_FALSE:
+      case Op::JUMP_IF_TRUE: {
+        bool t = truth(*--sp);
+        *sp = Value();
+        if (t == (ir::opcode(instr) == Op::JUMP_IF_TRUE)) {
+          pc_ = arg;
+          continue;
+        }
+        break;
+      }
+      case Op::AND_JUMP:
+      case Op::OR_JUMP:
+        if (truth(sp[-1]) == (ir::opcode(instr) == Op::OR_JUMP)) {
+          pc_ = arg;
+          continue;
+        }
+        *--sp = Value();
+        break;
+      case Op::ITER_START: {
+        Value it;
+        if (!iterate(thread_, sp[-1], it)) return false;
+        sp[-1] = std::move(it);
+        break;
+      }
+      case Op::ITER_NEXT: {
+        Value item;
+        if (next(thread_, *sp[-1].as<Iterator>(), item)) {
+          *sp++ = std::move(item);
+          break;
+        }
+        if (thread_.failed()) return false;
+        *--sp = Value();
+        pc_ = arg;
+        continue;
+      }
+      case Op::ITER_END: *--sp = Value(); break;
+      case Op::MAKE_FUNC: {
+        const ir::Function& child = module.functions[arg];
+        auto* f = new Function(program_, arg);
+        Value fv = Value::adopt(f);
+        std::size_t defaults = static_cast<std::size_t>(
+            std::count_if(child.params.begin(), child.params.end(),
+                          [](const ir::Param& p) { return p.has_default; }));
+        for (Value* p = sp - defaults; p < sp; ++p) f->defaults.push_back(std::move(*p));
+        sp -= defaults;
+        for (const ir::FreeSource& src : child.free_sources) {
+          f->freevars.push_back(src.from_cell ? locals_[src.index] : fn_->freevars[src.index]);
+        }
+        *sp++ = std::move(fv);
+        break;
+      }
+      case Op::CALL: {
+        const ir::CallSite& site = module.calls[arg];
+        std::size_t count =
+            site.positional + site.keywords.size() + (site.star ? 1 : 0) + (site.star_star ? 1 : 0);
+        Args args;
+        if (!collect_arguments(thread_, module, site, sp, args)) return false;
+        Value* callee = sp - count - 1;
+        Value out;
+        Value fn = std::move(*callee);
+        for (Value* p = callee; p < sp; ++p) *p = Value();
+        sp = callee;
+        if (!call(thread_, fn, args, out)) return false;
+        *sp++ = std::move(out);
+        break;
+      }
+      case Op::RETURN: result = std::move(*--sp); return true;
+      case Op::LOAD: return thread_.fail("load() is not supported by eval yet");
+    }
+    ++pc_;
+  }
+}
+
+}  // namespace
+
+bool call(Thread& thread, const Value& callee, Args& args, Value& result) {
+  if (callee.is(Type::kFunction))
+    return call_function(thread, *callee.as<Function>(), args, result);
+  if (callee.is(Type::kBuiltin)) {
+    auto* b = callee.as<Builtin>();
+    if (!b->fn(thread, b->self, args, result)) {
+      return false;
+    }
+    return true;
+  }
+  return thread.fail("invalid call of non-function (" + std::string(type_of(callee)) + ")");
+}
+
+namespace {
+
+void freeze(const Value& v) {
+  if (!v.is_heap() || v.object()->frozen) return;
+  v.object()->frozen = true;
+  switch (v.type()) {
+    case Type::kList:
+    case Type::kTuple:
+      for (const Value& item : v.as<List>()->items) freeze(item);
+      break;
+    case Type::kDict:
+    case Type::kSet:
+      for (const auto& e : v.as<Dict>()->entries) {
+        freeze(e.key);
+        freeze(e.value);
+      }
+      break;
+    case Type::kFunction:
+      for (const Value& d : v.as<Function>()->defaults) freeze(d);
+      for (const Value& c : v.as<Function>()->freevars) freeze(c);
+      break;
+    case Type::kCell: freeze(v.as<Cell>()->value); break;
+    case Type::kStruct:
+      for (const auto& f : v.as<Struct>()->fields) freeze(f.second);
+      break;
+    case Type::kBuiltin: freeze(v.as<Builtin>()->self); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+bool run_program(Thread& thread, const std::shared_ptr<Program>& program) {
+  Frame frame(thread, nullptr, program, 0);
+  Value result;
+  ++thread.depth;
+  bool ok = frame.run(result);
+  --thread.depth;
+  if (ok) {
+    for (const Value& g : program->globals) freeze(g);
+  }
+  return ok;
+}
+
+std::string format_error(const Thread& thread) {
+  std::ostringstream out;
+  out << "Traceback (most recent call last):\n";
+  const auto& frames = thread.backtrace();
+  for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+    const ir::Module& m = it->program->module;
+    const std::string& text = m.files[it->span.file].text;
+    std::uint32_t line = 1, col = 1, line_start = 0;
+    for (std::uint32_t i = 0; i < it->span.offset && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+        line_start = i + 1;
+      } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+        ++col;
+      }
+    }
+    auto line_end = text.find('\n', line_start);
+    std::string source = text.substr(
+        line_start, line_end == std::string::npos ? std::string::npos : line_end - line_start);
+    out << "  " << m.files[it->span.file].path << ":" << line << ":" << col << ": in "
+        << it->function << "\n";
+    std::size_t indent = source.find_first_not_of(" \t");
+    if (indent != std::string::npos) {
+      out << "    " << source.substr(indent) << "\n";
+      if (col - 1 >= indent) out << "    " << std::string(col - 1 - indent, ' ') << "^\n";
+    }
+  }
+  out << "Error: " << thread.error() << "\n";
+  return out.str();
+}
+
+}  // namespace fb::vm

@@ -1,0 +1,1170 @@
+// The Starlark universe (predeclared functions) and the methods of built-in types.
+// This file is a table of small native functions: each reads its arguments with
+// unpack() and reports errors through the thread.
+#include "vm/methods.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "vm/ops.h"
+
+namespace fb::vm {
+
+bool unpack(Thread& thread, std::string_view fn, Args& args, std::initializer_list<ArgSpec> specs) {
+  std::vector<const ArgSpec*> list;
+  for (const ArgSpec& s : specs) list.push_back(&s);
+  if (args.positional.size() > list.size()) {
+    return thread.fail(std::string(fn) + ": got " + std::to_string(args.positional.size()) +
+                       " arguments, want at most " + std::to_string(list.size()));
+  }
+  std::vector<bool> set(list.size(), false);
+  for (std::size_t i = 0; i < args.positional.size(); ++i) {
+    *list[i]->out = std::move(args.positional[i]);
+    set[i] = true;
+  }
+  for (auto& [name, value] : args.keywords) {
+    std::size_t k = 0;
+    while (k < list.size()) {
+      std::string_view want = list[k]->name;
+      if (!want.empty() && want.back() == '?') want.remove_suffix(1);
+      if (want == name) break;
+      ++k;
+    }
+    if (k == list.size())
+      return thread.fail(std::string(fn) + ": unexpected keyword argument " + name);
+    if (set[k]) return thread.fail(std::string(fn) + ": got multiple values for parameter " + name);
+    *list[k]->out = std::move(value);
+    set[k] = true;
+  }
+  for (std::size_t k = 0; k < list.size(); ++k) {
+    std::string_view want = list[k]->name;
+    if (!set[k] && (want.empty() || want.back() != '?')) {
+      return thread.fail(std::string(fn) + ": missing argument for " + std::string(want));
+    }
+  }
+  return true;
+}
+
+namespace {
+
+bool no_args(Thread& thread, std::string_view fn, Args& args) {
+  return unpack(thread, fn, args, {});
+}
+
+bool want_int(Thread& thread, std::string_view fn, const Value& v, std::int64_t& out) {
+  if (!v.is(Type::kInt))
+    return thread.fail(std::string(fn) + ": got " + std::string(type_of(v)) + ", want int");
+  out = v.as_int();
+  return true;
+}
+
+bool want_string(Thread& thread, std::string_view fn, const Value& v, const std::string*& out) {
+  if (!v.is(Type::kString))
+    return thread.fail(std::string(fn) + ": got " + std::string(type_of(v)) + ", want string");
+  out = &v.as<String>()->text;
+  return true;
+}
+
+// ---- universe ---------------------------------------------------------------------------
+
+bool u_len(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "len", a, {{"x", &x}})) return false;
+  std::int64_t n;
+  if (!length(t, x, n)) return false;
+  r = Value::integer(n);
+  return true;
+}
+
+bool u_print(Thread& t, const Value&, Args& a, Value& r) {
+  std::string sep = " ";
+  for (auto& [k, v] : a.keywords) {
+    if (k != "sep" || !v.is(Type::kString))
+      return t.fail("print: unexpected keyword argument " + k);
+    sep = v.as<String>()->text;
+  }
+  std::string line;
+  for (std::size_t i = 0; i < a.positional.size(); ++i) {
+    if (i) line += sep;
+    line += str(a.positional[i]);
+  }
+  if (t.print) t.print(line);
+  r = Value();
+  return true;
+}
+
+bool u_range(Thread& t, const Value&, Args& a, Value& r) {
+  if (!a.keywords.empty()) return t.fail("range: unexpected keyword arguments");
+  std::int64_t v[3] = {0, 0, 1};
+  std::size_t n = a.positional.size();
+  if (n < 1 || n > 3) return t.fail("range: got " + std::to_string(n) + " arguments, want 1 to 3");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!want_int(t, "range", a.positional[i], v[i])) return false;
+  }
+  if (n == 1) {
+    v[1] = v[0];
+    v[0] = 0;
+  }
+  if (v[2] == 0) return t.fail("range: step argument must not be zero");
+  r = Value::adopt(new Range(v[0], v[1], v[2]));
+  return true;
+}
+
+bool u_str(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "str", a, {{"x", &x}})) return false;
+  r = x.is(Type::kString) ? x : make_string(str(x));
+  return true;
+}
+
+bool u_repr(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "repr", a, {{"x", &x}})) return false;
+  r = make_string(repr(x));
+  return true;
+}
+
+bool u_type(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "type", a, {{"x", &x}})) return false;
+  r = make_string(std::string(type_of(x)));
+  return true;
+}
+
+bool u_bool(Thread& t, const Value&, Args& a, Value& r) {
+  Value x = Value::boolean(false);
+  if (!unpack(t, "bool", a, {{"x?", &x}})) return false;
+  r = Value::boolean(truth(x));
+  return true;
+}
+
+bool u_int(Thread& t, const Value&, Args& a, Value& r) {
+  Value x = Value::integer(0), base;
+  if (!unpack(t, "int", a, {{"x?", &x}, {"base?", &base}})) return false;
+  switch (x.type()) {
+    case Type::kInt: r = x; return true;
+    case Type::kBool: r = Value::integer(x.as_int()); return true;
+    case Type::kFloat: {
+      double f = std::trunc(x.as_float());
+      if (!std::isfinite(f) || std::fabs(f) >= 9.2e18)
+        return t.fail("int: cannot convert " + repr(x) + " to int");
+      r = Value::integer(static_cast<std::int64_t>(f));
+      return true;
+    }
+    case Type::kString: {
+      std::int64_t b = 10;
+      if (!base.is(Type::kNone) && !want_int(t, "int", base, b)) return false;
+      std::string s = x.as<String>()->text;
+      s.erase(0, s.find_first_not_of(" \t\n"));
+      s.erase(s.find_last_not_of(" \t\n") + 1);
+      bool neg = !s.empty() && (s[0] == '-' || s[0] == '+') && s[0] == '-';
+      std::string digits = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? s.substr(1) : s;
+      if (b == 0 || b == 16 || b == 8 || b == 2) {
+        if (digits.size() > 2 && digits[0] == '0') {
+          char p = static_cast<char>(digits[1] | 0x20);
+          int pb = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 0;
+          if (pb && (b == 0 || b == pb)) {
+            b = pb;
+            digits = digits.substr(2);
+          }
+        }
+        if (b == 0) b = 10;
+      }
+      if (digits.empty() || b < 2 || b > 36)
+        return t.fail("int: invalid literal with base " + std::to_string(b) + ": " + repr(x));
+      std::int64_t v = 0;
+      for (char c : digits) {
+        int d = (c >= '0' && c <= '9')                   ? c - '0'
+                : (c | 0x20) >= 'a' && (c | 0x20) <= 'z' ? (c | 0x20) - 'a' + 10
+                                                         : 99;
+        if (d >= b)
+          return t.fail("int: invalid literal with base " + std::to_string(b) + ": " + repr(x));
+        if (__builtin_mul_overflow(v, b, &v) || __builtin_add_overflow(v, d, &v))
+          return t.fail("int: value too large (big integers are not supported yet)");
+      }
+      r = Value::integer(neg ? -v : v);
+      return true;
+    }
+    default: return t.fail("int: cannot convert " + std::string(type_of(x)) + " to int");
+  }
+}
+
+bool u_float(Thread& t, const Value&, Args& a, Value& r) {
+  Value x = Value::floating(0);
+  if (!unpack(t, "float", a, {{"x?", &x}})) return false;
+  switch (x.type()) {
+    case Type::kFloat: r = x; return true;
+    case Type::kInt:
+    case Type::kBool: r = Value::floating(static_cast<double>(x.as_int())); return true;
+    case Type::kString: {
+      const std::string& s = x.as<String>()->text;
+      char* end = nullptr;
+      double f = std::strtod(s.c_str(), &end);
+      if (s.empty() || *end != '\0') return t.fail("float: invalid literal: " + repr(x));
+      r = Value::floating(f);
+      return true;
+    }
+    default: return t.fail("float: cannot convert " + std::string(type_of(x)) + " to float");
+  }
+}
+
+bool u_list(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "list", a, {{"x?", &x}})) return false;
+  std::vector<Value> items;
+  if (!x.is(Type::kNone) && !to_vector(t, x, items)) return false;
+  r = make_list(std::move(items));
+  return true;
+}
+
+bool u_tuple(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "tuple", a, {{"x?", &x}})) return false;
+  std::vector<Value> items;
+  if (!x.is(Type::kNone) && !to_vector(t, x, items)) return false;
+  r = make_tuple(std::move(items));
+  return true;
+}
+
+bool update_dict(Thread& t, Dict& d, const Value& pairs,
+                 std::vector<std::pair<std::string, Value>>& keywords, std::string_view fn) {
+  if (pairs.is(Type::kDict)) {
+    for (const auto& e : pairs.as<Dict>()->entries) {
+      if (!dict_set(t, d, e.key, e.value)) return false;
+    }
+  } else if (!pairs.is(Type::kNone)) {
+    std::vector<Value> items;
+    if (!to_vector(t, pairs, items)) return false;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      std::vector<Value> kv;
+      if (!to_vector(t, items[i], kv) || kv.size() != 2) {
+        t.clear_error();
+        return t.fail(std::string(fn) + ": element #" + std::to_string(i) + " is not a pair");
+      }
+      if (!dict_set(t, d, kv[0], kv[1])) return false;
+    }
+  }
+  for (auto& [k, v] : keywords) {
+    if (!dict_set(t, d, make_string(k), v)) return false;
+  }
+  return true;
+}
+
+bool u_dict(Thread& t, const Value&, Args& a, Value& r) {
+  if (a.positional.size() > 1)
+    return t.fail("dict: got " + std::to_string(a.positional.size()) +
+                  " arguments, want at most 1");
+  auto* d = new Dict();
+  r = Value::adopt(d);
+  return update_dict(t, *d, a.positional.empty() ? Value() : a.positional[0], a.keywords, "dict");
+}
+
+bool u_set(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "set", a, {{"x?", &x}})) return false;
+  auto* s = new Dict(Type::kSet);
+  r = Value::adopt(s);
+  std::vector<Value> items;
+  if (!x.is(Type::kNone) && !to_vector(t, x, items)) return false;
+  for (auto& v : items) {
+    if (!dict_set(t, *s, v, Value())) return false;
+  }
+  return true;
+}
+
+bool u_enumerate(Thread& t, const Value&, Args& a, Value& r) {
+  Value x, start = Value::integer(0);
+  if (!unpack(t, "enumerate", a, {{"x", &x}, {"start?", &start}})) return false;
+  std::int64_t s;
+  if (!want_int(t, "enumerate", start, s)) return false;
+  std::vector<Value> items, out;
+  if (!to_vector(t, x, items)) return false;
+  out.reserve(items.size());
+  for (auto& v : items) out.push_back(make_tuple({Value::integer(s++), std::move(v)}));
+  r = make_list(std::move(out));
+  return true;
+}
+
+bool u_zip(Thread& t, const Value&, Args& a, Value& r) {
+  if (!a.keywords.empty()) return t.fail("zip: unexpected keyword arguments");
+  std::vector<std::vector<Value>> seqs(a.positional.size());
+  std::size_t n = SIZE_MAX;
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    if (!to_vector(t, a.positional[i], seqs[i])) return false;
+    n = std::min(n, seqs[i].size());
+  }
+  if (seqs.empty()) n = 0;
+  std::vector<Value> out;
+  for (std::size_t k = 0; k < n; ++k) {
+    std::vector<Value> row;
+    for (auto& s : seqs) row.push_back(s[k]);
+    out.push_back(make_tuple(std::move(row)));
+  }
+  r = make_list(std::move(out));
+  return true;
+}
+
+bool call_key(Thread& t, const Value& key, const Value& v, Value& out) {
+  if (key.is(Type::kNone)) {
+    out = v;
+    return true;
+  }
+  Args args;
+  args.positional.push_back(v);
+  return call(t, key, args, out);
+}
+
+bool u_sorted(Thread& t, const Value&, Args& a, Value& r) {
+  Value x, key, reverse = Value::boolean(false);
+  if (!unpack(t, "sorted", a, {{"iterable", &x}, {"key?", &key}, {"reverse?", &reverse}}))
+    return false;
+  std::vector<Value> items;
+  if (!to_vector(t, x, items)) return false;
+  std::vector<std::pair<Value, Value>> keyed;
+  for (auto& v : items) {
+    Value k;
+    if (!call_key(t, key, v, k)) return false;
+    keyed.emplace_back(std::move(k), std::move(v));
+  }
+  bool error = false;
+  std::stable_sort(keyed.begin(), keyed.end(), [&](const auto& p, const auto& q) {
+    bool lt = false;
+    if (error || !less(t, p.first, q.first, lt)) error = true;
+    return lt;
+  });
+  if (error) return false;
+  if (truth(reverse)) std::reverse(keyed.begin(), keyed.end());
+  std::vector<Value> out;
+  for (auto& p : keyed) out.push_back(std::move(p.second));
+  r = make_list(std::move(out));
+  return true;
+}
+
+bool u_reversed(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "reversed", a, {{"sequence", &x}})) return false;
+  std::vector<Value> items;
+  if (!to_vector(t, x, items)) return false;
+  std::reverse(items.begin(), items.end());
+  r = make_list(std::move(items));
+  return true;
+}
+
+bool min_max(Thread& t, Args& a, Value& r, bool want_max, const char* fn) {
+  Value key;
+  for (auto& [k, v] : a.keywords) {
+    if (k != "key") return t.fail(std::string(fn) + ": unexpected keyword argument " + k);
+    key = v;
+  }
+  std::vector<Value> items;
+  if (a.positional.size() == 1) {
+    if (!to_vector(t, a.positional[0], items)) return false;
+  } else {
+    items = a.positional;
+  }
+  if (items.empty()) return t.fail(std::string(fn) + ": argument is an empty sequence");
+  Value best = items[0], best_key;
+  if (!call_key(t, key, best, best_key)) return false;
+  for (std::size_t i = 1; i < items.size(); ++i) {
+    Value k;
+    if (!call_key(t, key, items[i], k)) return false;
+    bool lt;
+    if (!(want_max ? less(t, best_key, k, lt) : less(t, k, best_key, lt))) return false;
+    if (lt) {
+      best = items[i];
+      best_key = std::move(k);
+    }
+  }
+  r = best;
+  return true;
+}
+
+bool u_min(Thread& t, const Value&, Args& a, Value& r) { return min_max(t, a, r, false, "min"); }
+bool u_max(Thread& t, const Value&, Args& a, Value& r) { return min_max(t, a, r, true, "max"); }
+
+bool u_abs(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "abs", a, {{"x", &x}})) return false;
+  if (x.is(Type::kFloat)) {
+    r = Value::floating(std::fabs(x.as_float()));
+    return true;
+  }
+  std::int64_t i;
+  if (!want_int(t, "abs", x, i)) return false;
+  if (i == INT64_MIN) return t.fail("abs: integer overflow (big integers are not supported yet)");
+  r = Value::integer(i < 0 ? -i : i);
+  return true;
+}
+
+bool any_all(Thread& t, Args& a, Value& r, bool want_all, const char* fn) {
+  Value x;
+  if (!unpack(t, fn, a, {{"x", &x}})) return false;
+  std::vector<Value> items;
+  if (!to_vector(t, x, items)) return false;
+  for (const auto& v : items) {
+    if (truth(v) != want_all) {
+      r = Value::boolean(!want_all);
+      return true;
+    }
+  }
+  r = Value::boolean(want_all);
+  return true;
+}
+
+bool u_any(Thread& t, const Value&, Args& a, Value& r) { return any_all(t, a, r, false, "any"); }
+bool u_all(Thread& t, const Value&, Args& a, Value& r) { return any_all(t, a, r, true, "all"); }
+
+bool u_hasattr(Thread& t, const Value&, Args& a, Value& r) {
+  Value x, name;
+  if (!unpack(t, "hasattr", a, {{"x", &x}, {"name", &name}})) return false;
+  const std::string* n;
+  if (!want_string(t, "hasattr", name, n)) return false;
+  r = Value::boolean(has_attr(x, *n));
+  return true;
+}
+
+bool u_getattr(Thread& t, const Value&, Args& a, Value& r) {
+  Value x, name, dflt;
+  bool has_default = a.positional.size() == 3;
+  if (!unpack(t, "getattr", a, {{"x", &x}, {"name", &name}, {"default?", &dflt}})) return false;
+  const std::string* n;
+  if (!want_string(t, "getattr", name, n)) return false;
+  if (get_attr(t, x, *n, r)) return true;
+  if (!has_default) return false;
+  t.clear_error();
+  r = dflt;
+  return true;
+}
+
+bool u_dir(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "dir", a, {{"x", &x}})) return false;
+  std::vector<std::string> names = attr_names(x);
+  std::sort(names.begin(), names.end());
+  std::vector<Value> out;
+  for (auto& n : names) out.push_back(make_string(std::move(n)));
+  r = make_list(std::move(out));
+  return true;
+}
+
+bool u_fail(Thread& t, const Value&, Args& a, Value&) {
+  std::string sep = " ";
+  for (auto& [k, v] : a.keywords) {
+    if (k != "sep" || !v.is(Type::kString)) return t.fail("fail: unexpected keyword argument " + k);
+    sep = v.as<String>()->text;
+  }
+  std::string msg;
+  for (std::size_t i = 0; i < a.positional.size(); ++i) {
+    if (i) msg += sep;
+    msg += str(a.positional[i]);
+  }
+  return t.fail("fail: " + msg);
+}
+
+bool u_hash(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "hash", a, {{"x", &x}})) return false;
+  std::uint64_t h;
+  if (!hash(t, x, h)) return false;
+  r = Value::integer(static_cast<std::int32_t>(h));
+  return true;
+}
+
+bool u_chr(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "chr", a, {{"i", &x}})) return false;
+  std::int64_t i;
+  if (!want_int(t, "chr", x, i)) return false;
+  if (i < 0 || i > 0x10FFFF || (i >= 0xD800 && i <= 0xDFFF))
+    return t.fail("chr: Unicode code point " + std::to_string(i) + " out of range");
+  std::string s;
+  auto cp = static_cast<char32_t>(i);
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    s += static_cast<char>(0xE0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    s += static_cast<char>(0xF0 | (cp >> 18));
+    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  r = make_string(std::move(s));
+  return true;
+}
+
+bool u_ord(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "ord", a, {{"c", &x}})) return false;
+  const std::string* s;
+  if (!want_string(t, "ord", x, s)) return false;
+  char32_t cp = 0;
+  unsigned char b = s->empty() ? 0 : static_cast<unsigned char>((*s)[0]);
+  std::size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : 4;
+  if (s->size() != len)
+    return t.fail("ord: string encodes " + std::to_string(s->size()) +
+                  " bytes, want one character");
+  cp = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
+  for (std::size_t k = 1; k < len; ++k)
+    cp = (cp << 6) | (static_cast<unsigned char>((*s)[k]) & 0x3F);
+  r = Value::integer(cp);
+  return true;
+}
+
+bool u_struct(Thread& t, const Value&, Args& a, Value& r) {
+  if (!a.positional.empty()) return t.fail("struct: unexpected positional arguments");
+  auto* s = new Struct();
+  r = Value::adopt(s);
+  for (auto& [k, v] : a.keywords) s->fields.emplace_back(k, v);
+  std::sort(s->fields.begin(), s->fields.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  return true;
+}
+
+// ---- string methods ---------------------------------------------------------------------
+
+const std::string& text(const Value& self) { return self.as<String>()->text; }
+
+bool s_join(Thread& t, const Value& self, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "join", a, {{"iterable", &x}})) return false;
+  std::vector<Value> items;
+  if (!to_vector(t, x, items)) return false;
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].is(Type::kString))
+      return t.fail("join: in list, want string, got " + std::string(type_of(items[i])));
+    if (i) out += text(self);
+    out += text(items[i]);
+  }
+  r = make_string(std::move(out));
+  return true;
+}
+
+bool s_case(Thread& t, const Value& self, Args& a, Value& r, bool upper) {
+  if (!no_args(t, upper ? "upper" : "lower", a)) return false;
+  std::string s = text(self);
+  for (char& c : s)
+    c = static_cast<char>(upper ? std::toupper(static_cast<unsigned char>(c))
+                                : std::tolower(static_cast<unsigned char>(c)));
+  r = make_string(std::move(s));
+  return true;
+}
+bool s_upper(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_case(t, self, a, r, true);
+}
+bool s_lower(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_case(t, self, a, r, false);
+}
+
+bool s_strip_impl(Thread& t, const Value& self, Args& a, Value& r, bool left, bool right,
+                  const char* fn) {
+  Value chars;
+  if (!unpack(t, fn, a, {{"cutset?", &chars}})) return false;
+  std::string set = " \t\n\r\v\f";
+  if (!chars.is(Type::kNone)) {
+    const std::string* c;
+    if (!want_string(t, fn, chars, c)) return false;
+    set = *c;
+  }
+  const std::string& s = text(self);
+  std::size_t b = left ? s.find_first_not_of(set) : 0;
+  if (b == std::string::npos) {
+    r = make_string("");
+    return true;
+  }
+  std::size_t e = right ? s.find_last_not_of(set) + 1 : s.size();
+  r = make_string(s.substr(b, e - b));
+  return true;
+}
+bool s_strip(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_strip_impl(t, self, a, r, true, true, "strip");
+}
+bool s_lstrip(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_strip_impl(t, self, a, r, true, false, "lstrip");
+}
+bool s_rstrip(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_strip_impl(t, self, a, r, false, true, "rstrip");
+}
+
+bool s_split(Thread& t, const Value& self, Args& a, Value& r) {
+  Value sep, maxsplit = Value::integer(-1);
+  if (!unpack(t, "split", a, {{"sep?", &sep}, {"maxsplit?", &maxsplit}})) return false;
+  std::int64_t max;
+  if (!want_int(t, "split", maxsplit, max)) return false;
+  const std::string& s = text(self);
+  std::vector<Value> out;
+  if (sep.is(Type::kNone)) {
+    std::size_t i = 0;
+    while (true) {
+      i = s.find_first_not_of(" \t\n\r\v\f", i);
+      if (i == std::string::npos) break;
+      if (max >= 0 && static_cast<std::int64_t>(out.size()) == max) {
+        std::string rest = s.substr(i);
+        rest.erase(rest.find_last_not_of(" \t\n\r\v\f") + 1);
+        out.push_back(make_string(rest));
+        break;
+      }
+      std::size_t j = s.find_first_of(" \t\n\r\v\f", i);
+      out.push_back(make_string(s.substr(i, j == std::string::npos ? std::string::npos : j - i)));
+      if (j == std::string::npos) break;
+      i = j;
+    }
+  } else {
+    const std::string* d;
+    if (!want_string(t, "split", sep, d)) return false;
+    if (d->empty()) return t.fail("split: empty separator");
+    std::size_t i = 0;
+    while (true) {
+      std::size_t j = s.find(*d, i);
+      if (j == std::string::npos || (max >= 0 && static_cast<std::int64_t>(out.size()) == max)) {
+        out.push_back(make_string(s.substr(i)));
+        break;
+      }
+      out.push_back(make_string(s.substr(i, j - i)));
+      i = j + d->size();
+    }
+  }
+  r = make_list(std::move(out));
+  return true;
+}
+
+bool s_replace(Thread& t, const Value& self, Args& a, Value& r) {
+  Value old_v, new_v, count = Value::integer(-1);
+  if (!unpack(t, "replace", a, {{"old", &old_v}, {"new", &new_v}, {"count?", &count}}))
+    return false;
+  const std::string *o, *n;
+  std::int64_t c;
+  if (!want_string(t, "replace", old_v, o) || !want_string(t, "replace", new_v, n) ||
+      !want_int(t, "replace", count, c))
+    return false;
+  const std::string& s = text(self);
+  std::string out;
+  std::size_t i = 0;
+  std::int64_t done = 0;
+  while (c < 0 || done < c) {
+    std::size_t j = o->empty() ? (i <= s.size() ? i : std::string::npos) : s.find(*o, i);
+    if (j == std::string::npos) break;
+    out += s.substr(i, j - i) + *n;
+    ++done;
+    if (o->empty()) {
+      if (j < s.size()) out += s[j];
+      i = j + 1;
+      if (i > s.size()) break;
+    } else {
+      i = j + o->size();
+    }
+  }
+  if (i < s.size()) out += s.substr(i);
+  r = make_string(std::move(out));
+  return true;
+}
+
+bool s_affix(Thread& t, const Value& self, Args& a, Value& r, bool starts, const char* fn) {
+  Value x;
+  if (!unpack(t, fn, a, {{"x", &x}})) return false;
+  std::vector<Value> options;
+  if (x.is(Type::kTuple)) {
+    options = x.as<List>()->items;
+  } else {
+    options.push_back(x);
+  }
+  for (const Value& opt : options) {
+    const std::string* p;
+    if (!want_string(t, fn, opt, p)) return false;
+    if (starts ? text(self).starts_with(*p) : text(self).ends_with(*p)) {
+      r = Value::boolean(true);
+      return true;
+    }
+  }
+  r = Value::boolean(false);
+  return true;
+}
+bool s_startswith(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_affix(t, self, a, r, true, "startswith");
+}
+bool s_endswith(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_affix(t, self, a, r, false, "endswith");
+}
+
+bool s_find_impl(Thread& t, const Value& self, Args& a, Value& r, bool reverse, bool strict,
+                 const char* fn) {
+  Value sub;
+  if (!unpack(t, fn, a, {{"sub", &sub}})) return false;
+  const std::string* p;
+  if (!want_string(t, fn, sub, p)) return false;
+  std::size_t at = reverse ? text(self).rfind(*p) : text(self).find(*p);
+  if (at == std::string::npos && strict) return t.fail(std::string(fn) + ": substring not found");
+  r = Value::integer(at == std::string::npos ? -1 : static_cast<std::int64_t>(at));
+  return true;
+}
+bool s_find(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_find_impl(t, self, a, r, false, false, "find");
+}
+bool s_rfind(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_find_impl(t, self, a, r, true, false, "rfind");
+}
+bool s_index(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_find_impl(t, self, a, r, false, true, "index");
+}
+bool s_rindex(Thread& t, const Value& self, Args& a, Value& r) {
+  return s_find_impl(t, self, a, r, true, true, "rindex");
+}
+
+bool s_count(Thread& t, const Value& self, Args& a, Value& r) {
+  Value sub;
+  if (!unpack(t, "count", a, {{"sub", &sub}})) return false;
+  const std::string* p;
+  if (!want_string(t, "count", sub, p)) return false;
+  std::int64_t n = 0;
+  if (p->empty()) {
+    n = static_cast<std::int64_t>(text(self).size()) + 1;
+  } else {
+    for (std::size_t i = text(self).find(*p); i != std::string::npos;
+         i = text(self).find(*p, i + p->size()))
+      ++n;
+  }
+  r = Value::integer(n);
+  return true;
+}
+
+bool s_elems(Thread& t, const Value& self, Args& a, Value& r) {
+  if (!no_args(t, "elems", a)) return false;
+  std::vector<Value> out;
+  for (char c : text(self)) out.push_back(make_string(std::string(1, c)));
+  r = make_list(std::move(out));
+  return true;
+}
+
+bool s_format(Thread& t, const Value& self, Args& a, Value& r) {
+  const std::string& f = text(self);
+  std::string out;
+  std::size_t auto_index = 0;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    char c = f[i];
+    if (c == '}') {
+      if (i + 1 < f.size() && f[i + 1] == '}') {
+        out += '}';
+        ++i;
+        continue;
+      }
+      return t.fail("format: single '}' in format");
+    }
+    if (c != '{') {
+      out += c;
+      continue;
+    }
+    if (i + 1 < f.size() && f[i + 1] == '{') {
+      out += '{';
+      ++i;
+      continue;
+    }
+    std::size_t close = f.find('}', i);
+    if (close == std::string::npos) return t.fail("format: unmatched '{' in format");
+    std::string field = f.substr(i + 1, close - i - 1);
+    bool as_repr = false;
+    if (field.ends_with("!r")) {
+      as_repr = true;
+      field.resize(field.size() - 2);
+    } else if (field.ends_with("!s")) {
+      field.resize(field.size() - 2);
+    }
+    const Value* v = nullptr;
+    if (field.empty()) {
+      if (auto_index >= a.positional.size())
+        return t.fail("format: index " + std::to_string(auto_index) + " out of range");
+      v = &a.positional[auto_index++];
+    } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
+      std::size_t k = std::stoul(field);
+      if (k >= a.positional.size()) return t.fail("format: index " + field + " out of range");
+      v = &a.positional[k];
+    } else {
+      for (auto& [k, val] : a.keywords) {
+        if (k == field) v = &val;
+      }
+      if (!v) return t.fail("format: keyword " + field + " not found");
+    }
+    out += as_repr ? repr(*v) : str(*v);
+    i = close;
+  }
+  r = make_string(std::move(out));
+  return true;
+}
+
+// ---- list methods -----------------------------------------------------------------------
+
+List* mutable_list(Thread& t, const Value& self, const char* what) {
+  auto* l = self.as<List>();
+  return check_mutable(t, *l, l->iterating, what) ? l : nullptr;
+}
+
+bool l_append(Thread& t, const Value& self, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "append", a, {{"x", &x}})) return false;
+  List* l = mutable_list(t, self, "append to");
+  if (!l) return false;
+  l->items.push_back(std::move(x));
+  r = Value();
+  return true;
+}
+
+bool l_extend(Thread& t, const Value& self, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "extend", a, {{"x", &x}})) return false;
+  List* l = mutable_list(t, self, "extend");
+  if (!l) return false;
+  std::vector<Value> items;
+  if (!to_vector(t, x, items)) return false;
+  l->items.insert(l->items.end(), items.begin(), items.end());
+  r = Value();
+  return true;
+}
+
+bool l_pop(Thread& t, const Value& self, Args& a, Value& r) {
+  Value i;
+  if (!unpack(t, "pop", a, {{"i?", &i}})) return false;
+  List* l = mutable_list(t, self, "pop from");
+  if (!l) return false;
+  auto n = static_cast<std::int64_t>(l->items.size());
+  std::int64_t k = n - 1;
+  if (!i.is(Type::kNone) && !want_int(t, "pop", i, k)) return false;
+  if (k < 0) k += n;
+  if (k < 0 || k >= n) return t.fail("pop: index " + std::to_string(k) + " out of range");
+  r = std::move(l->items[static_cast<std::size_t>(k)]);
+  l->items.erase(l->items.begin() + k);
+  return true;
+}
+
+bool l_insert(Thread& t, const Value& self, Args& a, Value& r) {
+  Value i, x;
+  if (!unpack(t, "insert", a, {{"index", &i}, {"x", &x}})) return false;
+  List* l = mutable_list(t, self, "insert into");
+  if (!l) return false;
+  std::int64_t k;
+  if (!want_int(t, "insert", i, k)) return false;
+  auto n = static_cast<std::int64_t>(l->items.size());
+  if (k < 0) k += n;
+  k = std::clamp<std::int64_t>(k, 0, n);
+  l->items.insert(l->items.begin() + k, std::move(x));
+  r = Value();
+  return true;
+}
+
+bool l_remove(Thread& t, const Value& self, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "remove", a, {{"x", &x}})) return false;
+  List* l = mutable_list(t, self, "remove from");
+  if (!l) return false;
+  auto it =
+      std::find_if(l->items.begin(), l->items.end(), [&](const Value& v) { return equals(v, x); });
+  if (it == l->items.end()) return t.fail("remove: element not found");
+  l->items.erase(it);
+  r = Value();
+  return true;
+}
+
+bool l_index(Thread& t, const Value& self, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "index", a, {{"x", &x}})) return false;
+  const auto& items = self.as<List>()->items;
+  auto it = std::find_if(items.begin(), items.end(), [&](const Value& v) { return equals(v, x); });
+  if (it == items.end()) return t.fail("index: value not in list");
+  r = Value::integer(it - items.begin());
+  return true;
+}
+
+bool l_clear(Thread& t, const Value& self, Args& a, Value& r) {
+  if (!no_args(t, "clear", a)) return false;
+  List* l = mutable_list(t, self, "clear");
+  if (!l) return false;
+  l->items.clear();
+  r = Value();
+  return true;
+}
+
+// ---- dict methods -----------------------------------------------------------------------
+
+bool d_get(Thread& t, const Value& self, Args& a, Value& r) {
+  Value k, dflt;
+  if (!unpack(t, "get", a, {{"key", &k}, {"default?", &dflt}})) return false;
+  bool error = false;
+  Value* v = dict_find(t, *self.as<Dict>(), k, error);
+  if (error) return false;
+  r = v ? *v : dflt;
+  return true;
+}
+
+bool d_view(Thread& t, const Value& self, Args& a, Value& r, int which) {
+  if (!no_args(t, which == 0 ? "keys" : which == 1 ? "values" : "items", a)) return false;
+  std::vector<Value> out;
+  for (const auto& e : self.as<Dict>()->entries) {
+    out.push_back(which == 0 ? e.key : which == 1 ? e.value : make_tuple({e.key, e.value}));
+  }
+  r = make_list(std::move(out));
+  return true;
+}
+bool d_keys(Thread& t, const Value& self, Args& a, Value& r) { return d_view(t, self, a, r, 0); }
+bool d_values(Thread& t, const Value& self, Args& a, Value& r) { return d_view(t, self, a, r, 1); }
+bool d_items(Thread& t, const Value& self, Args& a, Value& r) { return d_view(t, self, a, r, 2); }
+
+bool d_pop(Thread& t, const Value& self, Args& a, Value& r) {
+  Value k, dflt;
+  bool has_default = a.positional.size() == 2;
+  if (!unpack(t, "pop", a, {{"key", &k}, {"default?", &dflt}})) return false;
+  if (dict_remove(t, *self.as<Dict>(), k, &r)) return true;
+  if (t.failed()) return false;
+  if (!has_default) return t.fail("pop: missing key " + repr(k));
+  r = dflt;
+  return true;
+}
+
+bool d_setdefault(Thread& t, const Value& self, Args& a, Value& r) {
+  Value k, dflt;
+  if (!unpack(t, "setdefault", a, {{"key", &k}, {"default?", &dflt}})) return false;
+  bool error = false;
+  if (Value* v = dict_find(t, *self.as<Dict>(), k, error)) {
+    r = *v;
+    return true;
+  }
+  if (error || !dict_set(t, *self.as<Dict>(), k, dflt)) return false;
+  r = dflt;
+  return true;
+}
+
+bool d_update(Thread& t, const Value& self, Args& a, Value& r) {
+  if (a.positional.size() > 1)
+    return t.fail("update: got " + std::to_string(a.positional.size()) +
+                  " arguments, want at most 1");
+  r = Value();
+  return update_dict(t, *self.as<Dict>(), a.positional.empty() ? Value() : a.positional[0],
+                     a.keywords, "update");
+}
+
+bool d_clear(Thread& t, const Value& self, Args& a, Value& r) {
+  if (!no_args(t, "clear", a)) return false;
+  auto* d = self.as<Dict>();
+  if (!check_mutable(t, *d, d->iterating, "clear")) return false;
+  d->entries.clear();
+  d->index.clear();
+  r = Value();
+  return true;
+}
+
+bool d_popitem(Thread& t, const Value& self, Args& a, Value& r) {
+  if (!no_args(t, "popitem", a)) return false;
+  auto* d = self.as<Dict>();
+  if (d->entries.empty()) return t.fail("popitem: empty dict");
+  Value key = d->entries.front().key, value;
+  if (!dict_remove(t, *d, key, &value)) return false;
+  r = make_tuple({key, value});
+  return true;
+}
+
+// ---- tables -----------------------------------------------------------------------------
+
+struct Entry {
+  std::string_view name;
+  NativeFn fn;
+};
+
+constexpr Entry kUniverse[] = {
+    {"abs", u_abs},       {"all", u_all},     {"any", u_any},           {"bool", u_bool},
+    {"chr", u_chr},       {"dict", u_dict},   {"dir", u_dir},           {"enumerate", u_enumerate},
+    {"fail", u_fail},     {"float", u_float}, {"getattr", u_getattr},   {"hasattr", u_hasattr},
+    {"hash", u_hash},     {"int", u_int},     {"len", u_len},           {"list", u_list},
+    {"max", u_max},       {"min", u_min},     {"ord", u_ord},           {"print", u_print},
+    {"range", u_range},   {"repr", u_repr},   {"reversed", u_reversed}, {"set", u_set},
+    {"sorted", u_sorted}, {"str", u_str},     {"struct", u_struct},     {"tuple", u_tuple},
+    {"type", u_type},     {"zip", u_zip},
+};
+
+constexpr Entry kStringMethods[] = {
+    {"count", s_count},     {"elems", s_elems},   {"endswith", s_endswith},
+    {"find", s_find},       {"format", s_format}, {"index", s_index},
+    {"join", s_join},       {"lower", s_lower},   {"lstrip", s_lstrip},
+    {"replace", s_replace}, {"rfind", s_rfind},   {"rindex", s_rindex},
+    {"rstrip", s_rstrip},   {"split", s_split},   {"startswith", s_startswith},
+    {"strip", s_strip},     {"upper", s_upper},
+};
+
+constexpr Entry kListMethods[] = {
+    {"append", l_append}, {"clear", l_clear}, {"extend", l_extend}, {"index", l_index},
+    {"insert", l_insert}, {"pop", l_pop},     {"remove", l_remove},
+};
+
+constexpr Entry kDictMethods[] = {
+    {"clear", d_clear},
+    {"get", d_get},
+    {"items", d_items},
+    {"keys", d_keys},
+    {"pop", d_pop},
+    {"popitem", d_popitem},
+    {"setdefault", d_setdefault},
+    {"update", d_update},
+    {"values", d_values},
+};
+
+template <std::size_t N>
+NativeFn lookup(const Entry (&table)[N], std::string_view name) {
+  for (const Entry& e : table) {
+    if (e.name == name) return e.fn;
+  }
+  return nullptr;
+}
+
+template <std::size_t N>
+std::vector<std::string> names_of(const Entry (&table)[N]) {
+  std::vector<std::string> out;
+  for (const Entry& e : table) out.emplace_back(e.name);
+  return out;
+}
+
+}  // namespace
+
+NativeFn find_method(Type type, std::string_view name) {
+  switch (type) {
+    case Type::kString: return lookup(kStringMethods, name);
+    case Type::kList: return lookup(kListMethods, name);
+    case Type::kDict: return lookup(kDictMethods, name);
+    default: return nullptr;
+  }
+}
+
+std::vector<std::string> method_names(Type type) {
+  switch (type) {
+    case Type::kString: return names_of(kStringMethods);
+    case Type::kList: return names_of(kListMethods);
+    case Type::kDict: return names_of(kDictMethods);
+    default: return {};
+  }
+}
+
+Value universe_value(std::string_view name) {
+  // Builtins are immutable and shared: create each once.
+  static std::map<std::string_view, Value> cache = [] {
+    std::map<std::string_view, Value> m;
+    for (const Entry& e : kUniverse) {
+      Value v = Value::adopt(new Builtin(std::string(e.name), e.fn));
+      v.object()->frozen = true;
+      m.emplace(e.name, std::move(v));
+    }
+    return m;
+  }();
+  auto it = cache.find(name);
+  return it == cache.end() ? Value() : it->second;
+}
+
+// ---- % formatting -----------------------------------------------------------------------
+
+bool format_percent(Thread& thread, const std::string& format, const Value& args, Value& out) {
+  std::vector<Value> values;
+  if (args.is(Type::kTuple)) {
+    values = args.as<List>()->items;
+  } else {
+    values.push_back(args);
+  }
+  std::size_t next_arg = 0;
+  bool used_mapping = false;
+  std::string r;
+  for (std::size_t i = 0; i < format.size(); ++i) {
+    char c = format[i];
+    if (c != '%') {
+      r += c;
+      continue;
+    }
+    if (++i >= format.size()) return thread.fail("incomplete format");
+    const Value* v = nullptr;
+    if (format[i] == '(') {
+      std::size_t close = format.find(')', i);
+      if (close == std::string::npos) return thread.fail("incomplete format key");
+      if (!args.is(Type::kDict)) return thread.fail("format requires a mapping");
+      bool error = false;
+      Value key = make_string(format.substr(i + 1, close - i - 1));
+      v = dict_find(thread, *args.as<Dict>(), key, error);
+      if (!v) return thread.fail("key " + repr(key) + " not found");
+      used_mapping = true;
+      i = close + 1;
+      if (i >= format.size()) return thread.fail("incomplete format");
+    }
+    char conv = format[i];
+    if (conv == '%') {
+      r += '%';
+      continue;
+    }
+    if (!v) {
+      if (next_arg >= values.size()) return thread.fail("not enough arguments for format string");
+      v = &values[next_arg++];
+    }
+    char buf[64];
+    switch (conv) {
+      case 's': r += str(*v); break;
+      case 'r': r += repr(*v); break;
+      case 'd':
+      case 'i':
+      case 'x':
+      case 'X':
+      case 'o': {
+        std::int64_t n;
+        if (v->is(Type::kInt) || v->is(Type::kBool)) {
+          n = v->as_int();
+        } else if (v->is(Type::kFloat)) {
+          n = static_cast<std::int64_t>(v->as_float());
+        } else {
+          return thread.fail("%" + std::string(1, conv) +
+                             " format requires integer: " + std::string(type_of(*v)));
+        }
+        const char* f = conv == 'x' ? "%llx" : conv == 'X' ? "%llX" : conv == 'o' ? "%llo" : "%lld";
+        if (n < 0 && conv != 'd' && conv != 'i') {
+          std::snprintf(buf, sizeof buf, f, static_cast<unsigned long long>(-n));
+          r += '-';
+        } else {
+          std::snprintf(buf, sizeof buf, f, static_cast<long long>(n));
+        }
+        r += buf;
+        break;
+      }
+      case 'e':
+      case 'f':
+      case 'g':
+      case 'E':
+      case 'F':
+      case 'G': {
+        if (!v->is(Type::kFloat) && !v->is(Type::kInt))
+          return thread.fail("%" + std::string(1, conv) + " format requires float");
+        double d = v->is(Type::kInt) ? static_cast<double>(v->as_int()) : v->as_float();
+        char f[4] = {'%', conv, 0, 0};
+        std::snprintf(buf, sizeof buf, f, d);
+        r += buf;
+        break;
+      }
+      case 'c': {
+        if (v->is(Type::kString)) {
+          r += v->as<String>()->text;
+        } else if (v->is(Type::kInt)) {
+          Args a;
+          a.positional.push_back(*v);
+          Value ch;
+          if (!u_chr(thread, Value(), a, ch)) return false;
+          r += ch.as<String>()->text;
+        } else {
+          return thread.fail("%c format requires a single-character string or an int");
+        }
+        break;
+      }
+      default: return thread.fail("unknown conversion %" + std::string(1, conv));
+    }
+  }
+  if (!used_mapping && next_arg < values.size())
+    return thread.fail("too many arguments for format string");
+  out = make_string(std::move(r));
+  return true;
+}
+
+}  // namespace fb::vm

@@ -1,0 +1,114 @@
+#pragma once
+/// The heap value types.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/module.h"
+#include "vm/value.h"
+
+namespace fb::vm {
+
+class Thread;
+struct Program;
+
+struct String final : Object {
+  std::string text;
+  mutable std::uint64_t hash = 0;  // 0 = not computed yet
+  explicit String(std::string s, Type t = Type::kString) : Object(t), text(std::move(s)) {}
+};
+
+/// A list, or (with type kTuple) an immutable tuple.
+struct List final : Object {
+  std::vector<Value> items;
+  std::uint32_t iterating = 0;  // live iterators: mutation is an error while > 0
+  explicit List(Type t = Type::kList) : Object(t) {}
+};
+
+/// An insertion-ordered hash table; with type kSet the values are unused.
+struct Dict final : Object {
+  struct Entry {
+    Value key;
+    Value value;
+    std::uint64_t hash;
+  };
+  std::vector<Entry> entries;       // insertion order; removed entries are compacted away
+  std::vector<std::int32_t> index;  // open addressing: entry position or -1
+  std::uint32_t iterating = 0;
+  explicit Dict(Type t = Type::kDict) : Object(t) {}
+};
+
+struct Range final : Object {
+  std::int64_t start, stop, step;
+  Range(std::int64_t a, std::int64_t b, std::int64_t s)
+      : Object(Type::kRange), start(a), stop(b), step(s) {}
+  std::int64_t length() const;
+  std::int64_t at(std::int64_t i) const { return start + i * step; }
+};
+
+/// A captured variable shared between a frame and the closures it created.
+struct Cell final : Object {
+  Value value;
+  Cell() : Object(Type::kCell) {}
+};
+
+struct Function final : Object {
+  std::shared_ptr<Program> program;
+  std::uint32_t index;          // into program->module.functions
+  std::vector<Value> defaults;  // one per parameter with a default, in order
+  std::vector<Value> freevars;  // Cells
+  Function(std::shared_ptr<Program> p, std::uint32_t i)
+      : Object(Type::kFunction), program(std::move(p)), index(i) {}
+  const ir::Function& code() const;
+};
+
+/// Arguments of a call, as the VM collects them.
+struct Args {
+  std::vector<Value> positional;
+  std::vector<std::pair<std::string, Value>> keywords;
+};
+
+using NativeFn = bool (*)(Thread& thread, const Value& self, Args& args, Value& result);
+
+/// A function implemented in C++; `self` is set for bound methods ("x.append").
+struct Builtin final : Object {
+  std::string name;
+  NativeFn fn;
+  Value self;
+  Builtin(std::string n, NativeFn f, Value s = Value())
+      : Object(Type::kBuiltin), name(std::move(n)), fn(f), self(std::move(s)) {}
+};
+
+struct Struct final : Object {
+  std::vector<std::pair<std::string, Value>> fields;  // sorted by name
+  Struct() : Object(Type::kStruct) {}
+  const Value* find(std::string_view name) const;
+};
+
+/// The state of a for loop or comprehension over a value.
+struct Iterator final : Object {
+  Value iterable;
+  std::int64_t position = 0;
+  explicit Iterator(Value v);
+  ~Iterator() override;
+};
+
+// ---- construction helpers ---------------------------------------------------------------
+
+inline Value make_string(std::string s) { return Value::adopt(new String(std::move(s))); }
+inline Value make_bytes(std::string s) {
+  return Value::adopt(new String(std::move(s), Type::kBytes));
+}
+inline Value make_list(std::vector<Value> items = {}) {
+  auto* l = new List();
+  l->items = std::move(items);
+  return Value::adopt(l);
+}
+inline Value make_tuple(std::vector<Value> items = {}) {
+  auto* t = new List(Type::kTuple);
+  t->items = std::move(items);
+  return Value::adopt(t);
+}
+
+}  // namespace fb::vm

@@ -1,0 +1,71 @@
+#pragma once
+/// Execution state: a loaded program, the thread that runs Starlark code, and errors
+/// with their backtraces.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/module.h"
+#include "vm/objects.h"
+#include "vm/value.h"
+
+namespace fb::vm {
+
+/// A module loaded for execution: its code, its constants as values, and its globals.
+struct Program {
+  ir::Module module;
+  std::vector<Value> constants;
+  std::vector<Value> globals;
+  std::vector<bool> assigned;
+};
+
+/// Makes a Program from verified IR (constants become values, globals start unset).
+std::shared_ptr<Program> load_program(ir::Module module);
+
+/// One line of a Starlark backtrace.
+struct TraceFrame {
+  std::shared_ptr<Program> program;
+  std::string function;
+  ir::Span span;
+};
+
+class Thread {
+ public:
+  /// Where print() writes (one call per printed line, without the newline).
+  std::function<void(std::string_view)> print;
+  /// Executed instructions so far, and the limit (an exceeded limit is an error).
+  std::uint64_t steps = 0;
+  std::uint64_t max_steps = UINT64_MAX;
+  /// Set from any thread to stop this one at its next instruction.
+  std::atomic<bool> cancelled{false};
+  /// Nesting of Starlark calls; deep recursion is an error, not a crash.
+  int depth = 0;
+  static constexpr int kMaxDepth = 800;
+
+  /// Records an error and returns false, so failing operations can `return thread.fail(...)`.
+  bool fail(std::string message);
+  bool failed() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+  const std::vector<TraceFrame>& backtrace() const { return backtrace_; }
+  void add_frame(TraceFrame frame) { backtrace_.push_back(std::move(frame)); }
+  void clear_error();
+
+ private:
+  std::string error_;
+  std::vector<TraceFrame> backtrace_;  // innermost first
+};
+
+/// Runs a program's top level, then freezes its globals. False on error (see thread).
+bool run_program(Thread& thread, const std::shared_ptr<Program>& program);
+
+/// Calls any callable value.
+bool call(Thread& thread, const Value& callee, Args& args, Value& result);
+
+/// "Traceback (most recent call last):\n  file:line:col in fn\n    source\n    ^\nError: msg".
+std::string format_error(const Thread& thread);
+
+}  // namespace fb::vm

@@ -1,0 +1,127 @@
+#pragma once
+/// Starlark values.
+///
+/// A Value is 16 bytes: a type tag and either an immediate (None, bool, int64, float)
+/// or a pointer to a reference-counted heap Object. Ints are 64-bit; arithmetic that
+/// overflows is reported as an error for now (big integers are future work).
+/// Reference counts are not atomic: a value belongs to one thread until it is frozen.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace fb::vm {
+
+enum class Type : std::uint8_t {
+  kNone,
+  kBool,
+  kInt,
+  kFloat,
+  // heap types
+  kString,
+  kBytes,
+  kList,
+  kTuple,
+  kDict,
+  kSet,
+  kRange,
+  kFunction,
+  kBuiltin,
+  kStruct,
+  kCell,
+  kIterator,
+};
+
+/// The name `type(x)` returns.
+std::string_view type_name(Type type);
+
+/// Common header of heap values.
+struct Object {
+  std::uint32_t refs = 1;
+  const Type type;
+  bool frozen = false;
+  explicit Object(Type t) : type(t) {}
+  virtual ~Object() = default;
+  Object(const Object&) = delete;
+  Object& operator=(const Object&) = delete;
+};
+
+class Value {
+ public:
+  Value() : type_(Type::kNone), i_(0) {}
+  static Value none() { return Value(); }
+  static Value boolean(bool b) {
+    Value v;
+    v.type_ = Type::kBool;
+    v.i_ = b ? 1 : 0;
+    return v;
+  }
+  static Value integer(std::int64_t i) {
+    Value v;
+    v.type_ = Type::kInt;
+    v.i_ = i;
+    return v;
+  }
+  static Value floating(double f) {
+    Value v;
+    v.type_ = Type::kFloat;
+    v.f_ = f;
+    return v;
+  }
+  /// Takes over one reference (the one `new` gave the object).
+  static Value adopt(Object* o) {
+    Value v;
+    v.type_ = o->type;
+    v.o_ = o;
+    return v;
+  }
+
+  Value(const Value& other) : type_(other.type_), i_(other.i_) { retain(); }
+  Value(Value&& other) noexcept : type_(other.type_), i_(other.i_) { other.type_ = Type::kNone; }
+  Value& operator=(const Value& other) {
+    if (this != &other) {
+      Value copy(other);
+      swap(copy);
+    }
+    return *this;
+  }
+  Value& operator=(Value&& other) noexcept {
+    swap(other);
+    return *this;
+  }
+  ~Value() { release(); }
+  void swap(Value& other) noexcept {
+    std::swap(type_, other.type_);
+    std::swap(i_, other.i_);
+  }
+
+  Type type() const { return type_; }
+  bool is_heap() const { return type_ >= Type::kString; }
+  bool is(Type t) const { return type_ == t; }
+  bool as_bool() const { return i_ != 0; }
+  std::int64_t as_int() const { return i_; }
+  double as_float() const { return f_; }
+  Object* object() const { return o_; }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(o_);
+  }
+
+ private:
+  void retain() {
+    if (is_heap()) ++o_->refs;
+  }
+  void release() {
+    if (is_heap() && --o_->refs == 0) delete o_;
+  }
+
+  Type type_;
+  union {
+    std::int64_t i_;
+    double f_;
+    Object* o_;
+  };
+};
+
+}  // namespace fb::vm
