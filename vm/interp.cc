@@ -232,9 +232,15 @@ bool Frame::loop(Value& result) {
         program.globals[arg] = std::move(*--sp);
         program.assigned[arg] = true;
         break;
-      case Op::PREDECLARED:
-        return thread_.fail("faultbox builtin " + module.names[arg] +
-                            "() is not available under eval yet");
+      case Op::PREDECLARED: {
+        // The embedder's table first; builtins the VM itself implements (struct) after.
+        const std::string& name = module.names[arg];
+        Value v = thread_.predeclared ? thread_.predeclared(name) : Value();
+        if (v.is(Type::kNone)) v = universe_value(name);
+        if (v.is(Type::kNone)) return thread_.fail(name + "() is not available here yet");
+        *sp++ = std::move(v);
+        break;
+      }
       case Op::UNIVERSE: *sp++ = universe_value(module.names[arg]); break;
       case Op::POP: *--sp = Value(); break;
       case Op::DUP:

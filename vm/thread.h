@@ -37,6 +37,9 @@ class Thread {
  public:
   /// Where print() writes (one call per printed line, without the newline).
   std::function<void(std::string_view)> print;
+  /// Resolves faultbox builtins (PREDECLARED names); the embedder installs stdlib's table.
+  /// Returns None for a name it does not provide.
+  std::function<Value(std::string_view)> predeclared;
   /// Executed instructions so far, and the limit (an exceeded limit is an error).
   std::uint64_t steps = 0;
   std::uint64_t max_steps = UINT64_MAX;

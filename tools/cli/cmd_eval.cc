@@ -4,6 +4,7 @@
 #include "compiler/frontend.h"
 #include "compiler/lower.h"
 #include "ir/module.h"
+#include "stdlib/builtins.h"
 #include "tools/cli/command.h"
 #include "tools/cli/spec_input.h"
 #include "vm/thread.h"
@@ -35,6 +36,7 @@ int run_eval(const Context& context, const ParsedArgs& args) {
     }
   }
   thread.print = [&](std::string_view line) { context.out << line << '\n'; };
+  thread.predeclared = stdlib::lookup;
   bool ok = vm::run_program(thread, vm::load_program(std::move(code)));
   context.out.flush();
   if (!ok) {

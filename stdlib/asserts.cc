@@ -1,0 +1,55 @@
+// assert_true and assert_eq: the assertion builtins of the spec language.
+#include <map>
+
+#include "stdlib/builtins.h"
+#include "vm/methods.h"
+#include "vm/ops.h"
+
+namespace fb::stdlib {
+namespace {
+
+using vm::Args;
+using vm::Thread;
+using vm::Value;
+
+/// assert_true(cond, msg): the message is positional (spec-surface §2.5).
+bool assert_true(Thread& t, const Value&, Args& a, Value& r) {
+  Value cond, msg;
+  if (!vm::unpack(t, "assert_true", a, {{"cond", &cond}, {"msg?", &msg}})) return false;
+  r = Value();
+  if (vm::truth(cond)) return true;
+  return t.fail(msg.is(vm::Type::kNone) ? "assertion failed" : vm::str(msg));
+}
+
+/// assert_eq(actual, expected, msg): "assert_eq failed: A != B (msg)".
+bool assert_eq(Thread& t, const Value&, Args& a, Value& r) {
+  Value actual, expected, msg;
+  if (!vm::unpack(t, "assert_eq", a,
+                  {{"actual", &actual}, {"expected", &expected}, {"msg?", &msg}}))
+    return false;
+  r = Value();
+  if (vm::equals(actual, expected)) return true;
+  std::string text = "assert_eq failed: " + vm::repr(actual) + " != " + vm::repr(expected);
+  if (!msg.is(vm::Type::kNone)) text += " (" + vm::str(msg) + ")";
+  return t.fail(text);
+}
+
+}  // namespace
+
+Value lookup(std::string_view name) {
+  static const std::map<std::string_view, Value> table = [] {
+    std::map<std::string_view, Value> m;
+    auto add = [&](std::string_view n, vm::NativeFn fn) {
+      Value v = Value::adopt(new vm::Builtin(std::string(n), fn));
+      v.object()->frozen = true;
+      m.emplace(n, std::move(v));
+    };
+    add("assert_true", assert_true);
+    add("assert_eq", assert_eq);
+    return m;
+  }();
+  auto it = table.find(name);
+  return it == table.end() ? Value() : it->second;
+}
+
+}  // namespace fb::stdlib

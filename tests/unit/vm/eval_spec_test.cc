@@ -1,0 +1,132 @@
+// Runs the evaluation spec tests (tests/spec/eval/*.star; format in its README).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "compiler/frontend.h"
+#include "compiler/lower.h"
+#include "grammar/render.h"
+#include "stdlib/builtins.h"
+#include "vm/thread.h"
+
+namespace fb {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path spec_dir() {
+  const char* dir = std::getenv("FB_SOURCE_DIR");
+  return (dir ? fs::path(dir) : fs::path(FB_SOURCE_DIR_DEFAULT)) / "tests/spec/eval";
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Chunk {
+  std::string text;
+  int first_line;
+};
+
+std::vector<Chunk> split_chunks(const std::string& text) {
+  std::vector<Chunk> chunks{{"", 1}};
+  std::istringstream in(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line == "---") {
+      chunks.push_back({"", number + 1});
+      continue;
+    }
+    chunks.back().text += line + "\n";
+  }
+  return chunks;
+}
+
+struct Outcome {
+  bool ok = true;
+  std::string message;
+  std::uint32_t line = 0;  // where the error is
+};
+
+std::uint32_t line_of(const std::string& text, std::uint32_t offset) {
+  return 1 + static_cast<std::uint32_t>(std::count(
+                 text.begin(), text.begin() + std::min<std::size_t>(offset, text.size()), '\n'));
+}
+
+Outcome run(const std::string& name, const std::string& text) {
+  grammar::SourceMap map;
+  auto id = map.add(name, text);
+  grammar::DiagnosticList diagnostics;
+  auto module = compiler::analyze(map.file(id), diagnostics);
+  if (diagnostics.has_errors()) {
+    const auto& d = diagnostics.items().front();
+    return {false, std::string(grammar::code_name(d.code)) + ": " + d.message,
+            line_of(text, d.span.offset)};
+  }
+  vm::Thread thread;
+  thread.predeclared = stdlib::lookup;
+  thread.max_steps = 50'000'000;
+  auto program = vm::load_program(compiler::lower(*module, map.file(id)));
+  if (vm::run_program(thread, program)) return {};
+  std::uint32_t line =
+      thread.backtrace().empty() ? 0 : line_of(text, thread.backtrace().front().span.offset);
+  return {false, thread.error(), line};
+}
+
+class EvalSpec : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EvalSpec, ChunksBehaveAsMarked) {
+  static const std::regex marker(R"re(###\s*"((?:[^"\\]|\\.)*)")re");
+  for (const Chunk& chunk : split_chunks(read_file(spec_dir() / GetParam()))) {
+    std::string where = GetParam() + ":" + std::to_string(chunk.first_line);
+    std::smatch m;
+    std::uint32_t marked_line = 0;
+    std::string pattern;
+    std::istringstream in(chunk.text);
+    std::string line;
+    for (std::uint32_t n = 1; std::getline(in, line); ++n) {
+      if (std::regex_search(line, m, marker)) {
+        marked_line = n;
+        pattern = m[1].str();
+      }
+    }
+    Outcome out = run(where, chunk.text);
+    if (marked_line == 0) {
+      EXPECT_TRUE(out.ok) << "chunk at " << where << " failed at its line " << out.line << ": "
+                          << out.message;
+      continue;
+    }
+    ASSERT_FALSE(out.ok) << "chunk at " << where << " should fail with \"" << pattern << "\"";
+    EXPECT_EQ(out.line, marked_line)
+        << "chunk at " << where << ": error \"" << out.message << "\" on the wrong line";
+    EXPECT_TRUE(std::regex_search(out.message, std::regex(pattern)))
+        << "chunk at " << where << ": error \"" << out.message << "\" does not match \"" << pattern
+        << "\"";
+  }
+}
+
+std::vector<std::string> files() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(spec_dir())) {
+    if (e.path().extension() == ".star") names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string case_name(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param.substr(0, info.param.size() - 5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, EvalSpec, ::testing::ValuesIn(files()), case_name);
+
+}  // namespace
+}  // namespace fb
