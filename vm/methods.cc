@@ -747,6 +747,7 @@ bool s_format(Thread& t, const Value& self, Args& a, Value& r) {
   const std::string& f = text(self);
   std::string out;
   std::size_t auto_index = 0;
+  enum class Numbering { kNone, kAutomatic, kManual } numbering = Numbering::kNone;
   for (std::size_t i = 0; i < f.size(); ++i) {
     char c = f[i];
     if (c == '}') {
@@ -778,11 +779,21 @@ bool s_format(Thread& t, const Value& self, Args& a, Value& r) {
     }
     const Value* v = nullptr;
     if (field.empty()) {
+      if (numbering == Numbering::kManual) {
+        return t.fail(
+            "format: cannot switch from manual field specification to automatic field numbering");
+      }
+      numbering = Numbering::kAutomatic;
       if (auto_index >= a.positional.size())
         return t.fail("format: index " + std::to_string(auto_index) + " out of range");
       v = &a.positional[auto_index++];
     } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
-      std::size_t k = std::stoul(field);
+      if (numbering == Numbering::kAutomatic) {
+        return t.fail(
+            "format: cannot switch from automatic field numbering to manual field specification");
+      }
+      numbering = Numbering::kManual;
+      std::size_t k = field.size() > 9 ? SIZE_MAX : std::stoul(field);
       if (k >= a.positional.size()) return t.fail("format: index " + field + " out of range");
       v = &a.positional[k];
     } else {
