@@ -25,6 +25,40 @@ void Thread::clear_error() {
   backtrace_.clear();
 }
 
+Value* ValueArena::allocate(std::size_t n) {
+  if (chunks_.empty() || top_ + n > sizes_[chunk_]) {
+    // Move to the next chunk that fits (chunks are kept for reuse once allocated).
+    std::size_t next = chunks_.empty() ? 0 : chunk_ + 1;
+    while (next < chunks_.size() && sizes_[next] < n) ++next;
+    if (next == chunks_.size()) {
+      std::size_t size = std::max(kChunk, n);
+      chunks_.push_back(std::make_unique<Value[]>(size));
+      sizes_.push_back(size);
+    }
+    chunk_ = next;
+    top_ = 0;
+  }
+  Value* p = chunks_[chunk_].get() + top_;
+  top_ += n;
+  return p;
+}
+
+void ValueArena::release(Mark m) {
+  // Reset everything above the mark, chunk by chunk, back down to it.
+  for (;;) {
+    std::size_t from = chunk_ == m.chunk ? m.top : 0;
+    Value* base = chunks_.empty() ? nullptr : chunks_[chunk_].get();
+    for (std::size_t i = from; i < top_; ++i) base[i] = Value();
+    if (chunk_ == m.chunk || chunks_.empty()) break;
+    --chunk_;
+    top_ = sizes_[chunk_];
+    // Values below a chunk switch were never allocated in the skipped tail; clearing them
+    // is harmless because they are already None.
+  }
+  chunk_ = m.chunk;
+  top_ = m.top;
+}
+
 std::shared_ptr<Program> load_program(ir::Module module) {
   auto program = std::make_shared<Program>();
   program->module = std::move(module);
@@ -51,9 +85,16 @@ std::shared_ptr<Program> load_program(ir::Module module) {
 
 namespace {
 
-/// Binds call arguments to a Starlark function's parameter slots, with the errors
-/// Starlark specifies.
-bool bind_arguments(Thread& thread, const Function& fn, Args& args, std::vector<Value>& locals) {
+/// A keyword argument on its way into a call.
+struct KeywordRef {
+  std::string_view name;
+  Value* value;
+};
+
+/// Binds arguments to a Starlark function's parameter slots, with the errors Starlark
+/// specifies. Argument values are moved from.
+bool bind(Thread& thread, const Function& fn, Value* positional, std::size_t n,
+          const KeywordRef* keywords, std::size_t nkw, Value* locals) {
   const ir::Function& code = fn.code();
   const auto& params = code.params;
   std::size_t positional_params = 0, named_params = 0;
@@ -69,21 +110,35 @@ bool bind_arguments(Thread& thread, const Function& fn, Args& args, std::vector<
       case ir::Param::Kind::kKwargs: kwargs = static_cast<int>(i); break;
     }
   }
-  std::vector<bool> set(named_params, false);
-  std::size_t n = args.positional.size();
   if (n > positional_params && varargs < 0) {
     return thread.fail(code.name + "() accepts no more than " + std::to_string(positional_params) +
                        " positional argument" + (positional_params == 1 ? "" : "s") + " but got " +
                        std::to_string(n));
   }
-  for (std::size_t i = 0; i < std::min(n, positional_params); ++i) {
-    locals[i] = std::move(args.positional[i]);
-    set[i] = true;
+  // A slot is set when it is no longer the None placeholder; track it explicitly since
+  // None is a legitimate argument.
+  std::uint64_t set_mask =
+      0;  // functions with more than 64 named parameters use the slow check below
+  std::vector<bool> set_big;
+  if (named_params > 64) set_big.assign(named_params, false);
+  auto is_set = [&](std::size_t k) {
+    return named_params > 64 ? static_cast<bool>(set_big[k]) : ((set_mask >> k) & 1) != 0;
+  };
+  auto mark = [&](std::size_t k) {
+    if (named_params > 64) {
+      set_big[k] = true;
+    } else {
+      set_mask |= 1ULL << k;
+    }
+  };
+  std::size_t direct = std::min(n, positional_params);
+  for (std::size_t i = 0; i < direct; ++i) {
+    locals[i] = std::move(positional[i]);
+    mark(i);
   }
   if (varargs >= 0) {
     std::vector<Value> extra;
-    for (std::size_t i = positional_params; i < n; ++i)
-      extra.push_back(std::move(args.positional[i]));
+    for (std::size_t i = positional_params; i < n; ++i) extra.push_back(std::move(positional[i]));
     locals[static_cast<std::size_t>(varargs)] = make_tuple(std::move(extra));
   }
   Dict* extra_kw = nullptr;
@@ -91,34 +146,47 @@ bool bind_arguments(Thread& thread, const Function& fn, Args& args, std::vector<
     extra_kw = new Dict();
     locals[static_cast<std::size_t>(kwargs)] = Value::adopt(extra_kw);
   }
-  for (auto& [name, value] : args.keywords) {
+  for (std::size_t j = 0; j < nkw; ++j) {
+    std::string_view name = keywords[j].name;
     std::size_t k = 0;
     while (k < named_params && params[k].name != name) ++k;
     if (k < named_params) {
-      if (set[k])
-        return thread.fail(code.name + "() got multiple values for parameter '" + name + "'");
-      locals[k] = std::move(value);
-      set[k] = true;
+      if (is_set(k))
+        return thread.fail(code.name + "() got multiple values for parameter '" +
+                           std::string(name) + "'");
+      locals[k] = std::move(*keywords[j].value);
+      mark(k);
       continue;
     }
     if (!extra_kw)
-      return thread.fail(code.name + "() got an unexpected keyword argument '" + name + "'");
+      return thread.fail(code.name + "() got an unexpected keyword argument '" + std::string(name) +
+                         "'");
     bool error = false;
-    if (dict_find(thread, *extra_kw, make_string(name), error)) {
-      return thread.fail(code.name + "() got multiple values for keyword argument '" + name + "'");
+    Value key = make_string(std::string(name));
+    if (dict_find(thread, *extra_kw, key, error)) {
+      return thread.fail(code.name + "() got multiple values for keyword argument '" +
+                         std::string(name) + "'");
     }
-    dict_set(thread, *extra_kw, make_string(name), std::move(value));
+    dict_set(thread, *extra_kw, std::move(key), std::move(*keywords[j].value));
   }
   std::size_t next_default = 0;
   for (std::size_t k = 0; k < named_params; ++k) {
     if (params[k].has_default) {
-      if (!set[k]) locals[k] = fn.defaults[next_default];
+      if (!is_set(k)) locals[k] = fn.defaults[next_default];
       ++next_default;
       continue;
     }
-    if (!set[k]) return thread.fail(code.name + "() missing argument for " + params[k].name);
+    if (!is_set(k)) return thread.fail(code.name + "() missing argument for " + params[k].name);
   }
   return true;
+}
+
+bool bind_arguments(Thread& thread, const Function& fn, Args& args, Value* locals) {
+  std::vector<KeywordRef> keywords;
+  keywords.reserve(args.keywords.size());
+  for (auto& [name, value] : args.keywords) keywords.push_back(KeywordRef{name, &value});
+  return bind(thread, fn, args.positional.data(), args.positional.size(), keywords.data(),
+              keywords.size(), locals);
 }
 
 /// Collects the arguments of call site `site` from the stack top (callee below them).
@@ -150,18 +218,56 @@ bool collect_arguments(Thread& thread, const ir::Module& module, const ir::CallS
   return true;
 }
 
+/// Integer arithmetic that cannot fail; anything else (overflow, division by zero,
+/// shifts) returns false and takes the general path, which reports errors.
+inline bool int_fast(Op op, Value& left, const Value& right) {
+  std::int64_t a = left.as_int(), b = right.as_int(), r = 0;
+  switch (op) {
+    case Op::ADD:
+    case Op::INPLACE_ADD:
+      if (__builtin_add_overflow(a, b, &r)) return false;
+      break;
+    case Op::SUB:
+      if (__builtin_sub_overflow(a, b, &r)) return false;
+      break;
+    case Op::MUL:
+      if (__builtin_mul_overflow(a, b, &r)) return false;
+      break;
+    case Op::MOD:
+      if (b <= 0 || a < 0) return false;  // the common case; signs need floor semantics
+      r = a % b;
+      break;
+    case Op::FLOORDIV:
+      if (b <= 0 || a < 0) return false;
+      r = a / b;
+      break;
+    case Op::BITAND: r = a & b; break;
+    case Op::BITOR: r = a | b; break;
+    case Op::BITXOR: r = a ^ b; break;
+    default: return false;
+  }
+  left.set_int(r);
+  return true;
+}
+
 class Frame {
  public:
-  Frame(Thread& thread, const Function* fn, std::shared_ptr<Program> program, std::uint32_t index)
+  /// `owner` keeps the program alive for backtraces; the frame itself holds raw pointers.
+  Frame(Thread& thread, const Function* fn, const std::shared_ptr<Program>& owner,
+        std::uint32_t index)
       : thread_(thread),
         fn_(fn),
-        program_(std::move(program)),
-        code_(program_->module.functions[index]) {
-    locals_.resize(code_.num_locals);
-    stack_.resize(code_.max_stack + 1);
-  }
+        owner_(owner),
+        program_(*owner),
+        code_(program_.module.functions[index]),
+        mark_(thread.arena.mark()),
+        locals_(thread.arena.allocate(code_.num_locals + code_.max_stack + 1)),
+        stack_(locals_ + code_.num_locals) {}
+  ~Frame() { thread_.arena.release(mark_); }
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
 
-  std::vector<Value>& locals() { return locals_; }
+  Value* locals() { return locals_; }
 
   /// Moves parameters that closures capture into cells, then runs.
   bool run(Value& result) {
@@ -171,7 +277,7 @@ class Frame {
       locals_[slot] = Value::adopt(cell);
     }
     bool ok = loop(result);
-    if (!ok) thread_.add_frame(TraceFrame{program_, code_.name, code_.span_at(pc_)});
+    if (!ok) thread_.add_frame(TraceFrame{owner_, code_.name, code_.span_at(pc_)});
     return ok;
   }
 
@@ -180,17 +286,22 @@ class Frame {
 
   Thread& thread_;
   const Function* fn_;
-  std::shared_ptr<Program> program_;
+  const std::shared_ptr<Program>& owner_;
+  Program& program_;
   const ir::Function& code_;
-  std::vector<Value> locals_;
-  std::vector<Value> stack_;
+  ValueArena::Mark mark_;
+  Value* locals_;
+  Value* stack_;
   std::uint32_t pc_ = 0;
 };
 
+bool too_deep(Thread& thread) {
+  return thread.fail("call stack is too deep (more than " + std::to_string(Thread::kMaxDepth) +
+                     " calls)");
+}
+
 bool call_function(Thread& thread, const Function& fn, Args& args, Value& result) {
-  if (thread.depth >= Thread::kMaxDepth)
-    return thread.fail("call stack is too deep (more than " + std::to_string(Thread::kMaxDepth) +
-                       " calls)");
+  if (thread.depth >= Thread::kMaxDepth) return too_deep(thread);
   Frame frame(thread, &fn, fn.program, fn.index);
   if (!bind_arguments(thread, fn, args, frame.locals())) return false;
   ++thread.depth;
@@ -199,17 +310,48 @@ bool call_function(Thread& thread, const Function& fn, Args& args, Value& result
   return ok;
 }
 
+/// The common call: a Starlark function called without *args/**kwargs, arguments bound
+/// straight from the caller's operand stack.
+bool call_function_from_stack(Thread& thread, const Function& fn, const ir::Module& module,
+                              const ir::CallSite& site, Value* args, Value& result) {
+  if (thread.depth >= Thread::kMaxDepth) return too_deep(thread);
+  constexpr std::size_t kInline = 16;
+  KeywordRef inline_keywords[kInline];
+  std::vector<KeywordRef> many;
+  KeywordRef* keywords = inline_keywords;
+  std::size_t nkw = site.keywords.size();
+  if (nkw > kInline) {
+    many.resize(nkw);
+    keywords = many.data();
+  }
+  for (std::size_t j = 0; j < nkw; ++j) {
+    keywords[j] = KeywordRef{module.names[site.keywords[j]], args + site.positional + j};
+  }
+  Frame frame(thread, &fn, fn.program, fn.index);
+  if (!bind(thread, fn, args, site.positional, keywords, nkw, frame.locals())) return false;
+  ++thread.depth;
+  bool ok = frame.run(result);
+  --thread.depth;
+  return ok;
+}
+
 bool Frame::loop(Value& result) {
   const ir::Instr* code = code_.code.data();
-  Value* sp = stack_.data();  // next free slot
-  const ir::Module& module = program_->module;
-  Program& program = *program_;
+  Value* sp = stack_;  // next free slot
+  const ir::Module& module = program_.module;
+  Program& program = program_;
+  // The step counter lives in a register; it is written back to the thread around
+  // calls (the callee counts on) and when this frame returns.
+  std::uint64_t steps = thread_.steps;
+  const std::uint64_t max_steps = thread_.max_steps;
   for (;;) {
     ir::Instr instr = code[pc_];
     std::uint32_t arg = ir::operand(instr);
-    if (++thread_.steps > thread_.max_steps)
-      return thread_.fail("step budget of " + std::to_string(thread_.max_steps) + " exceeded");
-    if ((thread_.steps & 0x3FF) == 0 && thread_.cancelled.load(std::memory_order_relaxed))
+    if (++steps > max_steps) {
+      thread_.steps = steps;
+      return thread_.fail("step budget of " + std::to_string(max_steps) + " exceeded");
+    }
+    if ((steps & 0x3FF) == 0 && thread_.cancelled.load(std::memory_order_relaxed))
       return thread_.fail("cancelled");
     switch (ir::opcode(instr)) {
       case Op::CONST: *sp++ = program.constants[arg]; break;
@@ -262,28 +404,24 @@ bool Frame::loop(Value& result) {
         break;
       }
       case Op::ADD:
-        if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt)) {
-          std::int64_t r;
-          if (!__builtin_add_overflow(sp[-2].as_int(), sp[-1].as_int(), &r)) {
-            --sp;
-            sp[-1] = Value::integer(r);
-            break;
-          }
-        }
-        [[fallthrough]];
       case Op::SUB:
       case Op::MUL:
-      case Op::DIV:
       case Op::FLOORDIV:
       case Op::MOD:
       case Op::BITAND:
       case Op::BITOR:
       case Op::BITXOR:
+      case Op::DIV:
       case Op::SHL:
       case Op::SHR:
       case Op::IN:
       case Op::NOT_IN:
       case Op::INPLACE_ADD: {
+        if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt) &&
+            int_fast(ir::opcode(instr), sp[-2], sp[-1])) {
+          --sp;  // the popped operand is an int: nothing to release
+          break;
+        }
         Value out;
         if (!binary(thread_, ir::opcode(instr), sp[-2], sp[-1], out)) return false;
         --sp;
@@ -291,19 +429,27 @@ bool Frame::loop(Value& result) {
         sp[-1] = std::move(out);
         break;
       }
-      case Op::LT:
-        if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt)) {
-          bool r = sp[-2].as_int() < sp[-1].as_int();
-          --sp;
-          sp[-1] = Value::boolean(r);
-          break;
-        }
-        [[fallthrough]];
       case Op::EQ:
       case Op::NE:
+      case Op::LT:
       case Op::GT:
       case Op::LE:
       case Op::GE: {
+        if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt)) {
+          std::int64_t a = sp[-2].as_int(), b = sp[-1].as_int();
+          bool r = false;
+          switch (ir::opcode(instr)) {
+            case Op::EQ: r = a == b; break;
+            case Op::NE: r = a != b; break;
+            case Op::LT: r = a < b; break;
+            case Op::GT: r = a > b; break;
+            case Op::LE: r = a <= b; break;
+            default: r = a >= b; break;
+          }
+          --sp;
+          sp[-1].set_bool(r);
+          break;
+        }
         Value out;
         if (!compare(thread_, ir::opcode(instr), sp[-2], sp[-1], out)) return false;
         --sp;
@@ -427,7 +573,7 @@ bool Frame::loop(Value& result) {
       case Op::ITER_END: *--sp = Value(); break;
       case Op::MAKE_FUNC: {
         const ir::Function& child = module.functions[arg];
-        auto* f = new Function(program_, arg);
+        auto* f = new Function(owner_, arg);
         Value fv = Value::adopt(f);
         std::size_t defaults = static_cast<std::size_t>(
             std::count_if(child.params.begin(), child.params.end(),
@@ -444,18 +590,29 @@ bool Frame::loop(Value& result) {
         const ir::CallSite& site = module.calls[arg];
         std::size_t count =
             site.positional + site.keywords.size() + (site.star ? 1 : 0) + (site.star_star ? 1 : 0);
-        Args args;
-        if (!collect_arguments(thread_, module, site, sp, args)) return false;
         Value* callee = sp - count - 1;
         Value out;
-        Value fn = std::move(*callee);
+        bool ok;
+        thread_.steps = steps;
+        if (callee->is(Type::kFunction) && !site.star && !site.star_star) {
+          ok = call_function_from_stack(thread_, *callee->as<Function>(), module, site, callee + 1,
+                                        out);
+        } else {
+          Args args;
+          ok = collect_arguments(thread_, module, site, sp, args) &&
+               call(thread_, *callee, args, out);
+        }
+        steps = thread_.steps;
         for (Value* p = callee; p < sp; ++p) *p = Value();
+        if (!ok) return false;
         sp = callee;
-        if (!call(thread_, fn, args, out)) return false;
         *sp++ = std::move(out);
         break;
       }
-      case Op::RETURN: result = std::move(*--sp); return true;
+      case Op::RETURN:
+        thread_.steps = steps;
+        result = std::move(*--sp);
+        return true;
       case Op::LOAD: return thread_.fail("load() is not supported by eval yet");
     }
     ++pc_;

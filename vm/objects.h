@@ -90,6 +90,7 @@ struct Struct final : Object {
 struct Iterator final : Object {
   Value iterable;
   std::int64_t position = 0;
+  std::int64_t range_length = 0;  // for ranges, computed once
   explicit Iterator(Value v);
   ~Iterator() override;
 };

@@ -712,6 +712,7 @@ std::int64_t Range::length() const {
 }
 
 Iterator::Iterator(Value v) : Object(Type::kIterator), iterable(std::move(v)) {
+  if (iterable.is(Type::kRange)) range_length = iterable.as<Range>()->length();
   if (iterable.is(Type::kList)) ++iterable.as<List>()->iterating;
   if (iterable.is(Type::kDict) || iterable.is(Type::kSet)) ++iterable.as<Dict>()->iterating;
 }
@@ -754,7 +755,7 @@ bool next(Thread&, Iterator& it, Value& out) {
     }
     case Type::kRange: {
       auto* r = x.as<Range>();
-      if (it.position >= r->length()) return false;
+      if (it.position >= it.range_length) return false;
       out = Value::integer(r->at(it.position));
       break;
     }

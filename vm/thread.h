@@ -33,8 +33,31 @@ struct TraceFrame {
   ir::Span span;
 };
 
+/// Frame storage: locals and operand stacks of active calls, allocated and released in
+/// LIFO order from large chunks, so a call allocates nothing from the heap.
+class ValueArena {
+ public:
+  struct Mark {
+    std::size_t chunk;
+    std::size_t top;
+  };
+  Mark mark() const { return Mark{chunk_, top_}; }
+  /// `n` values, all None.
+  Value* allocate(std::size_t n);
+  /// Drops every value allocated after `m` (they become None again).
+  void release(Mark m);
+
+ private:
+  static constexpr std::size_t kChunk = 1 << 14;
+  std::vector<std::unique_ptr<Value[]>> chunks_;
+  std::vector<std::size_t> sizes_;
+  std::size_t chunk_ = 0;
+  std::size_t top_ = 0;
+};
+
 class Thread {
  public:
+  ValueArena arena;
   /// Where print() writes (one call per printed line, without the newline).
   std::function<void(std::string_view)> print;
   /// Resolves faultbox builtins (PREDECLARED names); the embedder installs stdlib's table.

@@ -96,6 +96,18 @@ class Value {
     std::swap(i_, other.i_);
   }
 
+  /// Overwrites with an int (cheaper than assigning a temporary Value).
+  void set_int(std::int64_t i) {
+    release();
+    type_ = Type::kInt;
+    i_ = i;
+  }
+  void set_bool(bool b) {
+    release();
+    type_ = Type::kBool;
+    i_ = b ? 1 : 0;
+  }
+
   Type type() const { return type_; }
   bool is_heap() const { return type_ >= Type::kString; }
   bool is(Type t) const { return type_ == t; }
