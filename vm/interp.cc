@@ -79,6 +79,7 @@ std::shared_ptr<Program> load_program(ir::Module module) {
     if (program->constants.back().is_heap()) program->constants.back().object()->frozen = true;
   }
   program->globals.resize(program->module.globals.size());
+  program->builtins.resize(program->module.names.size());
   program->assigned.assign(program->module.globals.size(), false);
   return program;
 }
@@ -344,8 +345,15 @@ bool Frame::loop(Value& result) {
   // calls (the callee counts on) and when this frame returns.
   std::uint64_t steps = thread_.steps;
   const std::uint64_t max_steps = thread_.max_steps;
+  // The program counter too; the guard stores it for the backtrace however we leave.
+  std::uint32_t pc = pc_;
+  struct StorePc {
+    std::uint32_t& to;
+    const std::uint32_t& from;
+    ~StorePc() { to = from; }
+  } store_pc{pc_, pc};
   for (;;) {
-    ir::Instr instr = code[pc_];
+    ir::Instr instr = code[pc];
     std::uint32_t arg = ir::operand(instr);
     if (++steps > max_steps) {
       thread_.steps = steps;
@@ -374,16 +382,19 @@ bool Frame::loop(Value& result) {
         program.globals[arg] = std::move(*--sp);
         program.assigned[arg] = true;
         break;
-      case Op::PREDECLARED: {
-        // The embedder's table first; builtins the VM itself implements (struct) after.
-        const std::string& name = module.names[arg];
-        Value v = thread_.predeclared ? thread_.predeclared(name) : Value();
-        if (v.is(Type::kNone)) v = universe_value(name);
-        if (v.is(Type::kNone)) return thread_.fail(name + "() is not available here yet");
-        *sp++ = std::move(v);
+      case Op::PREDECLARED:
+      case Op::UNIVERSE: {
+        Value& cached = program.builtins[arg];
+        if (cached.is(Type::kNone)) {
+          // The embedder's table first (faultbox builtins); the VM's own universe after.
+          const std::string& name = module.names[arg];
+          if (ir::opcode(instr) == Op::PREDECLARED && thread_.predeclared) cached = thread_.predeclared(name);
+          if (cached.is(Type::kNone)) cached = universe_value(name);
+          if (cached.is(Type::kNone)) return thread_.fail(name + "() is not available here yet");
+        }
+        *sp++ = cached;
         break;
       }
-      case Op::UNIVERSE: *sp++ = universe_value(module.names[arg]); break;
       case Op::POP: *--sp = Value(); break;
       case Op::DUP:
         sp[0] = sp[-1];
@@ -534,13 +545,13 @@ bool Frame::loop(Value& result) {
         for (auto it = items.rbegin(); it != items.rend(); ++it) *sp++ = std::move(*it);
         break;
       }
-      case Op::JUMP: pc_ = arg; continue;
+      case Op::JUMP: pc = arg; continue;
       case Op::JUMP_IF_FALSE:
       case Op::JUMP_IF_TRUE: {
         bool t = truth(*--sp);
         *sp = Value();
         if (t == (ir::opcode(instr) == Op::JUMP_IF_TRUE)) {
-          pc_ = arg;
+          pc = arg;
           continue;
         }
         break;
@@ -548,7 +559,7 @@ bool Frame::loop(Value& result) {
       case Op::AND_JUMP:
       case Op::OR_JUMP:
         if (truth(sp[-1]) == (ir::opcode(instr) == Op::OR_JUMP)) {
-          pc_ = arg;
+          pc = arg;
           continue;
         }
         *--sp = Value();
@@ -567,7 +578,7 @@ bool Frame::loop(Value& result) {
         }
         if (thread_.failed()) return false;
         *--sp = Value();
-        pc_ = arg;
+        pc = arg;
         continue;
       }
       case Op::ITER_END: *--sp = Value(); break;
@@ -615,7 +626,7 @@ bool Frame::loop(Value& result) {
         return true;
       case Op::LOAD: return thread_.fail("load() is not supported by eval yet");
     }
-    ++pc_;
+    ++pc;
   }
 }
 

@@ -4,6 +4,7 @@
 #include "vm/methods.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -13,35 +14,34 @@
 namespace fb::vm {
 
 bool unpack(Thread& thread, std::string_view fn, Args& args, std::initializer_list<ArgSpec> specs) {
-  std::vector<const ArgSpec*> list;
-  for (const ArgSpec& s : specs) list.push_back(&s);
-  if (args.positional.size() > list.size()) {
-    return thread.fail(std::string(fn) + ": got " + std::to_string(args.positional.size()) +
-                       " arguments, want at most " + std::to_string(list.size()));
+  const ArgSpec* list = specs.begin();
+  std::size_t count = specs.size();
+  auto name_of = [&](std::size_t k) {
+    std::string_view want = list[k].name;
+    if (!want.empty() && want.back() == '?') want.remove_suffix(1);
+    return want;
+  };
+  if (args.positional.size() > count) {
+    return thread.fail(std::string(fn) + ": got " + std::to_string(args.positional.size()) + " arguments, want at most " +
+                       std::to_string(count));
   }
-  std::vector<bool> set(list.size(), false);
+  std::uint64_t set = 0;  // builtins take far fewer than 64 parameters
   for (std::size_t i = 0; i < args.positional.size(); ++i) {
-    *list[i]->out = std::move(args.positional[i]);
-    set[i] = true;
+    *list[i].out = std::move(args.positional[i]);
+    set |= 1ULL << i;
   }
   for (auto& [name, value] : args.keywords) {
     std::size_t k = 0;
-    while (k < list.size()) {
-      std::string_view want = list[k]->name;
-      if (!want.empty() && want.back() == '?') want.remove_suffix(1);
-      if (want == name) break;
-      ++k;
-    }
-    if (k == list.size())
-      return thread.fail(std::string(fn) + ": unexpected keyword argument " + name);
-    if (set[k]) return thread.fail(std::string(fn) + ": got multiple values for parameter " + name);
-    *list[k]->out = std::move(value);
-    set[k] = true;
+    while (k < count && name_of(k) != name) ++k;
+    if (k == count) return thread.fail(std::string(fn) + ": unexpected keyword argument " + std::string(name));
+    if (set & (1ULL << k)) return thread.fail(std::string(fn) + ": got multiple values for parameter " + std::string(name));
+    *list[k].out = std::move(value);
+    set |= 1ULL << k;
   }
-  for (std::size_t k = 0; k < list.size(); ++k) {
-    std::string_view want = list[k]->name;
-    if (!set[k] && (want.empty() || want.back() != '?')) {
-      return thread.fail(std::string(fn) + ": missing argument for " + std::string(want));
+  for (std::size_t k = 0; k < count; ++k) {
+    std::string_view want = list[k].name;
+    if (!(set & (1ULL << k)) && (want.empty() || want.back() != '?')) {
+      return thread.fail(std::string(fn) + ": missing argument for " + std::string(name_of(k)));
     }
   }
   return true;
@@ -82,7 +82,7 @@ bool u_print(Thread& t, const Value&, Args& a, Value& r) {
   std::string sep = " ";
   for (auto& [k, v] : a.keywords) {
     if (k != "sep" || !v.is(Type::kString))
-      return t.fail("print: unexpected keyword argument " + k);
+      return t.fail("print: unexpected keyword argument " + std::string(k));
     sep = v.as<String>()->text;
   }
   std::string line;
@@ -228,8 +228,8 @@ bool u_tuple(Thread& t, const Value&, Args& a, Value& r) {
   return true;
 }
 
-bool update_dict(Thread& t, Dict& d, const Value& pairs,
-                 std::vector<std::pair<std::string, Value>>& keywords, std::string_view fn) {
+bool update_dict(Thread& t, Dict& d, const Value& pairs, decltype(Args::keywords)& keywords,
+                 std::string_view fn) {
   if (pairs.is(Type::kDict)) {
     for (const auto& e : pairs.as<Dict>()->entries) {
       if (!dict_set(t, d, e.key, e.value)) return false;
@@ -247,7 +247,7 @@ bool update_dict(Thread& t, Dict& d, const Value& pairs,
     }
   }
   for (auto& [k, v] : keywords) {
-    if (!dict_set(t, d, make_string(k), v)) return false;
+    if (!dict_set(t, d, make_string(std::string(k)), v)) return false;
   }
   return true;
 }
@@ -355,14 +355,14 @@ bool u_reversed(Thread& t, const Value&, Args& a, Value& r) {
 bool min_max(Thread& t, Args& a, Value& r, bool want_max, const char* fn) {
   Value key;
   for (auto& [k, v] : a.keywords) {
-    if (k != "key") return t.fail(std::string(fn) + ": unexpected keyword argument " + k);
+    if (k != "key") return t.fail(std::string(fn) + ": unexpected keyword argument " + std::string(k));
     key = v;
   }
   std::vector<Value> items;
   if (a.positional.size() == 1) {
     if (!to_vector(t, a.positional[0], items)) return false;
   } else {
-    items = a.positional;
+    items.assign(a.positional.begin(), a.positional.end());
   }
   if (items.empty()) return t.fail(std::string(fn) + ": argument is an empty sequence");
   Value best = items[0], best_key;
@@ -452,7 +452,7 @@ bool u_dir(Thread& t, const Value&, Args& a, Value& r) {
 bool u_fail(Thread& t, const Value&, Args& a, Value&) {
   std::string sep = " ";
   for (auto& [k, v] : a.keywords) {
-    if (k != "sep" || !v.is(Type::kString)) return t.fail("fail: unexpected keyword argument " + k);
+    if (k != "sep" || !v.is(Type::kString)) return t.fail("fail: unexpected keyword argument " + std::string(k));
     sep = v.as<String>()->text;
   }
   std::string msg;
@@ -522,7 +522,7 @@ bool u_struct(Thread& t, const Value&, Args& a, Value& r) {
   if (!a.positional.empty()) return t.fail("struct: unexpected positional arguments");
   auto* s = new Struct();
   r = Value::adopt(s);
-  for (auto& [k, v] : a.keywords) s->fields.emplace_back(k, v);
+  for (auto& [k, v] : a.keywords) s->fields.emplace_back(std::string(k), v);
   std::sort(s->fields.begin(), s->fields.end(),
             [](const auto& x, const auto& y) { return x.first < y.first; });
   return true;
@@ -1075,11 +1075,12 @@ Value universe_value(std::string_view name) {
 // ---- % formatting -----------------------------------------------------------------------
 
 bool format_percent(Thread& thread, const std::string& format, const Value& args, Value& out) {
-  std::vector<Value> values;
+  // The arguments: a tuple's items, or the single value itself (no copies).
+  const Value* values = &args;
+  std::size_t value_count = 1;
   if (args.is(Type::kTuple)) {
-    values = args.as<List>()->items;
-  } else {
-    values.push_back(args);
+    values = args.as<List>()->items.data();
+    value_count = args.as<List>()->items.size();
   }
   std::size_t next_arg = 0;
   bool used_mapping = false;
@@ -1110,7 +1111,7 @@ bool format_percent(Thread& thread, const std::string& format, const Value& args
       continue;
     }
     if (!v) {
-      if (next_arg >= values.size()) return thread.fail("not enough arguments for format string");
+      if (next_arg >= value_count) return thread.fail("not enough arguments for format string");
       v = &values[next_arg++];
     }
     char buf[64];
@@ -1131,14 +1132,13 @@ bool format_percent(Thread& thread, const std::string& format, const Value& args
           return thread.fail("%" + std::string(1, conv) +
                              " format requires integer: " + std::string(type_of(*v)));
         }
-        const char* f = conv == 'x' ? "%llx" : conv == 'X' ? "%llX" : conv == 'o' ? "%llo" : "%lld";
-        if (n < 0 && conv != 'd' && conv != 'i') {
-          std::snprintf(buf, sizeof buf, f, static_cast<unsigned long long>(-n));
-          r += '-';
-        } else {
-          std::snprintf(buf, sizeof buf, f, static_cast<long long>(n));
-        }
-        r += buf;
+        int base = conv == 'x' || conv == 'X' ? 16 : conv == 'o' ? 8 : 10;
+        if (n < 0) r += '-';
+        // Magnitude as unsigned, so INT64_MIN works too.
+        std::uint64_t magnitude = n < 0 ? 0 - static_cast<std::uint64_t>(n) : static_cast<std::uint64_t>(n);
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, magnitude, base);
+        if (conv == 'X') std::transform(buf, end, buf, [](char ch) { return static_cast<char>(std::toupper(ch)); });
+        r.append(buf, end);
         break;
       }
       case 'e':
@@ -1172,7 +1172,7 @@ bool format_percent(Thread& thread, const std::string& format, const Value& args
       default: return thread.fail("unknown conversion %" + std::string(1, conv));
     }
   }
-  if (!used_mapping && next_arg < values.size())
+  if (!used_mapping && next_arg < value_count)
     return thread.fail("too many arguments for format string");
   out = make_string(std::move(r));
   return true;

@@ -1,7 +1,9 @@
 #pragma once
 /// The heap value types.
 
+#include <boost/container/small_vector.hpp>
 #include <memory>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -63,10 +65,12 @@ struct Function final : Object {
   const ir::Function& code() const;
 };
 
-/// Arguments of a call, as the VM collects them.
+/// Arguments of a call, as the VM collects them. Small calls need no heap allocation;
+/// keyword names point into the program's name table or a **kwargs dict that outlives
+/// the call.
 struct Args {
-  std::vector<Value> positional;
-  std::vector<std::pair<std::string, Value>> keywords;
+  boost::container::small_vector<Value, 6> positional;
+  boost::container::small_vector<std::pair<std::string_view, Value>, 2> keywords;
 };
 
 using NativeFn = bool (*)(Thread& thread, const Value& self, Args& args, Value& result);

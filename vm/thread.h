@@ -21,6 +21,8 @@ struct Program {
   std::vector<Value> constants;
   std::vector<Value> globals;
   std::vector<bool> assigned;
+  /// Universe and faultbox builtins by name index, looked up on first use.
+  std::vector<Value> builtins;
 };
 
 /// Makes a Program from verified IR (constants become values, globals start unset).

@@ -86,8 +86,14 @@ class Value {
     }
     return *this;
   }
+  /// Releases what this held at once (a swap would leave it alive in `other`).
   Value& operator=(Value&& other) noexcept {
-    swap(other);
+    if (this != &other) {
+      release();
+      type_ = other.type_;
+      i_ = other.i_;
+      other.type_ = Type::kNone;
+    }
     return *this;
   }
   ~Value() { release(); }
