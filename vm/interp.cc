@@ -362,12 +362,12 @@ bool Frame::loop(Value& result) {
     if ((steps & 0x3FF) == 0 && thread_.cancelled.load(std::memory_order_relaxed))
       return thread_.fail("cancelled");
     switch (ir::opcode(instr)) {
-      case Op::CONST: *sp++ = program.constants[arg]; break;
+      case Op::CONST: (sp++)->fill(program.constants[arg]); break;
       case Op::NONE: *sp++ = Value(); break;
       case Op::TRUE: *sp++ = Value::boolean(true); break;
       case Op::FALSE: *sp++ = Value::boolean(false); break;
       case Op::SMALL_INT: *sp++ = Value::integer(ir::signed_operand(instr)); break;
-      case Op::LOCAL: *sp++ = locals_[arg]; break;
+      case Op::LOCAL: (sp++)->fill(locals_[arg]); break;
       case Op::SET_LOCAL: locals_[arg] = std::move(*--sp); break;
       case Op::CELL: *sp++ = locals_[arg].as<Cell>()->value; break;
       case Op::SET_CELL: locals_[arg].as<Cell>()->value = std::move(*--sp); break;
@@ -388,7 +388,8 @@ bool Frame::loop(Value& result) {
         if (cached.is(Type::kNone)) {
           // The embedder's table first (faultbox builtins); the VM's own universe after.
           const std::string& name = module.names[arg];
-          if (ir::opcode(instr) == Op::PREDECLARED && thread_.predeclared) cached = thread_.predeclared(name);
+          if (ir::opcode(instr) == Op::PREDECLARED && thread_.predeclared)
+            cached = thread_.predeclared(name);
           if (cached.is(Type::kNone)) cached = universe_value(name);
           if (cached.is(Type::kNone)) return thread_.fail(name + "() is not available here yet");
         }
@@ -535,14 +536,23 @@ bool Frame::loop(Value& result) {
                             " value does not support field assignment");
       case Op::UNPACK: {
         Value seq = std::move(*--sp);
-        std::vector<Value> items;
-        if (!to_vector(thread_, seq, items)) return false;
-        if (items.size() != arg) {
-          return thread_.fail(std::string(items.size() > arg ? "too many" : "too few") +
-                              " values to unpack (got " + std::to_string(items.size()) + ", want " +
+        std::vector<Value> copied;
+        const Value* items = nullptr;
+        std::size_t n = 0;
+        if (seq.is(Type::kTuple) || seq.is(Type::kList)) {  // no copy for the usual case
+          items = seq.as<List>()->items.data();
+          n = seq.as<List>()->items.size();
+        } else {
+          if (!to_vector(thread_, seq, copied)) return false;
+          items = copied.data();
+          n = copied.size();
+        }
+        if (n != arg) {
+          return thread_.fail(std::string(n > arg ? "too many" : "too few") +
+                              " values to unpack (got " + std::to_string(n) + ", want " +
                               std::to_string(arg) + ")");
         }
-        for (auto it = items.rbegin(); it != items.rend(); ++it) *sp++ = std::move(*it);
+        for (std::size_t k = n; k-- > 0;) (sp++)->fill(items[k]);
         break;
       }
       case Op::JUMP: pc = arg; continue;
@@ -571,12 +581,21 @@ bool Frame::loop(Value& result) {
         break;
       }
       case Op::ITER_NEXT: {
-        Value item;
-        if (next(thread_, *sp[-1].as<Iterator>(), item)) {
-          *sp++ = std::move(item);
-          break;
+        auto* it = sp[-1].as<Iterator>();
+        const Value& over = it->iterable;
+        if (over.is(Type::kRange)) {  // the common loop, without a call
+          if (it->position < it->range_length) {
+            (sp++)->set_int(over.as<Range>()->at(it->position++));
+            break;
+          }
+        } else {
+          Value item;
+          if (next(thread_, *it, item)) {
+            *sp++ = std::move(item);
+            break;
+          }
+          if (thread_.failed()) return false;
         }
-        if (thread_.failed()) return false;
         *--sp = Value();
         pc = arg;
         continue;

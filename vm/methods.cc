@@ -22,8 +22,8 @@ bool unpack(Thread& thread, std::string_view fn, Args& args, std::initializer_li
     return want;
   };
   if (args.positional.size() > count) {
-    return thread.fail(std::string(fn) + ": got " + std::to_string(args.positional.size()) + " arguments, want at most " +
-                       std::to_string(count));
+    return thread.fail(std::string(fn) + ": got " + std::to_string(args.positional.size()) +
+                       " arguments, want at most " + std::to_string(count));
   }
   std::uint64_t set = 0;  // builtins take far fewer than 64 parameters
   for (std::size_t i = 0; i < args.positional.size(); ++i) {
@@ -33,8 +33,11 @@ bool unpack(Thread& thread, std::string_view fn, Args& args, std::initializer_li
   for (auto& [name, value] : args.keywords) {
     std::size_t k = 0;
     while (k < count && name_of(k) != name) ++k;
-    if (k == count) return thread.fail(std::string(fn) + ": unexpected keyword argument " + std::string(name));
-    if (set & (1ULL << k)) return thread.fail(std::string(fn) + ": got multiple values for parameter " + std::string(name));
+    if (k == count)
+      return thread.fail(std::string(fn) + ": unexpected keyword argument " + std::string(name));
+    if (set & (1ULL << k))
+      return thread.fail(std::string(fn) + ": got multiple values for parameter " +
+                         std::string(name));
     *list[k].out = std::move(value);
     set |= 1ULL << k;
   }
@@ -355,7 +358,8 @@ bool u_reversed(Thread& t, const Value&, Args& a, Value& r) {
 bool min_max(Thread& t, Args& a, Value& r, bool want_max, const char* fn) {
   Value key;
   for (auto& [k, v] : a.keywords) {
-    if (k != "key") return t.fail(std::string(fn) + ": unexpected keyword argument " + std::string(k));
+    if (k != "key")
+      return t.fail(std::string(fn) + ": unexpected keyword argument " + std::string(k));
     key = v;
   }
   std::vector<Value> items;
@@ -452,7 +456,8 @@ bool u_dir(Thread& t, const Value&, Args& a, Value& r) {
 bool u_fail(Thread& t, const Value&, Args& a, Value&) {
   std::string sep = " ";
   for (auto& [k, v] : a.keywords) {
-    if (k != "sep" || !v.is(Type::kString)) return t.fail("fail: unexpected keyword argument " + std::string(k));
+    if (k != "sep" || !v.is(Type::kString))
+      return t.fail("fail: unexpected keyword argument " + std::string(k));
     sep = v.as<String>()->text;
   }
   std::string msg;
@@ -1135,9 +1140,12 @@ bool format_percent(Thread& thread, const std::string& format, const Value& args
         int base = conv == 'x' || conv == 'X' ? 16 : conv == 'o' ? 8 : 10;
         if (n < 0) r += '-';
         // Magnitude as unsigned, so INT64_MIN works too.
-        std::uint64_t magnitude = n < 0 ? 0 - static_cast<std::uint64_t>(n) : static_cast<std::uint64_t>(n);
+        std::uint64_t magnitude =
+            n < 0 ? 0 - static_cast<std::uint64_t>(n) : static_cast<std::uint64_t>(n);
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf, magnitude, base);
-        if (conv == 'X') std::transform(buf, end, buf, [](char ch) { return static_cast<char>(std::toupper(ch)); });
+        if (conv == 'X')
+          std::transform(buf, end, buf,
+                         [](char ch) { return static_cast<char>(std::toupper(ch)); });
         r.append(buf, end);
         break;
       }

@@ -3,8 +3,8 @@
 
 #include <boost/container/small_vector.hpp>
 #include <memory>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/module.h"

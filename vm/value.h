@@ -102,6 +102,14 @@ class Value {
     std::swap(i_, other.i_);
   }
 
+  /// Copies `v` into a slot known to hold no heap value (a dead operand-stack slot),
+  /// skipping the release an assignment would do.
+  void fill(const Value& v) {
+    type_ = v.type_;
+    i_ = v.i_;
+    retain();
+  }
+
   /// Overwrites with an int (cheaper than assigning a temporary Value).
   void set_int(std::int64_t i) {
     release();
