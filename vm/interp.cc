@@ -253,13 +253,10 @@ inline bool int_fast(Op op, Value& left, const Value& right) {
 
 class Frame {
  public:
-  /// `owner` keeps the program alive for backtraces; the frame itself holds raw pointers.
-  Frame(Thread& thread, const Function* fn, const std::shared_ptr<Program>& owner,
-        std::uint32_t index)
+  Frame(Thread& thread, const Function* fn, Program& program, std::uint32_t index)
       : thread_(thread),
         fn_(fn),
-        owner_(owner),
-        program_(*owner),
+        program_(program),
         code_(program_.module.functions[index]),
         mark_(thread.arena.mark()),
         locals_(thread.arena.allocate(code_.num_locals + code_.max_stack + 1)),
@@ -278,7 +275,8 @@ class Frame {
       locals_[slot] = Value::adopt(cell);
     }
     bool ok = loop(result);
-    if (!ok) thread_.add_frame(TraceFrame{owner_, code_.name, code_.span_at(pc_)});
+    if (!ok)
+      thread_.add_frame(TraceFrame{program_.shared_from_this(), code_.name, code_.span_at(pc_)});
     return ok;
   }
 
@@ -287,7 +285,6 @@ class Frame {
 
   Thread& thread_;
   const Function* fn_;
-  const std::shared_ptr<Program>& owner_;
   Program& program_;
   const ir::Function& code_;
   ValueArena::Mark mark_;
@@ -303,7 +300,7 @@ bool too_deep(Thread& thread) {
 
 bool call_function(Thread& thread, const Function& fn, Args& args, Value& result) {
   if (thread.depth >= Thread::kMaxDepth) return too_deep(thread);
-  Frame frame(thread, &fn, fn.program, fn.index);
+  Frame frame(thread, &fn, *fn.program, fn.index);
   if (!bind_arguments(thread, fn, args, frame.locals())) return false;
   ++thread.depth;
   bool ok = frame.run(result);
@@ -328,7 +325,7 @@ bool call_function_from_stack(Thread& thread, const Function& fn, const ir::Modu
   for (std::size_t j = 0; j < nkw; ++j) {
     keywords[j] = KeywordRef{module.names[site.keywords[j]], args + site.positional + j};
   }
-  Frame frame(thread, &fn, fn.program, fn.index);
+  Frame frame(thread, &fn, *fn.program, fn.index);
   if (!bind(thread, fn, args, site.positional, keywords, nkw, frame.locals())) return false;
   ++thread.depth;
   bool ok = frame.run(result);
@@ -603,7 +600,7 @@ bool Frame::loop(Value& result) {
       case Op::ITER_END: *--sp = Value(); break;
       case Op::MAKE_FUNC: {
         const ir::Function& child = module.functions[arg];
-        auto* f = new Function(owner_, arg);
+        auto* f = new Function(&program_, arg);
         Value fv = Value::adopt(f);
         std::size_t defaults = static_cast<std::size_t>(
             std::count_if(child.params.begin(), child.params.end(),
@@ -697,7 +694,7 @@ void freeze(const Value& v) {
 }  // namespace
 
 bool run_program(Thread& thread, const std::shared_ptr<Program>& program) {
-  Frame frame(thread, nullptr, program, 0);
+  Frame frame(thread, nullptr, *program, 0);
   Value result;
   ++thread.depth;
   bool ok = frame.run(result);

@@ -55,13 +55,15 @@ struct Cell final : Object {
   Cell() : Object(Type::kCell) {}
 };
 
+/// A Starlark function value. It points at its program without owning it: the program
+/// holds the function in its globals, so ownership would be a cycle. Whoever runs a
+/// program keeps it alive while values made by it are in use.
 struct Function final : Object {
-  std::shared_ptr<Program> program;
+  Program* program;
   std::uint32_t index;          // into program->module.functions
   std::vector<Value> defaults;  // one per parameter with a default, in order
   std::vector<Value> freevars;  // Cells
-  Function(std::shared_ptr<Program> p, std::uint32_t i)
-      : Object(Type::kFunction), program(std::move(p)), index(i) {}
+  Function(Program* p, std::uint32_t i) : Object(Type::kFunction), program(p), index(i) {}
   const ir::Function& code() const;
 };
 

@@ -13,6 +13,22 @@ using ir::Op;
 
 std::string_view type_of(const Value& v) { return type_name(v.type()); }
 
+void destroy(Object* object) {
+  thread_local std::vector<Object*>* queue = nullptr;
+  if (queue) {
+    queue->push_back(object);
+    return;
+  }
+  std::vector<Object*> pending{object};
+  queue = &pending;
+  while (!pending.empty()) {
+    Object* next = pending.back();
+    pending.pop_back();
+    delete next;  // releasing its children queues them here
+  }
+  queue = nullptr;
+}
+
 std::string_view type_name(Type type) {
   switch (type) {
     case Type::kNone: return "NoneType";

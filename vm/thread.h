@@ -16,7 +16,7 @@
 namespace fb::vm {
 
 /// A module loaded for execution: its code, its constants as values, and its globals.
-struct Program {
+struct Program : std::enable_shared_from_this<Program> {
   ir::Module module;
   std::vector<Value> constants;
   std::vector<Value> globals;

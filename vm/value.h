@@ -47,6 +47,11 @@ struct Object {
   Object& operator=(const Object&) = delete;
 };
 
+/// Frees an object whose last reference is gone. Objects freed while another is being
+/// freed are queued, not freed recursively, so dropping a deeply nested value (a list
+/// nested a million times) cannot overflow the stack.
+void destroy(Object* object);
+
 class Value {
  public:
   Value() : type_(Type::kNone), i_(0) {}
@@ -139,7 +144,7 @@ class Value {
     if (is_heap()) ++o_->refs;
   }
   void release() {
-    if (is_heap() && --o_->refs == 0) delete o_;
+    if (is_heap() && --o_->refs == 0) destroy(o_);
   }
 
   Type type_;
