@@ -260,7 +260,11 @@ class Frame {
         code_(program_.module.functions[index]),
         mark_(thread.arena.mark()),
         locals_(thread.arena.allocate(code_.num_locals + code_.max_stack + 1)),
-        stack_(locals_ + code_.num_locals) {}
+        stack_(locals_ + code_.num_locals) {
+    // Parameters are bound before the frame runs; every other local starts unassigned.
+    for (std::size_t i = code_.params.size(); i < code_.num_locals; ++i)
+      locals_[i] = Value::unbound();
+  }
   ~Frame() { thread_.arena.release(mark_); }
   Frame(const Frame&) = delete;
   Frame& operator=(const Frame&) = delete;
@@ -282,6 +286,9 @@ class Frame {
 
  private:
   bool loop(Value& result);
+  bool unbound(const std::string& name) {
+    return thread_.fail("local variable " + name + " referenced before assignment");
+  }
 
   Thread& thread_;
   const Function* fn_;
@@ -364,11 +371,22 @@ bool Frame::loop(Value& result) {
       case Op::TRUE: *sp++ = Value::boolean(true); break;
       case Op::FALSE: *sp++ = Value::boolean(false); break;
       case Op::SMALL_INT: *sp++ = Value::integer(ir::signed_operand(instr)); break;
-      case Op::LOCAL: (sp++)->fill(locals_[arg]); break;
+      case Op::LOCAL:
+        if (locals_[arg].is(Type::kUnbound)) return unbound(code_.local_names[arg]);
+        (sp++)->fill(locals_[arg]);
+        break;
       case Op::SET_LOCAL: locals_[arg] = std::move(*--sp); break;
-      case Op::CELL: *sp++ = locals_[arg].as<Cell>()->value; break;
+      case Op::CELL:
+        if (locals_[arg].as<Cell>()->value.is(Type::kUnbound))
+          return unbound(code_.local_names[arg]);
+        *sp++ = locals_[arg].as<Cell>()->value;
+        break;
       case Op::SET_CELL: locals_[arg].as<Cell>()->value = std::move(*--sp); break;
-      case Op::FREE: *sp++ = fn_->freevars[arg].as<Cell>()->value; break;
+      case Op::FREE:
+        if (fn_->freevars[arg].as<Cell>()->value.is(Type::kUnbound))
+          return unbound(code_.freevars[arg]);
+        *sp++ = fn_->freevars[arg].as<Cell>()->value;
+        break;
       case Op::GLOBAL:
         if (!program.assigned[arg])
           return thread_.fail("global variable " + module.globals[arg] +

@@ -47,6 +47,7 @@ std::string_view type_name(Type type) {
     case Type::kStruct: return "struct";
     case Type::kCell: return "cell";
     case Type::kIterator: return "iterator";
+    case Type::kUnbound: return "unbound";
   }
   return "?";
 }

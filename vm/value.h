@@ -18,6 +18,7 @@ enum class Type : std::uint8_t {
   kBool,
   kInt,
   kFloat,
+  kUnbound,  // a local not yet assigned; never visible to Starlark code
   // heap types
   kString,
   kBytes,
@@ -56,6 +57,11 @@ class Value {
  public:
   Value() : type_(Type::kNone), i_(0) {}
   static Value none() { return Value(); }
+  static Value unbound() {
+    Value v;
+    v.type_ = Type::kUnbound;
+    return v;
+  }
   static Value boolean(bool b) {
     Value v;
     v.type_ = Type::kBool;
