@@ -658,7 +658,15 @@ bool Frame::loop(Value& result) {
         thread_.steps = steps;
         result = std::move(*--sp);
         return true;
-      case Op::LOAD: return thread_.fail("load() is not supported by eval yet");
+      case Op::LOAD: {
+        if (!thread_.load) return thread_.fail("load() is not available here");
+        std::vector<Value> symbols;
+        thread_.steps = steps;
+        if (!thread_.load(thread_, program_, module.loads[arg], symbols)) return false;
+        steps = thread_.steps;
+        for (Value& v : symbols) *sp++ = std::move(v);
+        break;
+      }
     }
     ++pc;
   }

@@ -62,6 +62,12 @@ class Thread {
   ValueArena arena;
   /// Where print() writes (one call per printed line, without the newline).
   std::function<void(std::string_view)> print;
+  /// Runs a load() statement of `from`: fills `symbols` with the values of the site's
+  /// symbols, in order, or fails the thread. Installed by the embedder (the module
+  /// loader compiles files, which the VM cannot do itself).
+  std::function<bool(Thread& thread, const Program& from, const ir::LoadSite& site,
+                     std::vector<Value>& symbols)>
+      load;
   /// Resolves faultbox builtins (PREDECLARED names); the embedder installs stdlib's table.
   /// Returns None for a name it does not provide.
   std::function<Value(std::string_view)> predeclared;

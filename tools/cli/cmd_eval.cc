@@ -6,6 +6,7 @@
 #include "ir/module.h"
 #include "stdlib/builtins.h"
 #include "tools/cli/command.h"
+#include "tools/cli/loader.h"
 #include "tools/cli/spec_input.h"
 #include "vm/thread.h"
 
@@ -37,7 +38,10 @@ int run_eval(const Context& context, const ParsedArgs& args) {
   }
   thread.print = [&](std::string_view line) { context.out << line << '\n'; };
   thread.predeclared = stdlib::lookup;
-  bool ok = vm::run_program(thread, vm::load_program(std::move(code)));
+  ModuleLoader loader(args.positionals[0]);
+  loader.attach(thread);
+  auto program = vm::load_program(std::move(code));
+  bool ok = loader.run(thread, args.positionals[0], program);
   context.out.flush();
   if (!ok) {
     context.err << vm::format_error(thread);

@@ -10,6 +10,7 @@
 #include "compiler/lower.h"
 #include "grammar/render.h"
 #include "stdlib/builtins.h"
+#include "tools/cli/loader.h"
 #include "vm/thread.h"
 
 namespace fb {
@@ -61,9 +62,10 @@ std::uint32_t line_of(const std::string& text, std::uint32_t offset) {
                  text.begin(), text.begin() + std::min<std::size_t>(offset, text.size()), '\n'));
 }
 
-Outcome run(const std::string& name, const std::string& text) {
+/// Runs one chunk as if it were the file `path` (so its relative loads resolve there).
+Outcome run(const std::string& path, const std::string& text) {
   grammar::SourceMap map;
-  auto id = map.add(name, text);
+  auto id = map.add(path, text);
   grammar::DiagnosticList diagnostics;
   auto module = compiler::analyze(map.file(id), diagnostics);
   if (diagnostics.has_errors()) {
@@ -75,7 +77,9 @@ Outcome run(const std::string& name, const std::string& text) {
   thread.predeclared = stdlib::lookup;
   thread.max_steps = 50'000'000;
   auto program = vm::load_program(compiler::lower(*module, map.file(id)));
-  if (vm::run_program(thread, program)) return {};
+  cli::ModuleLoader loader(path);
+  loader.attach(thread);
+  if (loader.run(thread, path, program)) return {};
   std::uint32_t line =
       thread.backtrace().empty() ? 0 : line_of(text, thread.backtrace().front().span.offset);
   return {false, thread.error(), line};
@@ -98,7 +102,7 @@ TEST_P(EvalSpec, ChunksBehaveAsMarked) {
         pattern = m[1].str();
       }
     }
-    Outcome out = run(where, chunk.text);
+    Outcome out = run((spec_dir() / GetParam()).string(), chunk.text);
     if (marked_line == 0) {
       EXPECT_TRUE(out.ok) << "chunk at " << where << " failed at its line " << out.line << ": "
                           << out.message;
