@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "vm/bigint.h"
 #include "vm/methods.h"
 #include "vm/ops.h"
 #include "vm/thread.h"
@@ -72,9 +73,13 @@ std::shared_ptr<Program> load_program(ir::Module module) {
         break;
       case ir::Constant::Kind::kString: program->constants.push_back(make_string(c.text)); break;
       case ir::Constant::Kind::kBytes: program->constants.push_back(make_bytes(c.text)); break;
-      case ir::Constant::Kind::kBigInt:
-        program->constants.push_back(Value());
-        break;  // see bigint note
+      case ir::Constant::Kind::kBigInt: {
+        Int v;
+        bool negative = c.text.starts_with("-");
+        int_parse(std::string_view(c.text).substr(negative ? 1 : 0), 10, v);
+        program->constants.push_back(make_int(negative ? int_neg(v) : v));
+        break;
+      }
     }
     if (program->constants.back().is_heap()) program->constants.back().object()->frozen = true;
   }

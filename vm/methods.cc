@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 
+#include "vm/bigint.h"
 #include "vm/ops.h"
 
 namespace fb::vm {
@@ -57,6 +58,8 @@ bool no_args(Thread& thread, std::string_view fn, Args& args) {
 }
 
 bool want_int(Thread& thread, std::string_view fn, const Value& v, std::int64_t& out) {
+  if (v.is(Type::kBigInt))
+    return thread.fail(std::string(fn) + ": int " + repr(v) + " is too large");
   if (!v.is(Type::kInt))
     return thread.fail(std::string(fn) + ": got " + std::string(type_of(v)) + ", want int");
   out = v.as_int();
@@ -143,17 +146,31 @@ bool u_bool(Thread& t, const Value&, Args& a, Value& r) {
   return true;
 }
 
+/// An integral double as an Int (exact: scaling by 2^32 loses nothing).
+Int int_from_double(double f) {
+  Int v;
+  v.negative = f < 0;
+  f = std::fabs(f);
+  while (f >= 1) {
+    double limb = std::fmod(f, 4294967296.0);
+    v.mag.push_back(static_cast<std::uint32_t>(limb));
+    f = std::floor(f / 4294967296.0);
+  }
+  if (v.mag.empty()) v.negative = false;
+  return v;
+}
+
 bool u_int(Thread& t, const Value&, Args& a, Value& r) {
   Value x = Value::integer(0), base;
   if (!unpack(t, "int", a, {{"x?", &x}, {"base?", &base}})) return false;
   switch (x.type()) {
-    case Type::kInt: r = x; return true;
+    case Type::kInt:
+    case Type::kBigInt: r = x; return true;
     case Type::kBool: r = Value::integer(x.as_int()); return true;
     case Type::kFloat: {
       double f = std::trunc(x.as_float());
-      if (!std::isfinite(f) || std::fabs(f) >= 9.2e18)
-        return t.fail("int: cannot convert " + repr(x) + " to int");
-      r = Value::integer(static_cast<std::int64_t>(f));
+      if (!std::isfinite(f)) return t.fail("int: cannot convert " + repr(x) + " to int");
+      r = make_int(int_from_double(f));
       return true;
     }
     case Type::kString: {
@@ -162,7 +179,7 @@ bool u_int(Thread& t, const Value&, Args& a, Value& r) {
       std::string s = x.as<String>()->text;
       s.erase(0, s.find_first_not_of(" \t\n"));
       s.erase(s.find_last_not_of(" \t\n") + 1);
-      bool neg = !s.empty() && (s[0] == '-' || s[0] == '+') && s[0] == '-';
+      bool neg = !s.empty() && s[0] == '-';
       std::string digits = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? s.substr(1) : s;
       if (b == 0 || b == 16 || b == 8 || b == 2) {
         if (digits.size() > 2 && digits[0] == '0') {
@@ -175,19 +192,11 @@ bool u_int(Thread& t, const Value&, Args& a, Value& r) {
         }
         if (b == 0) b = 10;
       }
-      if (digits.empty() || b < 2 || b > 36)
+      Int v;
+      if (b < 2 || b > 36 || !int_parse(digits, static_cast<int>(b), v)) {
         return t.fail("int: invalid literal with base " + std::to_string(b) + ": " + repr(x));
-      std::int64_t v = 0;
-      for (char c : digits) {
-        int d = (c >= '0' && c <= '9')                   ? c - '0'
-                : (c | 0x20) >= 'a' && (c | 0x20) <= 'z' ? (c | 0x20) - 'a' + 10
-                                                         : 99;
-        if (d >= b)
-          return t.fail("int: invalid literal with base " + std::to_string(b) + ": " + repr(x));
-        if (__builtin_mul_overflow(v, b, &v) || __builtin_add_overflow(v, d, &v))
-          return t.fail("int: value too large (big integers are not supported yet)");
       }
-      r = Value::integer(neg ? -v : v);
+      r = make_int(neg ? int_neg(v) : v);
       return true;
     }
     default: return t.fail("int: cannot convert " + std::string(type_of(x)) + " to int");
@@ -201,6 +210,12 @@ bool u_float(Thread& t, const Value&, Args& a, Value& r) {
     case Type::kFloat: r = x; return true;
     case Type::kInt:
     case Type::kBool: r = Value::floating(static_cast<double>(x.as_int())); return true;
+    case Type::kBigInt: {
+      double d = int_to_double(x.as<BigInt>()->value);
+      if (!std::isfinite(d)) return t.fail("float: int too large to convert to float");
+      r = Value::floating(d);
+      return true;
+    }
     case Type::kString: {
       const std::string& s = x.as<String>()->text;
       char* end = nullptr;
@@ -395,10 +410,10 @@ bool u_abs(Thread& t, const Value&, Args& a, Value& r) {
     r = Value::floating(std::fabs(x.as_float()));
     return true;
   }
-  std::int64_t i;
-  if (!want_int(t, "abs", x, i)) return false;
-  if (i == INT64_MIN) return t.fail("abs: integer overflow (big integers are not supported yet)");
-  r = Value::integer(i < 0 ? -i : i);
+  if (!is_int(x)) return t.fail("abs: got " + std::string(type_of(x)) + ", want int or float");
+  Int v = to_int(x);
+  v.negative = false;
+  r = make_int(std::move(v));
   return true;
 }
 
@@ -1128,6 +1143,15 @@ bool format_percent(Thread& thread, const std::string& format, const Value& args
       case 'x':
       case 'X':
       case 'o': {
+        int base = conv == 'x' || conv == 'X' ? 16 : conv == 'o' ? 8 : 10;
+        if (v->is(Type::kBigInt)) {
+          std::string digits = int_to_string(v->as<BigInt>()->value, base);
+          if (conv == 'X')
+            std::transform(digits.begin(), digits.end(), digits.begin(),
+                           [](char ch) { return static_cast<char>(std::toupper(ch)); });
+          r += digits;
+          break;
+        }
         std::int64_t n;
         if (v->is(Type::kInt) || v->is(Type::kBool)) {
           n = v->as_int();
@@ -1137,7 +1161,6 @@ bool format_percent(Thread& thread, const std::string& format, const Value& args
           return thread.fail("%" + std::string(1, conv) +
                              " format requires integer: " + std::string(type_of(*v)));
         }
-        int base = conv == 'x' || conv == 'X' ? 16 : conv == 'o' ? 8 : 10;
         if (n < 0) r += '-';
         // Magnitude as unsigned, so INT64_MIN works too.
         std::uint64_t magnitude =

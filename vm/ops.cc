@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "vm/bigint.h"
 #include "vm/methods.h"
 
 namespace fb::vm {
@@ -48,6 +49,7 @@ std::string_view type_name(Type type) {
     case Type::kCell: return "cell";
     case Type::kIterator: return "iterator";
     case Type::kUnbound: return "unbound";
+    case Type::kBigInt: return "int";
   }
   return "?";
 }
@@ -73,8 +75,9 @@ bool truth(const Value& v) {
 
 namespace {
 
-bool is_number(const Value& v) { return v.is(Type::kInt) || v.is(Type::kFloat); }
+bool is_number(const Value& v) { return is_int(v) || v.is(Type::kFloat); }
 double as_double(const Value& v) {
+  if (v.is(Type::kBigInt)) return int_to_double(v.as<BigInt>()->value);
   return v.is(Type::kInt) ? static_cast<double>(v.as_int()) : v.as_float();
 }
 
@@ -87,6 +90,27 @@ int compare_int_float(std::int64_t i, double f) {
   auto whole = static_cast<std::int64_t>(fi);
   if (i != whole) return i < whole ? -1 : 1;
   return fi == f ? 0 : -1;
+}
+
+/// -1, 0 or 1 comparing two numbers of any kind, or 2 when unordered (NaN).
+int compare_numbers(const Value& a, const Value& b) {
+  if (a.is(Type::kInt) && b.is(Type::kInt))
+    return a.as_int() < b.as_int() ? -1 : a.as_int() > b.as_int();
+  if (is_int(a) && is_int(b)) return int_compare(to_int(a), to_int(b));
+  if (a.is(Type::kFloat) && b.is(Type::kFloat)) {
+    double x = a.as_float(), y = b.as_float();
+    if (std::isnan(x) || std::isnan(y)) return 2;
+    return x < y ? -1 : x > y;
+  }
+  if (a.is(Type::kInt)) return compare_int_float(a.as_int(), b.as_float());
+  if (b.is(Type::kInt)) {
+    int c = compare_int_float(b.as_int(), a.as_float());
+    return c == 2 ? 2 : -c;
+  }
+  // A big int against a float: beyond 2^63 a double's precision is what remains anyway.
+  double x = as_double(a), y = as_double(b);
+  if (std::isnan(x) || std::isnan(y)) return 2;
+  return x < y ? -1 : x > y;
 }
 
 std::uint64_t mix(std::uint64_t h) {
@@ -119,11 +143,8 @@ bool dict_equals(const Dict& a, const Dict& b) {
 }  // namespace
 
 bool equals(const Value& a, const Value& b) {
-  if (a.type() != b.type()) {
-    if (is_number(a) && is_number(b)) {
-      return a.is(Type::kInt) ? compare_int_float(a.as_int(), b.as_float()) == 0
-                              : compare_int_float(b.as_int(), a.as_float()) == 0;
-    }
+  if (a.type() != b.type() || a.is(Type::kBigInt)) {
+    if (is_number(a) && is_number(b)) return compare_numbers(a, b) == 0;
     return false;
   }
   switch (a.type()) {
@@ -171,6 +192,7 @@ bool hash(Thread& thread, const Value& v, std::uint64_t& out) {
     case Type::kNone: out = 0x9e3779b97f4a7c15ULL; return true;
     case Type::kBool:
     case Type::kInt: out = mix(static_cast<std::uint64_t>(v.as_int())); return true;
+    case Type::kBigInt: out = mix(int_hash(v.as<BigInt>()->value)); return true;
     case Type::kFloat: {
       double f = v.as_float();
       // Equal numbers hash alike: 2.0 hashes as 2.
@@ -211,15 +233,7 @@ bool hash(Thread& thread, const Value& v, std::uint64_t& out) {
 
 bool less(Thread& thread, const Value& a, const Value& b, bool& out) {
   if (is_number(a) && is_number(b)) {
-    if (a.is(Type::kInt) && b.is(Type::kInt)) {
-      out = a.as_int() < b.as_int();
-    } else if (a.is(Type::kInt)) {
-      out = compare_int_float(a.as_int(), b.as_float()) == -1;
-    } else if (b.is(Type::kInt)) {
-      out = compare_int_float(b.as_int(), a.as_float()) == 1;
-    } else {
-      out = a.as_float() < b.as_float();
-    }
+    out = compare_numbers(a, b) == -1;
     return true;
   }
   if (a.type() != b.type()) {
@@ -279,9 +293,51 @@ bool compare(Thread& thread, Op op, const Value& a, const Value& b, Value& out) 
 
 namespace {
 
-bool int_overflow(Thread& thread, const char* op) {
-  return thread.fail(std::string("integer overflow in ") + op +
-                     " (big integers are not supported yet)");
+/// An int64 result that does not fit: no error, the caller redoes it with big ints.
+bool int_overflow(Thread&, const char*) { return false; }
+
+bool big_binary(Thread& thread, Op op, const Int& a, const Int& b, Value& out) {
+  switch (op) {
+    case Op::ADD:
+    case Op::INPLACE_ADD: out = make_int(int_add(a, b)); return true;
+    case Op::SUB: out = make_int(int_sub(a, b)); return true;
+    case Op::MUL:
+      if (a.mag.size() + b.mag.size() > 32768)
+        return thread.fail("int multiplication result is too large");
+      out = make_int(int_mul(a, b));
+      return true;
+    case Op::DIV: {
+      if (b.is_zero()) return thread.fail("floating-point division by zero");
+      out = Value::floating(int_to_double(a) / int_to_double(b));
+      return true;
+    }
+    case Op::FLOORDIV:
+    case Op::MOD: {
+      if (b.is_zero())
+        return thread.fail(op == Op::MOD ? "integer modulo by zero" : "integer division by zero");
+      Int q, r;
+      int_floordiv_mod(a, b, &q, &r);
+      out = make_int(op == Op::MOD ? std::move(r) : std::move(q));
+      return true;
+    }
+    case Op::BITAND: out = make_int(int_and(a, b)); return true;
+    case Op::BITOR: out = make_int(int_or(a, b)); return true;
+    case Op::BITXOR: out = make_int(int_xor(a, b)); return true;
+    case Op::SHL:
+    case Op::SHR: {
+      if (b.negative) return thread.fail("negative shift count: " + int_to_string(b));
+      bool huge = b.mag.size() > 1 || (!b.mag.empty() && b.mag[0] > (1u << 20));
+      if (op == Op::SHL) {
+        if (huge && !a.is_zero()) return thread.fail("shift count too large: " + int_to_string(b));
+        out = make_int(a.is_zero() ? Int{} : int_shl(a, b.mag.empty() ? 0 : b.mag[0]));
+      } else {
+        out = huge ? Value::integer(a.negative ? -1 : 0)
+                   : make_int(int_shr(a, b.mag.empty() ? 0 : b.mag[0]));
+      }
+      return true;
+    }
+    default: return false;
+  }
 }
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
@@ -489,6 +545,11 @@ bool binary(Thread& thread, Op op, const Value& a, const Value& b, Value& out) {
   if (a.is(Type::kInt) && b.is(Type::kInt)) {
     if (int_binary(thread, op, a.as_int(), b.as_int(), out)) return true;
     if (thread.failed()) return false;
+    if (big_binary(thread, op, to_int(a), to_int(b), out)) return true;
+    if (thread.failed()) return false;
+  } else if (is_int(a) && is_int(b)) {
+    if (big_binary(thread, op, to_int(a), to_int(b), out)) return true;
+    if (thread.failed()) return false;
   } else if (is_number(a) && is_number(b)) {
     if (float_binary(thread, op, as_double(a), as_double(b), out)) return true;
     if (thread.failed()) return false;
@@ -550,9 +611,12 @@ bool unary(Thread& thread, Op op, const Value& a, Value& out) {
   switch (op) {
     case Op::NOT: out = Value::boolean(!truth(a)); return true;
     case Op::UMINUS:
-      if (a.is(Type::kInt)) {
-        if (a.as_int() == INT64_MIN) return int_overflow(thread, "unary -");
+      if (a.is(Type::kInt) && a.as_int() != INT64_MIN) {
         out = Value::integer(-a.as_int());
+        return true;
+      }
+      if (is_int(a)) {
+        out = make_int(int_neg(to_int(a)));
         return true;
       }
       if (a.is(Type::kFloat)) {
@@ -571,6 +635,10 @@ bool unary(Thread& thread, Op op, const Value& a, Value& out) {
         out = Value::integer(~a.as_int());
         return true;
       }
+      if (a.is(Type::kBigInt)) {
+        out = make_int(int_not(a.as<BigInt>()->value));
+        return true;
+      }
       return thread.fail("unknown unary op: ~" + std::string(type_of(a)));
     default: return thread.fail("not a unary operator");
   }
@@ -581,6 +649,9 @@ bool unary(Thread& thread, Op op, const Value& a, Value& out) {
 namespace {
 
 bool normalize_index(Thread& thread, const Value& i, std::int64_t n, std::int64_t& out) {
+  if (i.is(Type::kBigInt)) {
+    return thread.fail("index " + repr(i) + " out of range: length is " + std::to_string(n));
+  }
   if (!i.is(Type::kInt)) return thread.fail("index must be int, not " + std::string(type_of(i)));
   std::int64_t k = i.as_int();
   if (k < 0) k += n;
@@ -954,11 +1025,37 @@ void float_to(std::string& out, double f) {
     out += f > 0 ? "+inf" : "-inf";
     return;
   }
+  // The shortest digits that round-trip, laid out as Python's repr does: positional
+  // for decimal exponents in [-4, 16), scientific otherwise.
   char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, f);
-  std::string s(buf, end);
-  if (s.find_first_of(".en") == std::string::npos) s += ".0";
-  out += s;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, f, std::chars_format::scientific);
+  std::string sci(buf, end);  // "-1.2345e+21"
+  bool negative = sci[0] == '-';
+  std::size_t e_at = sci.find('e');
+  std::string digits;
+  for (std::size_t i = negative ? 1 : 0; i < e_at; ++i) {
+    if (sci[i] != '.') digits += sci[i];
+  }
+  int exponent = std::stoi(sci.substr(e_at + 1));
+  if (negative) out += '-';
+  if (exponent >= -4 && exponent < 16) {
+    if (exponent < 0) {
+      out += "0." + std::string(static_cast<std::size_t>(-exponent - 1), '0') + digits;
+    } else if (static_cast<std::size_t>(exponent) + 1 >= digits.size()) {
+      out +=
+          digits + std::string(static_cast<std::size_t>(exponent) + 1 - digits.size(), '0') + ".0";
+    } else {
+      out += digits.substr(0, static_cast<std::size_t>(exponent) + 1) + "." +
+             digits.substr(static_cast<std::size_t>(exponent) + 1);
+    }
+    return;
+  }
+  out += digits.substr(0, 1);
+  if (digits.size() > 1) out += "." + digits.substr(1);
+  char exp_buf[16];
+  std::snprintf(exp_buf, sizeof exp_buf, "e%c%02d", exponent < 0 ? '-' : '+',
+                exponent < 0 ? -exponent : exponent);
+  out += exp_buf;
 }
 
 void repr_to(std::string& out, const Value& v, int depth);
@@ -979,6 +1076,7 @@ void repr_to(std::string& out, const Value& v, int depth) {
     case Type::kNone: out += "None"; return;
     case Type::kBool: out += v.as_bool() ? "True" : "False"; return;
     case Type::kInt: out += std::to_string(v.as_int()); return;
+    case Type::kBigInt: out += int_to_string(v.as<BigInt>()->value); return;
     case Type::kFloat: float_to(out, v.as_float()); return;
     case Type::kString: quote_to(out, v.as<String>()->text, false); return;
     case Type::kBytes: quote_to(out, v.as<String>()->text, true); return;

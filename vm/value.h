@@ -2,8 +2,8 @@
 /// Starlark values.
 ///
 /// A Value is 16 bytes: a type tag and either an immediate (None, bool, int64, float)
-/// or a pointer to a reference-counted heap Object. Ints are 64-bit; arithmetic that
-/// overflows is reported as an error for now (big integers are future work).
+/// or a pointer to a reference-counted heap Object. Ints that do not fit in 64 bits are
+/// BigInt objects (vm/bigint.h).
 /// Reference counts are not atomic: a value belongs to one thread until it is frozen.
 
 #include <cstdint>
@@ -32,6 +32,7 @@ enum class Type : std::uint8_t {
   kStruct,
   kCell,
   kIterator,
+  kBigInt,  // an int outside the int64 range (vm/bigint.h); type() says "int"
 };
 
 /// The name `type(x)` returns.
