@@ -72,6 +72,7 @@ struct Span {
 struct SourceText {
   std::string path;
   std::string text;
+  friend bool operator==(const SourceText&, const SourceText&) = default;
 };
 
 struct Constant {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,16 @@ class FunctionVerifier {
     auto within = [&](std::size_t size, const char* what) {
       if (n >= size) problem(pc, std::string(what) + " " + std::to_string(n) + " out of range");
     };
-    switch (op_info(opcode(instr)).operand) {
+    Op op = opcode(instr);
+    if (op == Op::CELL || op == Op::SET_CELL || op == Op::LOCAL || op == Op::SET_LOCAL) {
+      // Cell slots are reached only through CELL/SET_CELL, and the others never.
+      bool is_cell = std::find(fn_.cells.begin(), fn_.cells.end(), n) != fn_.cells.end();
+      if (is_cell != (op == Op::CELL || op == Op::SET_CELL))
+        return problem(pc, "local " + std::to_string(n) + " accessed as the wrong kind of slot");
+    }
+    if (op == Op::MAKE_FUNC && n < module_.functions.size())
+      check_captures(pc, module_.functions[n]);
+    switch (op_info(op).operand) {
       case OperandKind::kConstant: return within(module_.constants.size(), "constant");
       case OperandKind::kLocal: return within(fn_.num_locals, "local");
       case OperandKind::kFree: return within(fn_.freevars.size(), "free variable");
@@ -56,6 +66,18 @@ class FunctionVerifier {
       case OperandKind::kCallSite: return within(module_.calls.size(), "call site");
       case OperandKind::kLoad: return within(module_.loads.size(), "load");
       default: return;
+    }
+  }
+
+  /// A closure made here takes its captured variables from this function's cells or
+  /// its own captured variables.
+  void check_captures(std::uint32_t pc, const Function& child) {
+    for (const FreeSource& s : child.free_sources) {
+      bool ok = s.from_cell
+                    ? std::find(fn_.cells.begin(), fn_.cells.end(), s.index) != fn_.cells.end()
+                    : s.index < fn_.freevars.size();
+      if (!ok)
+        problem(pc, "closure " + child.name + " captures a variable this function does not have");
     }
   }
 
@@ -141,6 +163,19 @@ std::vector<std::string> verify(const Module& module) {
     if (f.function >= module.functions.size())
       problems.push_back("static fact in a function that does not exist");
   }
+  // Every location must name a source file the module carries (backtraces read them).
+  auto check_span = [&](const Span& s, const std::string& where) {
+    if (s.file >= module.files.size()) {
+      problems.push_back(where + " refers to source file " + std::to_string(s.file) +
+                         ", which the module does not have");
+    }
+  };
+  for (const Function& fn : module.functions) {
+    check_span(fn.span, "function " + fn.name);
+    for (const auto& [pc, span] : fn.pc_spans)
+      check_span(span, "function " + fn.name + " pc " + std::to_string(pc));
+  }
+  for (const LoadSite& l : module.loads) check_span(l.span, "load of " + l.module);
   return problems;
 }
 

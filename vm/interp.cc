@@ -291,6 +291,9 @@ class Frame {
 
  private:
   bool loop(Value& result);
+  /// The verifier checks operands and stack depth but not stack types; the few
+  /// instructions that assume a type check it, so forged bytecode fails cleanly.
+  bool corrupt() { return thread_.fail("corrupt bytecode: operand of the wrong type"); }
   bool unbound(const std::string& name) {
     return thread_.fail("local variable " + name + " referenced before assignment");
   }
@@ -513,11 +516,13 @@ bool Frame::loop(Value& result) {
       }
       case Op::LIST_APPEND: {
         Value& list = sp[-2 - static_cast<int>(arg)];
+        if (!list.is(Type::kList)) return corrupt();
         list.as<List>()->items.push_back(std::move(*--sp));
         break;
       }
       case Op::DICT_SET: {
         Value& dict = sp[-3 - static_cast<int>(arg)];
+        if (!dict.is(Type::kDict)) return corrupt();
         Value value = std::move(*--sp);
         Value key = std::move(*--sp);
         if (!dict_set(thread_, *dict.as<Dict>(), std::move(key), std::move(value))) return false;
@@ -601,6 +606,7 @@ bool Frame::loop(Value& result) {
         break;
       }
       case Op::ITER_NEXT: {
+        if (!sp[-1].is(Type::kIterator)) return corrupt();
         auto* it = sp[-1].as<Iterator>();
         const Value& over = it->iterable;
         if (over.is(Type::kRange)) {  // the common loop, without a call
