@@ -51,8 +51,6 @@ bool unpack(Thread& thread, std::string_view fn, Args& args, std::initializer_li
   return true;
 }
 
-namespace {
-
 bool no_args(Thread& thread, std::string_view fn, Args& args) {
   return unpack(thread, fn, args, {});
 }
@@ -72,6 +70,8 @@ bool want_string(Thread& thread, std::string_view fn, const Value& v, const std:
   out = &v.as<String>()->text;
   return true;
 }
+
+namespace {
 
 // ---- universe ---------------------------------------------------------------------------
 
@@ -548,287 +548,6 @@ bool u_struct(Thread& t, const Value&, Args& a, Value& r) {
   return true;
 }
 
-// ---- string methods ---------------------------------------------------------------------
-
-const std::string& text(const Value& self) { return self.as<String>()->text; }
-
-bool s_join(Thread& t, const Value& self, Args& a, Value& r) {
-  Value x;
-  if (!unpack(t, "join", a, {{"iterable", &x}})) return false;
-  std::vector<Value> items;
-  if (!to_vector(t, x, items)) return false;
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (!items[i].is(Type::kString))
-      return t.fail("join: in list, want string, got " + std::string(type_of(items[i])));
-    if (i) out += text(self);
-    out += text(items[i]);
-  }
-  r = make_string(std::move(out));
-  return true;
-}
-
-bool s_case(Thread& t, const Value& self, Args& a, Value& r, bool upper) {
-  if (!no_args(t, upper ? "upper" : "lower", a)) return false;
-  std::string s = text(self);
-  for (char& c : s)
-    c = static_cast<char>(upper ? std::toupper(static_cast<unsigned char>(c))
-                                : std::tolower(static_cast<unsigned char>(c)));
-  r = make_string(std::move(s));
-  return true;
-}
-bool s_upper(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_case(t, self, a, r, true);
-}
-bool s_lower(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_case(t, self, a, r, false);
-}
-
-bool s_strip_impl(Thread& t, const Value& self, Args& a, Value& r, bool left, bool right,
-                  const char* fn) {
-  Value chars;
-  if (!unpack(t, fn, a, {{"cutset?", &chars}})) return false;
-  std::string set = " \t\n\r\v\f";
-  if (!chars.is(Type::kNone)) {
-    const std::string* c;
-    if (!want_string(t, fn, chars, c)) return false;
-    set = *c;
-  }
-  const std::string& s = text(self);
-  std::size_t b = left ? s.find_first_not_of(set) : 0;
-  if (b == std::string::npos) {
-    r = make_string("");
-    return true;
-  }
-  std::size_t e = right ? s.find_last_not_of(set) + 1 : s.size();
-  r = make_string(s.substr(b, e - b));
-  return true;
-}
-bool s_strip(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_strip_impl(t, self, a, r, true, true, "strip");
-}
-bool s_lstrip(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_strip_impl(t, self, a, r, true, false, "lstrip");
-}
-bool s_rstrip(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_strip_impl(t, self, a, r, false, true, "rstrip");
-}
-
-bool s_split(Thread& t, const Value& self, Args& a, Value& r) {
-  Value sep, maxsplit = Value::integer(-1);
-  if (!unpack(t, "split", a, {{"sep?", &sep}, {"maxsplit?", &maxsplit}})) return false;
-  std::int64_t max;
-  if (!want_int(t, "split", maxsplit, max)) return false;
-  const std::string& s = text(self);
-  std::vector<Value> out;
-  if (sep.is(Type::kNone)) {
-    std::size_t i = 0;
-    while (true) {
-      i = s.find_first_not_of(" \t\n\r\v\f", i);
-      if (i == std::string::npos) break;
-      if (max >= 0 && static_cast<std::int64_t>(out.size()) == max) {
-        std::string rest = s.substr(i);
-        rest.erase(rest.find_last_not_of(" \t\n\r\v\f") + 1);
-        out.push_back(make_string(rest));
-        break;
-      }
-      std::size_t j = s.find_first_of(" \t\n\r\v\f", i);
-      out.push_back(make_string(s.substr(i, j == std::string::npos ? std::string::npos : j - i)));
-      if (j == std::string::npos) break;
-      i = j;
-    }
-  } else {
-    const std::string* d;
-    if (!want_string(t, "split", sep, d)) return false;
-    if (d->empty()) return t.fail("split: empty separator");
-    std::size_t i = 0;
-    while (true) {
-      std::size_t j = s.find(*d, i);
-      if (j == std::string::npos || (max >= 0 && static_cast<std::int64_t>(out.size()) == max)) {
-        out.push_back(make_string(s.substr(i)));
-        break;
-      }
-      out.push_back(make_string(s.substr(i, j - i)));
-      i = j + d->size();
-    }
-  }
-  r = make_list(std::move(out));
-  return true;
-}
-
-bool s_replace(Thread& t, const Value& self, Args& a, Value& r) {
-  Value old_v, new_v, count = Value::integer(-1);
-  if (!unpack(t, "replace", a, {{"old", &old_v}, {"new", &new_v}, {"count?", &count}}))
-    return false;
-  const std::string *o, *n;
-  std::int64_t c;
-  if (!want_string(t, "replace", old_v, o) || !want_string(t, "replace", new_v, n) ||
-      !want_int(t, "replace", count, c))
-    return false;
-  const std::string& s = text(self);
-  std::string out;
-  std::size_t i = 0;
-  std::int64_t done = 0;
-  while (c < 0 || done < c) {
-    std::size_t j = o->empty() ? (i <= s.size() ? i : std::string::npos) : s.find(*o, i);
-    if (j == std::string::npos) break;
-    out += s.substr(i, j - i) + *n;
-    ++done;
-    if (o->empty()) {
-      if (j < s.size()) out += s[j];
-      i = j + 1;
-      if (i > s.size()) break;
-    } else {
-      i = j + o->size();
-    }
-  }
-  if (i < s.size()) out += s.substr(i);
-  r = make_string(std::move(out));
-  return true;
-}
-
-bool s_affix(Thread& t, const Value& self, Args& a, Value& r, bool starts, const char* fn) {
-  Value x;
-  if (!unpack(t, fn, a, {{"x", &x}})) return false;
-  std::vector<Value> options;
-  if (x.is(Type::kTuple)) {
-    options = x.as<List>()->items;
-  } else {
-    options.push_back(x);
-  }
-  for (const Value& opt : options) {
-    const std::string* p;
-    if (!want_string(t, fn, opt, p)) return false;
-    if (starts ? text(self).starts_with(*p) : text(self).ends_with(*p)) {
-      r = Value::boolean(true);
-      return true;
-    }
-  }
-  r = Value::boolean(false);
-  return true;
-}
-bool s_startswith(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_affix(t, self, a, r, true, "startswith");
-}
-bool s_endswith(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_affix(t, self, a, r, false, "endswith");
-}
-
-bool s_find_impl(Thread& t, const Value& self, Args& a, Value& r, bool reverse, bool strict,
-                 const char* fn) {
-  Value sub;
-  if (!unpack(t, fn, a, {{"sub", &sub}})) return false;
-  const std::string* p;
-  if (!want_string(t, fn, sub, p)) return false;
-  std::size_t at = reverse ? text(self).rfind(*p) : text(self).find(*p);
-  if (at == std::string::npos && strict) return t.fail(std::string(fn) + ": substring not found");
-  r = Value::integer(at == std::string::npos ? -1 : static_cast<std::int64_t>(at));
-  return true;
-}
-bool s_find(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_find_impl(t, self, a, r, false, false, "find");
-}
-bool s_rfind(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_find_impl(t, self, a, r, true, false, "rfind");
-}
-bool s_index(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_find_impl(t, self, a, r, false, true, "index");
-}
-bool s_rindex(Thread& t, const Value& self, Args& a, Value& r) {
-  return s_find_impl(t, self, a, r, true, true, "rindex");
-}
-
-bool s_count(Thread& t, const Value& self, Args& a, Value& r) {
-  Value sub;
-  if (!unpack(t, "count", a, {{"sub", &sub}})) return false;
-  const std::string* p;
-  if (!want_string(t, "count", sub, p)) return false;
-  std::int64_t n = 0;
-  if (p->empty()) {
-    n = static_cast<std::int64_t>(text(self).size()) + 1;
-  } else {
-    for (std::size_t i = text(self).find(*p); i != std::string::npos;
-         i = text(self).find(*p, i + p->size()))
-      ++n;
-  }
-  r = Value::integer(n);
-  return true;
-}
-
-bool s_elems(Thread& t, const Value& self, Args& a, Value& r) {
-  if (!no_args(t, "elems", a)) return false;
-  std::vector<Value> out;
-  for (char c : text(self)) out.push_back(make_string(std::string(1, c)));
-  r = make_list(std::move(out));
-  return true;
-}
-
-bool s_format(Thread& t, const Value& self, Args& a, Value& r) {
-  const std::string& f = text(self);
-  std::string out;
-  std::size_t auto_index = 0;
-  enum class Numbering { kNone, kAutomatic, kManual } numbering = Numbering::kNone;
-  for (std::size_t i = 0; i < f.size(); ++i) {
-    char c = f[i];
-    if (c == '}') {
-      if (i + 1 < f.size() && f[i + 1] == '}') {
-        out += '}';
-        ++i;
-        continue;
-      }
-      return t.fail("format: single '}' in format");
-    }
-    if (c != '{') {
-      out += c;
-      continue;
-    }
-    if (i + 1 < f.size() && f[i + 1] == '{') {
-      out += '{';
-      ++i;
-      continue;
-    }
-    std::size_t close = f.find('}', i);
-    if (close == std::string::npos) return t.fail("format: unmatched '{' in format");
-    std::string field = f.substr(i + 1, close - i - 1);
-    bool as_repr = false;
-    if (field.ends_with("!r")) {
-      as_repr = true;
-      field.resize(field.size() - 2);
-    } else if (field.ends_with("!s")) {
-      field.resize(field.size() - 2);
-    }
-    const Value* v = nullptr;
-    if (field.empty()) {
-      if (numbering == Numbering::kManual) {
-        return t.fail(
-            "format: cannot switch from manual field specification to automatic field numbering");
-      }
-      numbering = Numbering::kAutomatic;
-      if (auto_index >= a.positional.size())
-        return t.fail("format: index " + std::to_string(auto_index) + " out of range");
-      v = &a.positional[auto_index++];
-    } else if (std::all_of(field.begin(), field.end(), ::isdigit)) {
-      if (numbering == Numbering::kAutomatic) {
-        return t.fail(
-            "format: cannot switch from automatic field numbering to manual field specification");
-      }
-      numbering = Numbering::kManual;
-      std::size_t k = field.size() > 9 ? SIZE_MAX : std::stoul(field);
-      if (k >= a.positional.size()) return t.fail("format: index " + field + " out of range");
-      v = &a.positional[k];
-    } else {
-      for (auto& [k, val] : a.keywords) {
-        if (k == field) v = &val;
-      }
-      if (!v) return t.fail("format: keyword " + field + " not found");
-    }
-    out += as_repr ? repr(*v) : str(*v);
-    i = close;
-  }
-  r = make_string(std::move(out));
-  return true;
-}
-
 // ---- list methods -----------------------------------------------------------------------
 
 List* mutable_list(Thread& t, const Value& self, const char* what) {
@@ -998,6 +717,130 @@ bool d_popitem(Thread& t, const Value& self, Args& a, Value& r) {
   return true;
 }
 
+// ---- set methods ------------------------------------------------------------------------
+
+Dict* mutable_set(Thread& t, const Value& self, const char* what) {
+  auto* d = self.as<Dict>();
+  return check_mutable(t, *d, d->iterating, what) ? d : nullptr;
+}
+
+bool set_add(Thread& t, const Value& self, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "add", a, {{"x", &x}})) return false;
+  Dict* d = mutable_set(t, self, "insert into");
+  r = Value();
+  return d && dict_set(t, *d, x, Value());
+}
+
+bool set_remove_impl(Thread& t, const Value& self, Args& a, Value& r, bool must_exist,
+                     const char* fn) {
+  Value x;
+  if (!unpack(t, fn, a, {{"x", &x}})) return false;
+  Dict* d = mutable_set(t, self, "delete from");
+  if (!d) return false;
+  r = Value();
+  if (dict_remove(t, *d, x, nullptr)) return true;
+  if (t.failed()) return false;
+  return must_exist ? t.fail(std::string(fn) + ": missing key " + repr(x)) : true;
+}
+bool set_remove(Thread& t, const Value& self, Args& a, Value& r) {
+  return set_remove_impl(t, self, a, r, true, "remove");
+}
+bool set_discard(Thread& t, const Value& self, Args& a, Value& r) {
+  return set_remove_impl(t, self, a, r, false, "discard");
+}
+
+bool set_pop(Thread& t, const Value& self, Args& a, Value& r) {
+  if (!no_args(t, "pop", a)) return false;
+  Dict* d = mutable_set(t, self, "pop from");
+  if (!d) return false;
+  if (d->entries.empty()) return t.fail("pop: empty set");
+  r = d->entries.front().key;
+  return dict_remove(t, *d, r, nullptr);
+}
+
+bool set_clear(Thread& t, const Value& self, Args& a, Value& r) {
+  if (!no_args(t, "clear", a)) return false;
+  Dict* d = mutable_set(t, self, "clear");
+  if (!d) return false;
+  d->entries.clear();
+  d->index.clear();
+  r = Value();
+  return true;
+}
+
+/// A set built from an iterable argument (for the algebra methods).
+bool as_set(Thread& t, const Value& x, Value& out) {
+  if (x.is(Type::kSet)) {
+    out = x;
+    return true;
+  }
+  std::vector<Value> items;
+  if (!to_vector(t, x, items)) return false;
+  auto* s = new Dict(Type::kSet);
+  out = Value::adopt(s);
+  for (auto& v : items) {
+    if (!dict_set(t, *s, v, Value())) return false;
+  }
+  return true;
+}
+
+bool set_algebra_method(Thread& t, const Value& self, Args& a, Value& r, ir::Op op,
+                        const char* fn) {
+  Value x, other;
+  if (!unpack(t, fn, a, {{"x", &x}}) || !as_set(t, x, other)) return false;
+  return binary(t, op, self, other, r);
+}
+bool set_union(Thread& t, const Value& self, Args& a, Value& r) {
+  return set_algebra_method(t, self, a, r, ir::Op::BITOR, "union");
+}
+bool set_intersection(Thread& t, const Value& self, Args& a, Value& r) {
+  return set_algebra_method(t, self, a, r, ir::Op::BITAND, "intersection");
+}
+bool set_difference(Thread& t, const Value& self, Args& a, Value& r) {
+  return set_algebra_method(t, self, a, r, ir::Op::SUB, "difference");
+}
+bool set_symmetric_difference(Thread& t, const Value& self, Args& a, Value& r) {
+  return set_algebra_method(t, self, a, r, ir::Op::BITXOR, "symmetric_difference");
+}
+
+bool set_update(Thread& t, const Value& self, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "update", a, {{"x", &x}})) return false;
+  Dict* d = mutable_set(t, self, "insert into");
+  if (!d) return false;
+  std::vector<Value> items;
+  if (!to_vector(t, x, items)) return false;
+  for (auto& v : items) {
+    if (!dict_set(t, *d, v, Value())) return false;
+  }
+  r = Value();
+  return true;
+}
+
+bool set_subset_impl(Thread& t, const Value& self, Args& a, Value& r, bool superset,
+                     const char* fn) {
+  Value x, other;
+  if (!unpack(t, fn, a, {{"x", &x}}) || !as_set(t, x, other)) return false;
+  const Dict& small = superset ? *other.as<Dict>() : *self.as<Dict>();
+  Dict& big = superset ? *self.as<Dict>() : *other.as<Dict>();
+  for (const auto& e : small.entries) {
+    bool error = false;
+    if (!dict_find(t, big, e.key, error)) {
+      r = Value::boolean(false);
+      return !error;
+    }
+  }
+  r = Value::boolean(true);
+  return true;
+}
+bool set_issubset(Thread& t, const Value& self, Args& a, Value& r) {
+  return set_subset_impl(t, self, a, r, false, "issubset");
+}
+bool set_issuperset(Thread& t, const Value& self, Args& a, Value& r) {
+  return set_subset_impl(t, self, a, r, true, "issuperset");
+}
+
 // ---- tables -----------------------------------------------------------------------------
 
 struct Entry {
@@ -1016,18 +859,24 @@ constexpr Entry kUniverse[] = {
     {"type", u_type},     {"zip", u_zip},
 };
 
-constexpr Entry kStringMethods[] = {
-    {"count", s_count},     {"elems", s_elems},   {"endswith", s_endswith},
-    {"find", s_find},       {"format", s_format}, {"index", s_index},
-    {"join", s_join},       {"lower", s_lower},   {"lstrip", s_lstrip},
-    {"replace", s_replace}, {"rfind", s_rfind},   {"rindex", s_rindex},
-    {"rstrip", s_rstrip},   {"split", s_split},   {"startswith", s_startswith},
-    {"strip", s_strip},     {"upper", s_upper},
-};
-
 constexpr Entry kListMethods[] = {
     {"append", l_append}, {"clear", l_clear}, {"extend", l_extend}, {"index", l_index},
     {"insert", l_insert}, {"pop", l_pop},     {"remove", l_remove},
+};
+
+constexpr Entry kSetMethods[] = {
+    {"add", set_add},
+    {"clear", set_clear},
+    {"difference", set_difference},
+    {"discard", set_discard},
+    {"intersection", set_intersection},
+    {"issubset", set_issubset},
+    {"issuperset", set_issuperset},
+    {"pop", set_pop},
+    {"remove", set_remove},
+    {"symmetric_difference", set_symmetric_difference},
+    {"union", set_union},
+    {"update", set_update},
 };
 
 constexpr Entry kDictMethods[] = {
@@ -1061,18 +910,20 @@ std::vector<std::string> names_of(const Entry (&table)[N]) {
 
 NativeFn find_method(Type type, std::string_view name) {
   switch (type) {
-    case Type::kString: return lookup(kStringMethods, name);
+    case Type::kString: return find_string_method(name);
     case Type::kList: return lookup(kListMethods, name);
     case Type::kDict: return lookup(kDictMethods, name);
+    case Type::kSet: return lookup(kSetMethods, name);
     default: return nullptr;
   }
 }
 
 std::vector<std::string> method_names(Type type) {
   switch (type) {
-    case Type::kString: return names_of(kStringMethods);
+    case Type::kString: return string_method_names();
     case Type::kList: return names_of(kListMethods);
     case Type::kDict: return names_of(kDictMethods);
+    case Type::kSet: return names_of(kSetMethods);
     default: return {};
   }
 }

@@ -30,4 +30,13 @@ struct ArgSpec {
 };
 bool unpack(Thread& thread, std::string_view fn, Args& args, std::initializer_list<ArgSpec> specs);
 
+// Argument helpers shared by the native functions ("fn: got list, want int").
+bool no_args(Thread& thread, std::string_view fn, Args& args);
+bool want_int(Thread& thread, std::string_view fn, const Value& v, std::int64_t& out);
+bool want_string(Thread& thread, std::string_view fn, const Value& v, const std::string*& out);
+
+/// The string methods (vm/string_methods.cc).
+NativeFn find_string_method(std::string_view name);
+std::vector<std::string> string_method_names();
+
 }  // namespace fb::vm

@@ -79,7 +79,7 @@ const Command& command_eval() {
   static const Command command{
       .name = "eval",
       .summary = "Run a Starlark file (or compiled .fbc) and print what it prints",
-      .usage = "faultbox eval FILE [--max-steps N] [-- ARGS...]",
+      .usage = "faultbox eval FILE [--max-steps N]",
       .details =
           "Compiles FILE (or reads bytecode written by 'faultbox compile -o') and runs its top\n"
           "level. print() writes to stdout. A runtime error stops the run with a backtrace\n"
