@@ -425,8 +425,9 @@ bool repeat(Thread& thread, const Value& seq, std::int64_t n, Value& out) {
   if (n < 0) n = 0;
   if (seq.is(Type::kString) || seq.is(Type::kBytes)) {
     const std::string& s = seq.as<String>()->text;
-    if (!s.empty() && static_cast<std::uint64_t>(n) > (1ULL << 30) / s.size())
-      return thread.fail("repeated string is too large");
+    if (!s.empty() && static_cast<std::uint64_t>(n) > kMaxStringBytes / s.size())
+      return thread.fail("repeated string is too large (more than " +
+                         std::to_string(kMaxStringBytes) + " bytes)");
     std::string r;
     r.reserve(s.size() * static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) r += s;
@@ -434,8 +435,9 @@ bool repeat(Thread& thread, const Value& seq, std::int64_t n, Value& out) {
     return true;
   }
   const auto& items = seq.as<List>()->items;
-  if (!items.empty() && static_cast<std::uint64_t>(n) > (1ULL << 27) / items.size())
-    return thread.fail("repeated sequence is too large");
+  if (!items.empty() && static_cast<std::uint64_t>(n) > kMaxElements / items.size())
+    return thread.fail("repeated sequence is too large (more than " + std::to_string(kMaxElements) +
+                       " elements)");
   std::vector<Value> r;
   r.reserve(items.size() * static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) r.insert(r.end(), items.begin(), items.end());
@@ -857,6 +859,10 @@ bool to_vector(Thread& thread, const Value& x, std::vector<Value>& out) {
   if (x.is(Type::kList) || x.is(Type::kTuple)) {
     out = x.as<List>()->items;
     return true;
+  }
+  if (x.is(Type::kRange) && static_cast<std::uint64_t>(x.as<Range>()->length()) > kMaxElements) {
+    return thread.fail("range of " + std::to_string(x.as<Range>()->length()) +
+                       " elements is too large to materialize");
   }
   Value it;
   if (!iterate(thread, x, it)) return false;

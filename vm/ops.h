@@ -11,6 +11,11 @@
 
 namespace fb::vm {
 
+/// Ceilings on single allocations a spec can ask for in one operation (a string
+/// repeated a billion times, list(range(1 << 40))): an error instead of exhausting memory.
+inline constexpr std::uint64_t kMaxStringBytes = 1ULL << 28;
+inline constexpr std::uint64_t kMaxElements = 1ULL << 24;
+
 bool truth(const Value& v);
 bool equals(const Value& a, const Value& b);
 bool hash(Thread& thread, const Value& v, std::uint64_t& out);

@@ -6,9 +6,12 @@
 #include <string>
 
 #include "compiler/frontend.h"
+#include "compiler/lower.h"
 #include "grammar/ast_dump.h"
 #include "grammar/parser.h"
 #include "grammar/render.h"
+#include "ir/serialize.h"
+#include "vm/thread.h"
 
 namespace fb::fuzz {
 
@@ -45,6 +48,20 @@ void run_frontend(const std::uint8_t* data, std::size_t size) {
   }
   std::string text = report.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (!nlohmann::json::accept(text)) fail("JSON report does not parse");
+
+  // A clean program also compiles to verified bytecode, survives a serialization round
+  // trip, and runs under a step budget to a result or a clean error.
+  if (diagnostics.has_errors()) return;
+  ir::Module code = compiler::lower(*module, file);
+  if (!ir::verify(code).empty()) fail("the compiler produced bytecode the verifier rejects");
+  std::string error;
+  auto back = ir::deserialize(ir::serialize(code), error);
+  if (!back || !(*back == code)) fail("bytecode does not survive a round trip");
+  vm::Thread thread;
+  thread.max_steps = 20000;
+  bool ok = vm::run_program(thread, vm::load_program(std::move(code)));
+  if (!ok && thread.error().empty()) fail("a failed run without an error message");
+  (void)vm::format_error(thread);
 }
 
 }  // namespace fb::fuzz
