@@ -492,6 +492,39 @@ bool u_hash(Thread& t, const Value&, Args& a, Value& r) {
   return true;
 }
 
+bool u_bytes(Thread& t, const Value&, Args& a, Value& r) {
+  Value x;
+  if (!unpack(t, "bytes", a, {{"x", &x}})) return false;
+  if (x.is(Type::kBytes)) {
+    r = x;
+    return true;
+  }
+  if (x.is(Type::kString)) {
+    r = make_bytes(x.as<String>()->text);
+    return true;
+  }
+  std::vector<Value> items;
+  if (!to_vector(t, x, items)) return false;
+  std::string out;
+  for (const Value& v : items) {
+    if (!v.is(Type::kInt) || v.as_int() < 0 || v.as_int() > 255) {
+      return t.fail("bytes: element " + repr(v) + " is not a byte value (0-255)");
+    }
+    out += static_cast<char>(v.as_int());
+  }
+  r = make_bytes(std::move(out));
+  return true;
+}
+
+bool b_elems(Thread& t, const Value& self, Args& a, Value& r) {
+  if (!no_args(t, "elems", a)) return false;
+  std::vector<Value> out;
+  for (char c : self.as<String>()->text)
+    out.push_back(Value::integer(static_cast<unsigned char>(c)));
+  r = make_list(std::move(out));
+  return true;
+}
+
 bool u_chr(Thread& t, const Value&, Args& a, Value& r) {
   Value x;
   if (!unpack(t, "chr", a, {{"i", &x}})) return false;
@@ -849,19 +882,26 @@ struct Entry {
 };
 
 constexpr Entry kUniverse[] = {
-    {"abs", u_abs},       {"all", u_all},     {"any", u_any},           {"bool", u_bool},
-    {"chr", u_chr},       {"dict", u_dict},   {"dir", u_dir},           {"enumerate", u_enumerate},
-    {"fail", u_fail},     {"float", u_float}, {"getattr", u_getattr},   {"hasattr", u_hasattr},
-    {"hash", u_hash},     {"int", u_int},     {"len", u_len},           {"list", u_list},
-    {"max", u_max},       {"min", u_min},     {"ord", u_ord},           {"print", u_print},
-    {"range", u_range},   {"repr", u_repr},   {"reversed", u_reversed}, {"set", u_set},
-    {"sorted", u_sorted}, {"str", u_str},     {"struct", u_struct},     {"tuple", u_tuple},
-    {"type", u_type},     {"zip", u_zip},
+    {"abs", u_abs},         {"all", u_all},       {"any", u_any},
+    {"bool", u_bool},       {"bytes", u_bytes},   {"chr", u_chr},
+    {"dict", u_dict},       {"dir", u_dir},       {"enumerate", u_enumerate},
+    {"fail", u_fail},       {"float", u_float},   {"getattr", u_getattr},
+    {"hasattr", u_hasattr}, {"hash", u_hash},     {"int", u_int},
+    {"len", u_len},         {"list", u_list},     {"max", u_max},
+    {"min", u_min},         {"ord", u_ord},       {"print", u_print},
+    {"range", u_range},     {"repr", u_repr},     {"reversed", u_reversed},
+    {"set", u_set},         {"sorted", u_sorted}, {"str", u_str},
+    {"struct", u_struct},   {"tuple", u_tuple},   {"type", u_type},
+    {"zip", u_zip},
 };
 
 constexpr Entry kListMethods[] = {
     {"append", l_append}, {"clear", l_clear}, {"extend", l_extend}, {"index", l_index},
     {"insert", l_insert}, {"pop", l_pop},     {"remove", l_remove},
+};
+
+constexpr Entry kBytesMethods[] = {
+    {"elems", b_elems},
 };
 
 constexpr Entry kSetMethods[] = {
@@ -914,6 +954,7 @@ NativeFn find_method(Type type, std::string_view name) {
     case Type::kList: return lookup(kListMethods, name);
     case Type::kDict: return lookup(kDictMethods, name);
     case Type::kSet: return lookup(kSetMethods, name);
+    case Type::kBytes: return lookup(kBytesMethods, name);
     default: return nullptr;
   }
 }
@@ -924,6 +965,7 @@ std::vector<std::string> method_names(Type type) {
     case Type::kList: return names_of(kListMethods);
     case Type::kDict: return names_of(kDictMethods);
     case Type::kSet: return names_of(kSetMethods);
+    case Type::kBytes: return names_of(kBytesMethods);
     default: return {};
   }
 }
