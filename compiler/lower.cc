@@ -604,8 +604,17 @@ class Lowering {
     for (auto [pc, loops] : pending_skips) patch(pc, loop_ends[loops]);
   }
 
+  /// x.f(args) compiles to METHOD + CALL_METHOD, which call built-in methods without
+  /// allocating a bound method; any other callee to a plain CALL.
   void call(const ast::Call& c) {
-    expr(*c.callee);
+    bool method = c.callee->kind == ExprKind::kDot;
+    if (method) {
+      const auto& d = c.callee->as<ast::Dot>();
+      expr(*d.object);
+      emit(Op::METHOD, name_index(d.attr), d.attr_span);
+    } else {
+      expr(*c.callee);
+    }
     ir::CallSite site;
     for (const auto& a : c.args) {
       expr(*a.value);
@@ -617,7 +626,7 @@ class Lowering {
       }
     }
     std::uint32_t index = call_site_index(site);
-    emit(Op::CALL, index, c.lparen);
+    emit(method ? Op::CALL_METHOD : Op::CALL, index, c.lparen);
     record_fact(c);
   }
 

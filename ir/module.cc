@@ -56,24 +56,29 @@ StackUse stack_use(const Module& module, Instr instr) {
     case Op::LIST_APPEND: return {n + 1, n};  // touches the list n below the value
     case Op::DICT_SET: return {n + 2, n};
     case Op::AND_JUMP:
-    case Op::OR_JUMP: return {1, 0};  // on the fall-through path
-    case Op::ITER_NEXT: return {1, 2};    // on the fall-through path
+    case Op::OR_JUMP: return {1, 0};    // on the fall-through path
+    case Op::ITER_NEXT: return {1, 2};  // on the fall-through path
     case Op::MAKE_FUNC: {
       if (n >= module.functions.size()) return {0, 1};
       const auto& params = module.functions[n].params;
-      auto defaults = static_cast<std::uint32_t>(
-          std::count_if(params.begin(), params.end(), [](const Param& p) { return p.has_default; }));
+      auto defaults = static_cast<std::uint32_t>(std::count_if(
+          params.begin(), params.end(), [](const Param& p) { return p.has_default; }));
       return {defaults, 1};
     }
-    case Op::CALL: {
-      if (n >= module.calls.size()) return {1, 1};
+    case Op::METHOD: return {1, 2};
+    case Op::CALL:
+    case Op::CALL_METHOD: {
+      std::uint32_t callee = op == Op::CALL_METHOD ? 2 : 1;
+      if (n >= module.calls.size()) return {callee, 1};
       const CallSite& c = module.calls[n];
-      return {1 + c.positional + static_cast<std::uint32_t>(c.keywords.size()) + (c.star ? 1 : 0) +
-                  (c.star_star ? 1 : 0),
+      return {callee + c.positional + static_cast<std::uint32_t>(c.keywords.size()) +
+                  (c.star ? 1 : 0) + (c.star_star ? 1 : 0),
               1};
     }
     case Op::LOAD:
-      return {0, n < module.loads.size() ? static_cast<std::uint32_t>(module.loads[n].symbols.size()) : 0};
+      return {0, n < module.loads.size()
+                     ? static_cast<std::uint32_t>(module.loads[n].symbols.size())
+                     : 0};
     case Op::INDEX: return {2, 1};
     case Op::SET_INDEX: return {3, 0};
     case Op::SLICE: return {4, 1};
@@ -106,7 +111,9 @@ StackUse stack_use(const Module& module, Instr instr) {
 
 std::string describe_operand(const Module& module, const Function& fn, Instr instr) {
   std::uint32_t n = operand(instr);
-  auto name_at = [&](const std::vector<std::string>& v) { return n < v.size() ? v[n] : std::string("?"); };
+  auto name_at = [&](const std::vector<std::string>& v) {
+    return n < v.size() ? v[n] : std::string("?");
+  };
   switch (op_info(opcode(instr)).operand) {
     case OperandKind::kNone: return "";
     case OperandKind::kSigned: return std::to_string(signed_operand(instr));
@@ -132,12 +139,15 @@ std::string describe_operand(const Module& module, const Function& fn, Instr ins
     case OperandKind::kName: return name_at(module.names);
     case OperandKind::kCount: return std::to_string(n);
     case OperandKind::kTarget: return "-> " + std::to_string(n);
-    case OperandKind::kFunction: return std::to_string(n) + " " + (n < module.functions.size() ? module.functions[n].name : "?");
+    case OperandKind::kFunction:
+      return std::to_string(n) + " " +
+             (n < module.functions.size() ? module.functions[n].name : "?");
     case OperandKind::kCallSite: {
       if (n >= module.calls.size()) return "?";
       const CallSite& c = module.calls[n];
       std::string s = "pos=" + std::to_string(c.positional);
-      for (std::uint32_t k : c.keywords) s += " " + (k < module.names.size() ? module.names[k] : "?") + "=";
+      for (std::uint32_t k : c.keywords)
+        s += " " + (k < module.names.size() ? module.names[k] : "?") + "=";
       if (c.star) s += " *args";
       if (c.star_star) s += " **kwargs";
       return s;
@@ -194,7 +204,8 @@ void disassemble_function(const Module& module, std::uint32_t index, std::ostrin
   for (std::uint32_t pc = 0; pc < fn.code.size(); ++pc) {
     Instr instr = fn.code[pc];
     char head[64];
-    std::snprintf(head, sizeof head, "  %5u  %-14s", pc, std::string(op_info(opcode(instr)).name).c_str());
+    std::snprintf(head, sizeof head, "  %5u  %-14s", pc,
+                  std::string(op_info(opcode(instr)).name).c_str());
     std::string line = head + describe_operand(module, fn, instr);
     std::string where = location(module, fn.span_at(pc));
     if (where != last_location) {
@@ -220,7 +231,8 @@ std::string disassemble(const Module& module) {
   if (!module.facts.empty()) {
     out << "\nstatic facts:\n";
     for (const StaticFact& f : module.facts) {
-      out << "  " << f.builtin << " @" << location(module, f.span) << " in " << module.functions[f.function].name << ":";
+      out << "  " << f.builtin << " @" << location(module, f.span) << " in "
+          << module.functions[f.function].name << ":";
       for (const auto& a : f.args) {
         out << " " << (a.keyword.empty() ? "" : a.keyword + "=");
         if (a.literal) {

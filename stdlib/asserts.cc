@@ -42,6 +42,7 @@ Value lookup(std::string_view name) {
     auto add = [&](std::string_view n, vm::NativeFn fn) {
       Value v = Value::adopt(new vm::Builtin(std::string(n), fn));
       v.object()->frozen = true;
+      v.object()->immortal = true;
       m.emplace(n, std::move(v));
     };
     add("assert_true", assert_true);

@@ -293,6 +293,16 @@ class Frame {
   bool loop(Value& result);
   /// The verifier checks operands and stack depth but not stack types; the few
   /// instructions that assume a type check it, so forged bytecode fails cleanly.
+  /// Charges one step; fails on an exhausted budget or a cancellation request.
+  bool tick(std::uint64_t& steps, std::uint64_t max_steps) {
+    if (++steps > max_steps) {
+      thread_.steps = steps;
+      return thread_.fail("step budget of " + std::to_string(max_steps) + " exceeded");
+    }
+    if ((steps & 0xFF) == 0 && thread_.cancelled.load(std::memory_order_relaxed))
+      return thread_.fail("cancelled");
+    return true;
+  }
   bool corrupt() { return thread_.fail("corrupt bytecode: operand of the wrong type"); }
   bool unbound(const std::string& name) {
     return thread_.fail("local variable " + name + " referenced before assignment");
@@ -367,12 +377,6 @@ bool Frame::loop(Value& result) {
   for (;;) {
     ir::Instr instr = code[pc];
     std::uint32_t arg = ir::operand(instr);
-    if (++steps > max_steps) {
-      thread_.steps = steps;
-      return thread_.fail("step budget of " + std::to_string(max_steps) + " exceeded");
-    }
-    if ((steps & 0x3FF) == 0 && thread_.cancelled.load(std::memory_order_relaxed))
-      return thread_.fail("cancelled");
     switch (ir::opcode(instr)) {
       case Op::CONST: (sp++)->fill(program.constants[arg]); break;
       case Op::NONE: *sp++ = Value(); break;
@@ -580,7 +584,12 @@ bool Frame::loop(Value& result) {
         for (std::size_t k = n; k-- > 0;) (sp++)->fill(items[k]);
         break;
       }
-      case Op::JUMP: pc = arg; continue;
+      case Op::JUMP:
+        // Every loop passes through a jump or ITER_NEXT, and every call through CALL:
+        // charging steps there bounds any run without a check per instruction.
+        if (!tick(steps, max_steps)) return false;
+        pc = arg;
+        continue;
       case Op::JUMP_IF_FALSE:
       case Op::JUMP_IF_TRUE: {
         bool t = truth(*--sp);
@@ -606,6 +615,7 @@ bool Frame::loop(Value& result) {
         break;
       }
       case Op::ITER_NEXT: {
+        if (!tick(steps, max_steps)) return false;
         if (!sp[-1].is(Type::kIterator)) return corrupt();
         auto* it = sp[-1].as<Iterator>();
         const Value& over = it->iterable;
@@ -642,7 +652,47 @@ bool Frame::loop(Value& result) {
         *sp++ = std::move(fv);
         break;
       }
+      case Op::METHOD: {
+        if (const Value* m = unbound_method(sp[-1].type(), module.names[arg])) {
+          (sp++)->fill(*m);
+          break;
+        }
+        Value out;  // a struct field, or the error for an unknown attribute
+        if (!get_attr(thread_, sp[-1], module.names[arg], out)) return false;
+        *sp++ = std::move(out);
+        break;
+      }
+      case Op::CALL_METHOD: {
+        if (!tick(steps, max_steps)) return false;
+        const ir::CallSite& site = module.calls[arg];
+        std::size_t count =
+            site.positional + site.keywords.size() + (site.star ? 1 : 0) + (site.star_star ? 1 : 0);
+        Value* callee = sp - count - 1;
+        Value* receiver = callee - 1;
+        Value out;
+        bool ok;
+        thread_.steps = steps;
+        if (callee->is(Type::kBuiltin) && callee->as<Builtin>()->unbound_method) {
+          Args args;
+          ok = collect_arguments(thread_, module, site, sp, args) &&
+               callee->as<Builtin>()->fn(thread_, *receiver, args, out);
+        } else if (callee->is(Type::kFunction) && !site.star && !site.star_star) {
+          ok = call_function_from_stack(thread_, *callee->as<Function>(), module, site, callee + 1,
+                                        out);
+        } else {
+          Args args;
+          ok = collect_arguments(thread_, module, site, sp, args) &&
+               call(thread_, *callee, args, out);
+        }
+        steps = thread_.steps;
+        for (Value* p = receiver; p < sp; ++p) *p = Value();
+        if (!ok) return false;
+        sp = receiver;
+        *sp++ = std::move(out);
+        break;
+      }
       case Op::CALL: {
+        if (!tick(steps, max_steps)) return false;
         const ir::CallSite& site = module.calls[arg];
         std::size_t count =
             site.positional + site.keywords.size() + (site.star ? 1 : 0) + (site.star_star ? 1 : 0);

@@ -970,6 +970,25 @@ std::vector<std::string> method_names(Type type) {
   }
 }
 
+const Value* unbound_method(Type type, std::string_view name) {
+  // Built once, read-only afterwards: one frozen Builtin per method of each type.
+  static const std::map<std::pair<Type, std::string>, Value, std::less<>> table = [] {
+    std::map<std::pair<Type, std::string>, Value, std::less<>> m;
+    for (Type t : {Type::kString, Type::kBytes, Type::kList, Type::kDict, Type::kSet}) {
+      for (const std::string& n : method_names(t)) {
+        auto* b = new Builtin(n, find_method(t, n));
+        b->unbound_method = true;
+        b->frozen = true;
+        b->immortal = true;
+        m.emplace(std::make_pair(t, n), Value::adopt(b));
+      }
+    }
+    return m;
+  }();
+  auto it = table.find(std::make_pair(type, std::string(name)));
+  return it == table.end() ? nullptr : &it->second;
+}
+
 Value universe_value(std::string_view name) {
   // Builtins are immutable and shared: create each once.
   static std::map<std::string_view, Value> cache = [] {
@@ -977,6 +996,7 @@ Value universe_value(std::string_view name) {
     for (const Entry& e : kUniverse) {
       Value v = Value::adopt(new Builtin(std::string(e.name), e.fn));
       v.object()->frozen = true;
+      v.object()->immortal = true;
       m.emplace(e.name, std::move(v));
     }
     return m;

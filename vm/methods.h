@@ -14,6 +14,8 @@ namespace fb::vm {
 /// The native implementation of `x.name` for a value of `type`, or nullptr.
 NativeFn find_method(Type type, std::string_view name);
 std::vector<std::string> method_names(Type type);
+/// The shared unbound method value for `type`.`name` (for METHOD), or nullptr.
+const Value* unbound_method(Type type, std::string_view name);
 
 /// The universe value named `name` (a builtin function), or None when there is none.
 Value universe_value(std::string_view name);

@@ -82,6 +82,9 @@ struct Builtin final : Object {
   std::string name;
   NativeFn fn;
   Value self;
+  /// A method not bound to a receiver (pushed by METHOD): CALL_METHOD passes the
+  /// receiver that sits below it on the stack.
+  bool unbound_method = false;
   Builtin(std::string n, NativeFn f, Value s = Value())
       : Object(Type::kBuiltin), name(std::move(n)), fn(f), self(std::move(s)) {}
 };

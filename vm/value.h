@@ -43,6 +43,9 @@ struct Object {
   std::uint32_t refs = 1;
   const Type type;
   bool frozen = false;
+  /// Never freed and never counted: process-wide singletons (builtin functions and
+  /// methods) that any thread may hold, so their count must not be touched.
+  bool immortal = false;
   explicit Object(Type t) : type(t) {}
   virtual ~Object() = default;
   Object(const Object&) = delete;
@@ -148,10 +151,10 @@ class Value {
 
  private:
   void retain() {
-    if (is_heap()) ++o_->refs;
+    if (is_heap() && !o_->immortal) ++o_->refs;
   }
   void release() {
-    if (is_heap() && --o_->refs == 0) destroy(o_);
+    if (is_heap() && !o_->immortal && --o_->refs == 0) destroy(o_);
   }
 
   Type type_;
