@@ -53,6 +53,11 @@ class FunctionVerifier {
     }
     if (op == Op::MAKE_FUNC && n < module_.functions.size())
       check_captures(pc, module_.functions[n]);
+    // Only JUMP may go backwards: the VM charges its step budget there, so every loop
+    // in valid code pays for itself.
+    bool conditional = op == Op::JUMP_IF_FALSE || op == Op::JUMP_IF_TRUE || op == Op::AND_JUMP ||
+                       op == Op::OR_JUMP || op == Op::ITER_NEXT;
+    if (conditional && n <= pc) return problem(pc, "conditional jump backwards");
     switch (op_info(op).operand) {
       case OperandKind::kConstant: return within(module_.constants.size(), "constant");
       case OperandKind::kLocal: return within(fn_.num_locals, "local");

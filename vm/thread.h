@@ -71,7 +71,9 @@ class Thread {
   /// Resolves faultbox builtins (PREDECLARED names); the embedder installs stdlib's table.
   /// Returns None for a name it does not provide.
   std::function<Value(std::string_view)> predeclared;
-  /// Executed instructions so far, and the limit (an exceeded limit is an error).
+  /// Steps so far (one per loop iteration, jump and call) and the limit; an exceeded
+  /// limit is an error. Counting there, not per instruction, keeps dispatch lean while
+  /// still bounding every run (the verifier lets only JUMP go backwards).
   std::uint64_t steps = 0;
   std::uint64_t max_steps = UINT64_MAX;
   /// Set from any thread to stop this one at its next instruction.

@@ -86,7 +86,7 @@ const Command& command_eval() {
           "(file:line:col of each call, the source line and a caret) on stderr and exit\n"
           "status 1; compile errors are reported like 'faultbox check' does.",
       .flags = {{"max-steps", FlagKind::kValue, "N",
-                 "stop with an error after N bytecode instructions"}},
+                 "stop with an error after N steps (loop iterations, jumps, calls)"}},
       .run = run_eval,
   };
   return command;
