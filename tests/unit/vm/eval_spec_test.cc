@@ -80,8 +80,13 @@ Outcome run(const std::string& path, const std::string& text) {
   cli::ModuleLoader loader(path);
   loader.attach(thread);
   if (loader.run(thread, path, program)) return {};
-  std::uint32_t line =
-      thread.backtrace().empty() ? 0 : line_of(text, thread.backtrace().front().span.offset);
+  // The innermost frame in the chunk's own file (an error may surface in a loaded module).
+  std::uint32_t line = 0;
+  for (const auto& frame : thread.backtrace()) {
+    if (frame.program->module.files[frame.span.file].path != path) continue;
+    line = line_of(text, frame.span.offset);
+    break;
+  }
   return {false, thread.error(), line};
 }
 
