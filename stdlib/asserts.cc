@@ -37,7 +37,8 @@ bool assert_eq(Thread& t, const Value&, Args& a, Value& r) {
 }  // namespace
 
 Value lookup(std::string_view name) {
-  static const std::map<std::string_view, Value> table = [] {
+  // Never destroyed, so its immortal builtins stay reachable until exit.
+  static const auto& table = *new std::map<std::string_view, Value>([] {
     std::map<std::string_view, Value> m;
     auto add = [&](std::string_view n, vm::NativeFn fn) {
       Value v = Value::adopt(new vm::Builtin(std::string(n), fn));
@@ -48,7 +49,7 @@ Value lookup(std::string_view name) {
     add("assert_true", assert_true);
     add("assert_eq", assert_eq);
     return m;
-  }();
+  }());
   auto it = table.find(name);
   return it == table.end() ? Value() : it->second;
 }

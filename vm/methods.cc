@@ -972,7 +972,8 @@ std::vector<std::string> method_names(Type type) {
 
 const Value* unbound_method(Type type, std::string_view name) {
   // Built once, read-only afterwards: one frozen Builtin per method of each type.
-  static const std::map<std::pair<Type, std::string>, Value, std::less<>> table = [] {
+  // The table is never destroyed: its immortal objects stay reachable until exit.
+  static const auto& table = *new std::map<std::pair<Type, std::string>, Value, std::less<>>([] {
     std::map<std::pair<Type, std::string>, Value, std::less<>> m;
     for (Type t : {Type::kString, Type::kBytes, Type::kList, Type::kDict, Type::kSet}) {
       for (const std::string& n : method_names(t)) {
@@ -984,14 +985,14 @@ const Value* unbound_method(Type type, std::string_view name) {
       }
     }
     return m;
-  }();
+  }());
   auto it = table.find(std::make_pair(type, std::string(name)));
   return it == table.end() ? nullptr : &it->second;
 }
 
 Value universe_value(std::string_view name) {
   // Builtins are immutable and shared: create each once.
-  static std::map<std::string_view, Value> cache = [] {
+  static const auto& cache = *new std::map<std::string_view, Value>([] {
     std::map<std::string_view, Value> m;
     for (const Entry& e : kUniverse) {
       Value v = Value::adopt(new Builtin(std::string(e.name), e.fn));
@@ -1000,7 +1001,7 @@ Value universe_value(std::string_view name) {
       m.emplace(e.name, std::move(v));
     }
     return m;
-  }();
+  }());
   auto it = cache.find(name);
   return it == cache.end() ? Value() : it->second;
 }
