@@ -256,6 +256,21 @@ inline bool int_fast(Op op, Value& left, const Value& right) {
   return true;
 }
 
+bool call_function_from_stack(Thread& thread, const Function& fn, const ir::Module& module,
+                              const ir::CallSite& site, Value* args, Value& result);
+
+/// Comparison of two int64s by comparison opcode.
+inline bool int_compare_op(Op op, std::int64_t a, std::int64_t b) {
+  switch (op) {
+    case Op::EQ: return a == b;
+    case Op::NE: return a != b;
+    case Op::LT: return a < b;
+    case Op::GT: return a > b;
+    case Op::LE: return a <= b;
+    default: return a >= b;
+  }
+}
+
 class Frame {
  public:
   Frame(Thread& thread, const Function* fn, Program& program, std::uint32_t index)
@@ -293,6 +308,27 @@ class Frame {
   bool loop(Value& result);
   /// The verifier checks operands and stack depth but not stack types; the few
   /// instructions that assume a type check it, so forged bytecode fails cleanly.
+  static std::size_t site_width(const ir::CallSite& site) {
+    return site.positional + site.keywords.size() + (site.star ? 1 : 0) + (site.star_star ? 1 : 0);
+  }
+
+  /// Calls `*callee` with the arguments above it (up to `top`). A `receiver` is passed
+  /// to unbound built-in methods (CALL_METHOD); other callees ignore it.
+  bool invoke(const ir::Module& module, const ir::CallSite& site, Value* callee,
+              const Value* receiver, Value* top, Value& out) {
+    if (receiver && callee->is(Type::kBuiltin) && callee->as<Builtin>()->unbound_method) {
+      Args args;
+      return collect_arguments(thread_, module, site, top, args) &&
+             callee->as<Builtin>()->fn(thread_, *receiver, args, out);
+    }
+    if (callee->is(Type::kFunction) && !site.star && !site.star_star) {
+      return call_function_from_stack(thread_, *callee->as<Function>(), module, site, callee + 1,
+                                      out);
+    }
+    Args args;
+    return collect_arguments(thread_, module, site, top, args) && call(thread_, *callee, args, out);
+  }
+
   /// Charges one step; fails on an exhausted budget or a cancellation request.
   bool tick(std::uint64_t& steps, std::uint64_t max_steps) {
     if (++steps > max_steps) {
@@ -358,6 +394,9 @@ bool call_function_from_stack(Thread& thread, const Function& fn, const ir::Modu
   return ok;
 }
 
+// Labels as values (a GNU extension that g++ and clang++ share) make threaded dispatch.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
 bool Frame::loop(Value& result) {
   const ir::Instr* code = code_.code.data();
   Value* sp = stack_;  // next free slot
@@ -374,364 +413,363 @@ bool Frame::loop(Value& result) {
     const std::uint32_t& from;
     ~StorePc() { to = from; }
   } store_pc{pc_, pc};
-  for (;;) {
-    ir::Instr instr = code[pc];
-    std::uint32_t arg = ir::operand(instr);
-    switch (ir::opcode(instr)) {
-      case Op::CONST: (sp++)->fill(program.constants[arg]); break;
-      case Op::NONE: *sp++ = Value(); break;
-      case Op::TRUE: *sp++ = Value::boolean(true); break;
-      case Op::FALSE: *sp++ = Value::boolean(false); break;
-      case Op::SMALL_INT: *sp++ = Value::integer(ir::signed_operand(instr)); break;
-      case Op::LOCAL:
-        if (locals_[arg].is(Type::kUnbound)) return unbound(code_.local_names[arg]);
-        (sp++)->fill(locals_[arg]);
-        break;
-      case Op::SET_LOCAL: locals_[arg] = std::move(*--sp); break;
-      case Op::CELL:
-        if (locals_[arg].as<Cell>()->value.is(Type::kUnbound))
-          return unbound(code_.local_names[arg]);
-        *sp++ = locals_[arg].as<Cell>()->value;
-        break;
-      case Op::SET_CELL: locals_[arg].as<Cell>()->value = std::move(*--sp); break;
-      case Op::FREE:
-        if (fn_->freevars[arg].as<Cell>()->value.is(Type::kUnbound))
-          return unbound(code_.freevars[arg]);
-        *sp++ = fn_->freevars[arg].as<Cell>()->value;
-        break;
-      case Op::GLOBAL:
-        if (!program.assigned[arg])
-          return thread_.fail("global variable " + module.globals[arg] +
-                              " referenced before assignment");
-        *sp++ = program.globals[arg];
-        break;
-      case Op::SET_GLOBAL:
-        program.globals[arg] = std::move(*--sp);
-        program.assigned[arg] = true;
-        break;
-      case Op::PREDECLARED:
-      case Op::UNIVERSE: {
-        Value& cached = program.builtins[arg];
-        if (cached.is(Type::kNone)) {
-          // The embedder's table first (faultbox builtins); the VM's own universe after.
-          const std::string& name = module.names[arg];
-          if (ir::opcode(instr) == Op::PREDECLARED && thread_.predeclared)
-            cached = thread_.predeclared(name);
-          if (cached.is(Type::kNone)) cached = universe_value(name);
-          if (cached.is(Type::kNone)) return thread_.fail(name + "() is not available here yet");
-        }
-        *sp++ = cached;
-        break;
+  // Threaded dispatch: every handler ends by jumping straight to the next one, so the
+  // branch predictor sees one indirect jump per handler instead of a single shared one.
+  static void* const kHandlers[] = {
+#define FB_OP(name, operand, stack, summary) &&op_##name,
+#include "ir/opcodes.def"
+#undef FB_OP
+  };
+  ir::Instr instr;
+  std::uint32_t arg;
+#define FB_DISPATCH()                                             \
+  do {                                                            \
+    instr = code[pc];                                             \
+    arg = ir::operand(instr);                                     \
+    goto* kHandlers[static_cast<std::size_t>(ir::opcode(instr))]; \
+  } while (0)
+#define FB_NEXT()  \
+  do {             \
+    ++pc;          \
+    FB_DISPATCH(); \
+  } while (0)
+  FB_DISPATCH();
+  {
+    {
+    op_CONST:
+      (sp++)->fill(program.constants[arg]);
+      FB_NEXT();
+    op_NONE:
+      *sp++ = Value();
+      FB_NEXT();
+    op_TRUE:
+      *sp++ = Value::boolean(true);
+      FB_NEXT();
+    op_FALSE:
+      *sp++ = Value::boolean(false);
+      FB_NEXT();
+    op_SMALL_INT:
+      *sp++ = Value::integer(ir::signed_operand(instr));
+      FB_NEXT();
+    op_LOCAL:
+      if (locals_[arg].is(Type::kUnbound)) return unbound(code_.local_names[arg]);
+      (sp++)->fill(locals_[arg]);
+      FB_NEXT();
+    op_SET_LOCAL:
+      locals_[arg] = std::move(*--sp);
+      FB_NEXT();
+    op_CELL:
+      if (locals_[arg].as<Cell>()->value.is(Type::kUnbound)) return unbound(code_.local_names[arg]);
+      *sp++ = locals_[arg].as<Cell>()->value;
+      FB_NEXT();
+    op_SET_CELL:
+      locals_[arg].as<Cell>()->value = std::move(*--sp);
+      FB_NEXT();
+    op_FREE:
+      if (fn_->freevars[arg].as<Cell>()->value.is(Type::kUnbound))
+        return unbound(code_.freevars[arg]);
+      *sp++ = fn_->freevars[arg].as<Cell>()->value;
+      FB_NEXT();
+    op_GLOBAL:
+      if (!program.assigned[arg])
+        return thread_.fail("global variable " + module.globals[arg] +
+                            " referenced before assignment");
+      *sp++ = program.globals[arg];
+      FB_NEXT();
+    op_SET_GLOBAL:
+      program.globals[arg] = std::move(*--sp);
+      program.assigned[arg] = true;
+      FB_NEXT();
+    op_PREDECLARED:
+    op_UNIVERSE : {
+      Value& cached = program.builtins[arg];
+      if (cached.is(Type::kNone)) {
+        // The embedder's table first (faultbox builtins); the VM's own universe after.
+        const std::string& name = module.names[arg];
+        if (ir::opcode(instr) == Op::PREDECLARED && thread_.predeclared)
+          cached = thread_.predeclared(name);
+        if (cached.is(Type::kNone)) cached = universe_value(name);
+        if (cached.is(Type::kNone)) return thread_.fail(name + "() is not available here yet");
       }
-      case Op::POP: *--sp = Value(); break;
-      case Op::DUP:
-        sp[0] = sp[-1];
-        ++sp;
-        break;
-      case Op::DUP2:
-        sp[0] = sp[-2];
-        sp[1] = sp[-1];
-        sp += 2;
-        break;
-      case Op::UPLUS:
-      case Op::UMINUS:
-      case Op::INVERT:
-      case Op::NOT: {
-        Value out;
-        if (!unary(thread_, ir::opcode(instr), sp[-1], out)) return false;
-        sp[-1] = std::move(out);
-        break;
-      }
-      case Op::ADD:
-      case Op::SUB:
-      case Op::MUL:
-      case Op::FLOORDIV:
-      case Op::MOD:
-      case Op::BITAND:
-      case Op::BITOR:
-      case Op::BITXOR:
-      case Op::DIV:
-      case Op::SHL:
-      case Op::SHR:
-      case Op::IN:
-      case Op::NOT_IN:
-      case Op::INPLACE_ADD: {
-        if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt) &&
-            int_fast(ir::opcode(instr), sp[-2], sp[-1])) {
-          --sp;  // the popped operand is an int: nothing to release
-          break;
-        }
-        Value out;
-        if (!binary(thread_, ir::opcode(instr), sp[-2], sp[-1], out)) return false;
-        --sp;
-        *sp = Value();
-        sp[-1] = std::move(out);
-        break;
-      }
-      case Op::EQ:
-      case Op::NE:
-      case Op::LT:
-      case Op::GT:
-      case Op::LE:
-      case Op::GE: {
-        if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt)) {
-          std::int64_t a = sp[-2].as_int(), b = sp[-1].as_int();
-          bool r = false;
-          switch (ir::opcode(instr)) {
-            case Op::EQ: r = a == b; break;
-            case Op::NE: r = a != b; break;
-            case Op::LT: r = a < b; break;
-            case Op::GT: r = a > b; break;
-            case Op::LE: r = a <= b; break;
-            default: r = a >= b; break;
-          }
-          --sp;
-          sp[-1].set_bool(r);
-          break;
-        }
-        Value out;
-        if (!compare(thread_, ir::opcode(instr), sp[-2], sp[-1], out)) return false;
-        --sp;
-        *sp = Value();
-        sp[-1] = std::move(out);
-        break;
-      }
-      case Op::MAKE_LIST:
-      case Op::MAKE_TUPLE: {
-        std::vector<Value> items(std::make_move_iterator(sp - arg), std::make_move_iterator(sp));
-        sp -= arg;
-        *sp++ = ir::opcode(instr) == Op::MAKE_LIST ? make_list(std::move(items))
-                                                   : make_tuple(std::move(items));
-        break;
-      }
-      case Op::MAKE_DICT: {
-        auto* d = new Dict();
-        Value dict = Value::adopt(d);
-        Value* first = sp - 2 * arg;
-        for (Value* p = first; p < sp; p += 2) {
-          bool error = false;
-          if (dict_find(thread_, *d, p[0], error))
-            return thread_.fail("duplicate key " + repr(p[0]) + " in dict literal");
-          if (error || !dict_set(thread_, *d, std::move(p[0]), std::move(p[1]))) return false;
-        }
-        sp = first;
-        *sp++ = std::move(dict);
-        break;
-      }
-      case Op::LIST_APPEND: {
-        Value& list = sp[-2 - static_cast<int>(arg)];
-        if (!list.is(Type::kList)) return corrupt();
-        list.as<List>()->items.push_back(std::move(*--sp));
-        break;
-      }
-      case Op::DICT_SET: {
-        Value& dict = sp[-3 - static_cast<int>(arg)];
-        if (!dict.is(Type::kDict)) return corrupt();
-        Value value = std::move(*--sp);
-        Value key = std::move(*--sp);
-        if (!dict_set(thread_, *dict.as<Dict>(), std::move(key), std::move(value))) return false;
-        break;
-      }
-      case Op::INDEX: {
-        Value out;
-        if (!index(thread_, sp[-2], sp[-1], out)) return false;
-        --sp;
-        *sp = Value();
-        sp[-1] = std::move(out);
-        break;
-      }
-      case Op::SET_INDEX: {
-        if (!set_index(thread_, sp[-2], sp[-1], sp[-3])) return false;
-        sp -= 3;
-        sp[0] = Value(), sp[1] = Value(), sp[2] = Value();
-        break;
-      }
-      case Op::SLICE: {
-        Value out;
-        if (!slice(thread_, sp[-4], sp[-3], sp[-2], sp[-1], out)) return false;
-        sp -= 3;
-        sp[0] = Value(), sp[1] = Value(), sp[2] = Value();
-        sp[-1] = std::move(out);
-        break;
-      }
-      case Op::ATTR: {
-        Value out;
-        if (!get_attr(thread_, sp[-1], module.names[arg], out)) return false;
-        sp[-1] = std::move(out);
-        break;
-      }
-      case Op::SET_ATTR:
-        return thread_.fail(std::string(type_of(sp[-1])) +
-                            " value does not support field assignment");
-      case Op::UNPACK: {
-        Value seq = std::move(*--sp);
-        std::vector<Value> copied;
-        const Value* items = nullptr;
-        std::size_t n = 0;
-        if (seq.is(Type::kTuple) || seq.is(Type::kList)) {  // no copy for the usual case
-          items = seq.as<List>()->items.data();
-          n = seq.as<List>()->items.size();
-        } else {
-          if (!to_vector(thread_, seq, copied)) return false;
-          items = copied.data();
-          n = copied.size();
-        }
-        if (n != arg) {
-          return thread_.fail(std::string(n > arg ? "too many" : "too few") +
-                              " values to unpack (got " + std::to_string(n) + ", want " +
-                              std::to_string(arg) + ")");
-        }
-        for (std::size_t k = n; k-- > 0;) (sp++)->fill(items[k]);
-        break;
-      }
-      case Op::JUMP:
-        // Every loop passes through a jump or ITER_NEXT, and every call through CALL:
-        // charging steps there bounds any run without a check per instruction.
-        if (!tick(steps, max_steps)) return false;
-        pc = arg;
-        continue;
-      case Op::JUMP_IF_FALSE:
-      case Op::JUMP_IF_TRUE: {
-        bool t = truth(*--sp);
-        *sp = Value();
-        if (t == (ir::opcode(instr) == Op::JUMP_IF_TRUE)) {
-          pc = arg;
-          continue;
-        }
-        break;
-      }
-      case Op::AND_JUMP:
-      case Op::OR_JUMP:
-        if (truth(sp[-1]) == (ir::opcode(instr) == Op::OR_JUMP)) {
-          pc = arg;
-          continue;
-        }
-        *--sp = Value();
-        break;
-      case Op::ITER_START: {
-        Value it;
-        if (!iterate(thread_, sp[-1], it)) return false;
-        sp[-1] = std::move(it);
-        break;
-      }
-      case Op::ITER_NEXT: {
-        if (!tick(steps, max_steps)) return false;
-        if (!sp[-1].is(Type::kIterator)) return corrupt();
-        auto* it = sp[-1].as<Iterator>();
-        const Value& over = it->iterable;
-        if (over.is(Type::kRange)) {  // the common loop, without a call
-          if (it->position < it->range_length) {
-            (sp++)->set_int(over.as<Range>()->at(it->position++));
-            break;
-          }
-        } else {
-          Value item;
-          if (next(thread_, *it, item)) {
-            *sp++ = std::move(item);
-            break;
-          }
-          if (thread_.failed()) return false;
-        }
-        *--sp = Value();
-        pc = arg;
-        continue;
-      }
-      case Op::ITER_END: *--sp = Value(); break;
-      case Op::MAKE_FUNC: {
-        const ir::Function& child = module.functions[arg];
-        auto* f = new Function(&program_, arg);
-        Value fv = Value::adopt(f);
-        std::size_t defaults = static_cast<std::size_t>(
-            std::count_if(child.params.begin(), child.params.end(),
-                          [](const ir::Param& p) { return p.has_default; }));
-        for (Value* p = sp - defaults; p < sp; ++p) f->defaults.push_back(std::move(*p));
-        sp -= defaults;
-        for (const ir::FreeSource& src : child.free_sources) {
-          f->freevars.push_back(src.from_cell ? locals_[src.index] : fn_->freevars[src.index]);
-        }
-        *sp++ = std::move(fv);
-        break;
-      }
-      case Op::METHOD: {
-        if (const Value* m = unbound_method(sp[-1].type(), module.names[arg])) {
-          (sp++)->fill(*m);
-          break;
-        }
-        Value out;  // a struct field, or the error for an unknown attribute
-        if (!get_attr(thread_, sp[-1], module.names[arg], out)) return false;
-        *sp++ = std::move(out);
-        break;
-      }
-      case Op::CALL_METHOD: {
-        if (!tick(steps, max_steps)) return false;
-        const ir::CallSite& site = module.calls[arg];
-        std::size_t count =
-            site.positional + site.keywords.size() + (site.star ? 1 : 0) + (site.star_star ? 1 : 0);
-        Value* callee = sp - count - 1;
-        Value* receiver = callee - 1;
-        Value out;
-        bool ok;
-        thread_.steps = steps;
-        if (callee->is(Type::kBuiltin) && callee->as<Builtin>()->unbound_method) {
-          Args args;
-          ok = collect_arguments(thread_, module, site, sp, args) &&
-               callee->as<Builtin>()->fn(thread_, *receiver, args, out);
-        } else if (callee->is(Type::kFunction) && !site.star && !site.star_star) {
-          ok = call_function_from_stack(thread_, *callee->as<Function>(), module, site, callee + 1,
-                                        out);
-        } else {
-          Args args;
-          ok = collect_arguments(thread_, module, site, sp, args) &&
-               call(thread_, *callee, args, out);
-        }
-        steps = thread_.steps;
-        for (Value* p = receiver; p < sp; ++p) *p = Value();
-        if (!ok) return false;
-        sp = receiver;
-        *sp++ = std::move(out);
-        break;
-      }
-      case Op::CALL: {
-        if (!tick(steps, max_steps)) return false;
-        const ir::CallSite& site = module.calls[arg];
-        std::size_t count =
-            site.positional + site.keywords.size() + (site.star ? 1 : 0) + (site.star_star ? 1 : 0);
-        Value* callee = sp - count - 1;
-        Value out;
-        bool ok;
-        thread_.steps = steps;
-        if (callee->is(Type::kFunction) && !site.star && !site.star_star) {
-          ok = call_function_from_stack(thread_, *callee->as<Function>(), module, site, callee + 1,
-                                        out);
-        } else {
-          Args args;
-          ok = collect_arguments(thread_, module, site, sp, args) &&
-               call(thread_, *callee, args, out);
-        }
-        steps = thread_.steps;
-        for (Value* p = callee; p < sp; ++p) *p = Value();
-        if (!ok) return false;
-        sp = callee;
-        *sp++ = std::move(out);
-        break;
-      }
-      case Op::RETURN:
-        thread_.steps = steps;
-        result = std::move(*--sp);
-        return true;
-      case Op::LOAD: {
-        if (!thread_.load) return thread_.fail("load() is not available here");
-        std::vector<Value> symbols;
-        thread_.steps = steps;
-        if (!thread_.load(thread_, program_, module.loads[arg], symbols)) return false;
-        steps = thread_.steps;
-        for (Value& v : symbols) *sp++ = std::move(v);
-        break;
-      }
+      *sp++ = cached;
+      FB_NEXT();
     }
-    ++pc;
+    op_POP:
+      *--sp = Value();
+      FB_NEXT();
+    op_DUP:
+      sp[0] = sp[-1];
+      ++sp;
+      FB_NEXT();
+    op_DUP2:
+      sp[0] = sp[-2];
+      sp[1] = sp[-1];
+      sp += 2;
+      FB_NEXT();
+    op_UPLUS:
+    op_UMINUS:
+    op_INVERT:
+    op_NOT : {
+      Value out;
+      if (!unary(thread_, ir::opcode(instr), sp[-1], out)) return false;
+      sp[-1] = std::move(out);
+      goto next_instruction;
+    }
+    op_ADD:
+    op_SUB:
+    op_MUL:
+    op_FLOORDIV:
+    op_MOD:
+    op_BITAND:
+    op_BITOR:
+    op_BITXOR:
+    op_DIV:
+    op_SHL:
+    op_SHR:
+    op_IN:
+    op_NOT_IN:
+    op_INPLACE_ADD : {
+      if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt) &&
+          int_fast(ir::opcode(instr), sp[-2], sp[-1])) {
+        --sp;  // the popped operand is an int: nothing to release
+        FB_NEXT();
+      }
+      Value out;
+      if (!binary(thread_, ir::opcode(instr), sp[-2], sp[-1], out)) return false;
+      --sp;
+      *sp = Value();
+      sp[-1] = std::move(out);
+      goto next_instruction;
+    }
+    op_EQ:
+    op_NE:
+    op_LT:
+    op_GT:
+    op_LE:
+    op_GE : {
+      if (sp[-2].is(Type::kInt) && sp[-1].is(Type::kInt)) {
+        std::int64_t a = sp[-2].as_int(), b = sp[-1].as_int();
+        bool r = int_compare_op(ir::opcode(instr), a, b);
+        --sp;
+        sp[-1].set_bool(r);
+        FB_NEXT();
+      }
+      Value out;
+      if (!compare(thread_, ir::opcode(instr), sp[-2], sp[-1], out)) return false;
+      --sp;
+      *sp = Value();
+      sp[-1] = std::move(out);
+      goto next_instruction;
+    }
+    op_MAKE_LIST:
+    op_MAKE_TUPLE : {
+      std::vector<Value> items(std::make_move_iterator(sp - arg), std::make_move_iterator(sp));
+      sp -= arg;
+      *sp++ = ir::opcode(instr) == Op::MAKE_LIST ? make_list(std::move(items))
+                                                 : make_tuple(std::move(items));
+      goto next_instruction;
+    }
+    op_MAKE_DICT : {
+      auto* d = new Dict();
+      Value dict = Value::adopt(d);
+      Value* first = sp - 2 * arg;
+      for (Value* p = first; p < sp; p += 2) {
+        bool error = false;
+        if (dict_find(thread_, *d, p[0], error))
+          return thread_.fail("duplicate key " + repr(p[0]) + " in dict literal");
+        if (error || !dict_set(thread_, *d, std::move(p[0]), std::move(p[1]))) return false;
+      }
+      sp = first;
+      *sp++ = std::move(dict);
+      goto next_instruction;
+    }
+    op_LIST_APPEND : {
+      Value& list = sp[-2 - static_cast<int>(arg)];
+      if (!list.is(Type::kList)) return corrupt();
+      list.as<List>()->items.push_back(std::move(*--sp));
+      FB_NEXT();
+    }
+    op_DICT_SET : {
+      Value& dict = sp[-3 - static_cast<int>(arg)];
+      if (!dict.is(Type::kDict)) return corrupt();
+      Value value = std::move(*--sp);
+      Value key = std::move(*--sp);
+      if (!dict_set(thread_, *dict.as<Dict>(), std::move(key), std::move(value))) return false;
+      goto next_instruction;
+    }
+    op_INDEX : {
+      Value out;
+      if (!index(thread_, sp[-2], sp[-1], out)) return false;
+      --sp;
+      *sp = Value();
+      sp[-1] = std::move(out);
+      goto next_instruction;
+    }
+    op_SET_INDEX : {
+      if (!set_index(thread_, sp[-2], sp[-1], sp[-3])) return false;
+      sp -= 3;
+      sp[0] = Value(), sp[1] = Value(), sp[2] = Value();
+      FB_NEXT();
+    }
+    op_SLICE : {
+      Value out;
+      if (!slice(thread_, sp[-4], sp[-3], sp[-2], sp[-1], out)) return false;
+      sp -= 3;
+      sp[0] = Value(), sp[1] = Value(), sp[2] = Value();
+      sp[-1] = std::move(out);
+      goto next_instruction;
+    }
+    op_ATTR : {
+      Value out;
+      if (!get_attr(thread_, sp[-1], module.names[arg], out)) return false;
+      sp[-1] = std::move(out);
+      goto next_instruction;
+    }
+    op_SET_ATTR:
+      return thread_.fail(std::string(type_of(sp[-1])) +
+                          " value does not support field assignment");
+    op_UNPACK : {
+      Value seq = std::move(*--sp);
+      std::vector<Value> copied;
+      const Value* items = nullptr;
+      std::size_t n = 0;
+      if (seq.is(Type::kTuple) || seq.is(Type::kList)) {  // no copy for the usual case
+        items = seq.as<List>()->items.data();
+        n = seq.as<List>()->items.size();
+      } else {
+        if (!to_vector(thread_, seq, copied)) return false;
+        items = copied.data();
+        n = copied.size();
+      }
+      if (n != arg) {
+        return thread_.fail(std::string(n > arg ? "too many" : "too few") +
+                            " values to unpack (got " + std::to_string(n) + ", want " +
+                            std::to_string(arg) + ")");
+      }
+      for (std::size_t k = n; k-- > 0;) (sp++)->fill(items[k]);
+      goto next_instruction;
+    }
+    op_JUMP:
+      // Every loop passes through a jump or ITER_NEXT, and every call through CALL:
+      // charging steps there bounds any run without a check per instruction.
+      if (!tick(steps, max_steps)) return false;
+      pc = arg;
+      FB_DISPATCH();
+    op_JUMP_IF_FALSE:
+    op_JUMP_IF_TRUE : {
+      bool t = truth(*--sp);
+      *sp = Value();
+      if (t == (ir::opcode(instr) == Op::JUMP_IF_TRUE)) {
+        pc = arg;
+        FB_DISPATCH();
+      }
+      FB_NEXT();
+    }
+    op_AND_JUMP:
+    op_OR_JUMP:
+      if (truth(sp[-1]) == (ir::opcode(instr) == Op::OR_JUMP)) {
+        pc = arg;
+        FB_DISPATCH();
+      }
+      *--sp = Value();
+      FB_NEXT();
+    op_ITER_START : {
+      Value it;
+      if (!iterate(thread_, sp[-1], it)) return false;
+      sp[-1] = std::move(it);
+      goto next_instruction;
+    }
+    op_ITER_NEXT : {
+      if (!tick(steps, max_steps)) return false;
+      if (!sp[-1].is(Type::kIterator)) return corrupt();
+      auto* it = sp[-1].as<Iterator>();
+      const Value& over = it->iterable;
+      if (over.is(Type::kRange)) {  // the common loop, without a call
+        if (it->position < it->range_length) {
+          (sp++)->set_int(over.as<Range>()->at(it->position++));
+          FB_NEXT();
+        }
+      } else {
+        Value item;
+        if (next(thread_, *it, item)) {
+          *sp++ = std::move(item);
+          goto next_instruction;
+        }
+        if (thread_.failed()) return false;
+      }
+      *--sp = Value();
+      pc = arg;
+      FB_DISPATCH();
+    }
+    op_ITER_END:
+      *--sp = Value();
+      FB_NEXT();
+    op_MAKE_FUNC : {
+      const ir::Function& child = module.functions[arg];
+      auto* f = new Function(&program_, arg);
+      Value fv = Value::adopt(f);
+      std::size_t defaults =
+          static_cast<std::size_t>(std::count_if(child.params.begin(), child.params.end(),
+                                                 [](const ir::Param& p) { return p.has_default; }));
+      for (Value* p = sp - defaults; p < sp; ++p) f->defaults.push_back(std::move(*p));
+      sp -= defaults;
+      for (const ir::FreeSource& src : child.free_sources) {
+        f->freevars.push_back(src.from_cell ? locals_[src.index] : fn_->freevars[src.index]);
+      }
+      *sp++ = std::move(fv);
+      goto next_instruction;
+    }
+    op_METHOD : {
+      if (const Value* m = unbound_method(sp[-1].type(), module.names[arg])) {
+        (sp++)->fill(*m);
+        FB_NEXT();
+      }
+      Value out;  // a struct field, or the error for an unknown attribute
+      if (!get_attr(thread_, sp[-1], module.names[arg], out)) return false;
+      *sp++ = std::move(out);
+      goto next_instruction;
+    }
+    op_CALL_METHOD:
+    op_CALL : {
+      if (!tick(steps, max_steps)) return false;
+      bool method = ir::opcode(instr) == Op::CALL_METHOD;
+      const ir::CallSite& site = module.calls[arg];
+      Value* callee = sp - site_width(site) - 1;
+      Value* first = method ? callee - 1 : callee;  // CALL_METHOD's receiver sits below
+      Value out;
+      thread_.steps = steps;
+      bool ok = invoke(module, site, callee, method ? first : nullptr, sp, out);
+      steps = thread_.steps;
+      for (Value* p = first; p < sp; ++p) *p = Value();
+      if (!ok) return false;
+      sp = first;
+      *sp++ = std::move(out);
+      goto next_instruction;
+    }
+    op_RETURN:
+      thread_.steps = steps;
+      result = std::move(*--sp);
+      return true;
+    op_LOAD : {
+      if (!thread_.load) return thread_.fail("load() is not available here");
+      std::vector<Value> symbols;
+      thread_.steps = steps;
+      if (!thread_.load(thread_, program_, module.loads[arg], symbols)) return false;
+      steps = thread_.steps;
+      for (Value& v : symbols) *sp++ = std::move(v);
+      goto next_instruction;
+    }
+    }
   }
+  // Handlers with objects in scope come here with a plain goto, which runs their
+  // destructors (a computed goto would skip them).
+next_instruction:
+  ++pc;
+  FB_DISPATCH();
+#undef FB_NEXT
+#undef FB_DISPATCH
 }
+#pragma GCC diagnostic pop
 
 }  // namespace
 
