@@ -1,5 +1,7 @@
 #include "compiler/lower.h"
 
+#include "ir/arith.h"
+
 #include <map>
 #include <optional>
 #include <set>
@@ -7,6 +9,9 @@
 
 namespace fb::compiler {
 namespace {
+
+using ir::floor_div;
+using ir::floor_mod;
 
 using ast::Expr;
 using ast::ExprKind;
@@ -28,16 +33,6 @@ std::optional<ir::Constant> int_constant(std::int64_t v) {
   c.kind = ir::Constant::Kind::kInt;
   c.int_value = v;
   return c;
-}
-
-/// Python's floor division and modulo for int64 (divisor non-zero, no overflow).
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-std::int64_t floor_mod(std::int64_t a, std::int64_t b) {
-  std::int64_t r = a % b;
-  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
 
 std::optional<ir::Constant> fold(const Expr& e);

@@ -1,5 +1,7 @@
 #include "vm/ops.h"
 
+#include "ir/arith.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -74,6 +76,9 @@ bool truth(const Value& v) {
 }
 
 namespace {
+
+using ir::floor_div;
+using ir::floor_mod;
 
 bool is_number(const Value& v) { return is_int(v) || v.is(Type::kFloat); }
 double as_double(const Value& v) {
@@ -338,16 +343,6 @@ bool big_binary(Thread& thread, Op op, const Int& a, const Int& b, Value& out) {
     }
     default: return false;
   }
-}
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-std::int64_t floor_mod(std::int64_t a, std::int64_t b) {
-  std::int64_t r = a % b;
-  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
 
 bool int_binary(Thread& thread, Op op, std::int64_t a, std::int64_t b, Value& out) {

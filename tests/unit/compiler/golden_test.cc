@@ -6,6 +6,8 @@
 // To regenerate after an intended change, run: tools/update-goldens
 #include <gtest/gtest.h>
 
+#include "tests/unit/test_support.h"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -21,18 +23,12 @@ namespace fb {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::Chunk;
+using testing::read_file;
+using testing::source_dir;
+using testing::split_chunks;
 
-fs::path golden_dir() {
-  const char* dir = std::getenv("FB_SOURCE_DIR");
-  return (dir ? fs::path(dir) : fs::path(FB_SOURCE_DIR_DEFAULT)) / "tests/golden/frontend";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+fs::path golden_dir() { return source_dir() / "tests/golden/frontend"; }
 
 bool updating() { return std::getenv("FB_UPDATE_GOLDENS") != nullptr; }
 

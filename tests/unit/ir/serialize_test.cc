@@ -2,6 +2,8 @@
 // that is refused (or verified and run safely), never a crash.
 #include <gtest/gtest.h>
 
+#include "tests/unit/test_support.h"
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -16,11 +18,10 @@ namespace fb {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path source_dir() {
-  const char* dir = std::getenv("FB_SOURCE_DIR");
-  return dir ? fs::path(dir) : fs::path(FB_SOURCE_DIR_DEFAULT);
-}
+using testing::Chunk;
+using testing::read_file;
+using testing::source_dir;
+using testing::split_chunks;
 
 ir::Module compile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

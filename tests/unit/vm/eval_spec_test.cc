@@ -1,6 +1,8 @@
 // Runs the evaluation spec tests (tests/spec/eval/*.star; format in its README).
 #include <gtest/gtest.h>
 
+#include "tests/unit/test_support.h"
+
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -17,39 +19,12 @@ namespace fb {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::Chunk;
+using testing::read_file;
+using testing::source_dir;
+using testing::split_chunks;
 
-fs::path spec_dir() {
-  const char* dir = std::getenv("FB_SOURCE_DIR");
-  return (dir ? fs::path(dir) : fs::path(FB_SOURCE_DIR_DEFAULT)) / "tests/spec/eval";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct Chunk {
-  std::string text;
-  int first_line;
-};
-
-std::vector<Chunk> split_chunks(const std::string& text) {
-  std::vector<Chunk> chunks{{"", 1}};
-  std::istringstream in(text);
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line == "---") {
-      chunks.push_back({"", number + 1});
-      continue;
-    }
-    chunks.back().text += line + "\n";
-  }
-  return chunks;
-}
+fs::path spec_dir() { return source_dir() / "tests/spec/eval"; }
 
 struct Outcome {
   bool ok = true;
