@@ -422,14 +422,16 @@ class Resolver {
 
   void capture(ast::Name& n, Block& defining, std::uint32_t slot) {
     Block& owner = owner_of(defining);
-    if (std::find(owner.info->cells.begin(), owner.info->cells.end(), slot) == owner.info->cells.end()) {
+    if (std::find(owner.info->cells.begin(), owner.info->cells.end(), slot) ==
+        owner.info->cells.end()) {
       owner.info->cells.push_back(slot);
     }
     // Every function between the definition and the use carries the name as free,
     // each taking it from the frame around it: outermost first, so a frame's source
     // index exists before the frame inside it refers to it.
     std::vector<Block*> frames;
-    for (Block* b = &owner_of(*current_); b != &owner; b = &owner_of(*b->parent)) frames.push_back(b);
+    for (Block* b = &owner_of(*current_); b != &owner; b = &owner_of(*b->parent))
+      frames.push_back(b);
     ast::FreeSource source{true, slot};
     std::uint32_t index = 0;
     for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
