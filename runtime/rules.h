@@ -1,0 +1,49 @@
+#pragma once
+/// Fault rules as plain data, and the pieces that decide them without touching the OS:
+/// path globs, Go-style durations, deterministic probability draws, and the
+/// `faultbox run --fault` grammar.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/syscalls.h"
+
+namespace fb::runtime {
+
+/// Glob match over paths: `*` and `?` stay within one segment, `**` crosses `/`.
+/// An empty pattern matches every path.
+bool glob_match(std::string_view pattern, std::string_view path);
+
+/// Parses a Go duration ("500ms", "1.5s", "1h30m", "-2us"); units ns us µs ms s m h.
+std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text, std::string& error);
+/// "500ms", "1.5s", "1m30s": the shortest Go-style spelling of a duration.
+std::string format_duration(std::chrono::nanoseconds d);
+
+/// A uniform draw in [0, 1) that depends only on its inputs: the same seed gives the
+/// same decisions whatever the thread timing (counter-based, SplitMix64 mixing).
+double draw(std::uint64_t seed, std::string_view service, std::string_view rule,
+            std::uint64_t occurrence);
+
+struct FaultRule {
+  enum class Action { kDeny, kDelay, kAllow, kTrace, kHold } action = Action::kDeny;
+  std::vector<std::string> syscalls;  // expanded family members
+  int error = 0;                      // errno for kDeny
+  std::chrono::nanoseconds delay{0};  // for kDelay
+  double probability = 1.0;
+  std::string path_glob;    // empty: any path
+  std::uint64_t nth = 0;    // fire only on the nth match (1-based), 0: off
+  std::uint64_t after = 0;  // fire on every match after the first `after`
+  std::string label;
+  std::string source;  // the text the rule came from, for messages and events
+};
+
+/// Parses `SYSCALL=ERRNO[:PROB%][:GLOB][:nth=N|after=N]` or
+/// `SYSCALL=delay:DUR[:PROB%][:GLOB][:nth=N|after=N]` for `arch`. On failure returns
+/// nullopt and sets `error` to a message naming the faulty part.
+std::optional<FaultRule> parse_fault(std::string_view spec, Arch arch, std::string& error);
+
+}  // namespace fb::runtime
