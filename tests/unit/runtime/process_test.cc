@@ -1,0 +1,140 @@
+// Real processes under a real seccomp filter (label: syscall).
+#include "runtime/process.h"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <filesystem>
+
+namespace fb::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<int> trap(const std::vector<std::string>& families) {
+  std::vector<int> numbers;
+  for (const auto& f : families) {
+    for (const auto& name : expand(host_arch(), f))
+      numbers.push_back(*syscall_number(host_arch(), name));
+  }
+  return numbers;
+}
+
+FaultRule rule(const std::string& spec) {
+  std::string error;
+  auto r = parse_fault(spec, host_arch(), error);
+  EXPECT_TRUE(r) << error;
+  return *r;
+}
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("fb-process-" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+TEST(Process, DenyHitsOnlyFilesMatchingTheGlob) {
+  TempDir dir;
+  std::string wal = (dir.path / "orders.wal").string(), log = (dir.path / "app.log").string();
+  LaunchSpec spec{FB_SUT_FILE_WRITER, {wal, log}, {}, trap({"write"})};
+  std::string error;
+  auto result = run_supervised(spec, {rule("write=EIO:" + dir.path.string() + "/*.wal")}, 1, error);
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->exit_code, 1);  // one failed write
+  bool denied_wal = false, allowed_log = false;
+  for (const auto& e : result->events) {
+    if (e.path == wal && e.decision == "deny(input/output error)") denied_wal = true;
+    if (e.path == log && e.decision == "allow") allowed_log = true;
+  }
+  EXPECT_TRUE(denied_wal);
+  EXPECT_TRUE(allowed_log);
+}
+
+TEST(Process, AfterAndNthCountMatches) {
+  TempDir dir;
+  std::vector<std::string> files;
+  for (int i = 0; i < 4; ++i)
+    files.push_back((dir.path / ("f" + std::to_string(i) + ".dat")).string());
+  std::string error;
+  auto after =
+      run_supervised({FB_SUT_FILE_WRITER, files, {}, trap({"write"})},
+                     {rule("write=ENOSPC:" + dir.path.string() + "/*.dat:after=2")}, 1, error);
+  ASSERT_TRUE(after) << error;
+  EXPECT_EQ(after->exit_code, 2);  // the 3rd and 4th writes fail
+  auto nth = run_supervised({FB_SUT_FILE_WRITER, files, {}, trap({"write"})},
+                            {rule("write=ENOSPC:" + dir.path.string() + "/*.dat:nth=2")}, 1, error);
+  ASSERT_TRUE(nth) << error;
+  EXPECT_EQ(nth->exit_code, 1);
+}
+
+TEST(Process, ProbabilityIsReproducibleBySeed) {
+  TempDir dir;
+  std::vector<std::string> files;
+  for (int i = 0; i < 40; ++i)
+    files.push_back((dir.path / ("p" + std::to_string(i) + ".dat")).string());
+  auto run = [&](std::uint64_t seed) {
+    std::string error;
+    auto r = run_supervised({FB_SUT_FILE_WRITER, files, {}, trap({"write"})},
+                            {rule("write=EIO:50%:" + dir.path.string() + "/*.dat")}, seed, error);
+    EXPECT_TRUE(r) << error;
+    std::vector<std::string> decisions;
+    for (const auto& e : r->events) decisions.push_back(e.path + " " + e.decision);
+    return std::make_pair(r->exit_code, decisions);
+  };
+  auto a = run(7), b = run(7), c = run(8);
+  EXPECT_EQ(a, b);
+  EXPECT_GT(a.first, 5);  // about half of 40
+  EXPECT_LT(a.first, 35);
+  EXPECT_NE(a.second, c.second);
+}
+
+TEST(Process, ExecFailureIsAnErrorNotExit127) {
+  std::string error;
+  auto result = run_supervised({"/nonexistent/binary", {}, {}, trap({"write"})}, {}, 1, error);
+  EXPECT_FALSE(result);
+  EXPECT_EQ(error, "cannot run /nonexistent/binary: No such file or directory");
+  auto untrapped = run_supervised({"/nonexistent/binary", {}, {}, {}}, {}, 1, error);
+  EXPECT_FALSE(untrapped);
+}
+
+TEST(Process, ExitCodeAndSignalArePassedOn) {
+  std::string error;
+  auto exited = run_supervised({"/bin/sh", {"-c", "exit 3"}, {}, {}}, {}, 1, error);
+  ASSERT_TRUE(exited) << error;
+  EXPECT_EQ(exited->exit_code, 3);
+  auto killed =
+      run_supervised({"/bin/sh", {"-c", "kill -TERM $$"}, {}, trap({"write"})}, {}, 1, error);
+  ASSERT_TRUE(killed) << error;
+  EXPECT_EQ(killed->signal, SIGTERM);
+  EXPECT_EQ(killed->exit_code, 128 + SIGTERM);
+}
+
+TEST(Process, ChildrenOfTheTargetInheritTheFilter) {
+  TempDir dir;
+  std::string wal = (dir.path / "child.wal").string();
+  // sh forks the writer: its writes still reach the supervisor.
+  std::string error;
+  auto result = run_supervised(
+      {"/bin/sh", {"-c", std::string(FB_SUT_FILE_WRITER) + " " + wal}, {}, trap({"write"})},
+      {rule("write=EIO:" + dir.path.string() + "/*.wal")}, 1, error);
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->exit_code, 1);
+}
+
+TEST(Process, RelativeOpensResolveAgainstTheTargetsDirectory) {
+  TempDir dir;
+  // The writer opens "rel.wal" from inside the directory: the rule names the full path.
+  std::string command = "cd " + dir.path.string() + " && " + FB_SUT_FILE_WRITER + " rel.wal";
+  std::string error;
+  auto result = run_supervised({"/bin/sh", {"-c", command}, {}, trap({"open"})},
+                               {rule("open=EACCES:" + dir.path.string() + "/*.wal")}, 1, error);
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->exit_code, 1);
+  bool denied = false;
+  for (const auto& e : result->events)
+    denied |= e.path == (dir.path / "rel.wal").string() && e.error == EACCES;
+  EXPECT_TRUE(denied);
+}
+
+}  // namespace
+}  // namespace fb::runtime
