@@ -250,7 +250,12 @@ std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vecto
   for (;;) {
     pollfd fds[3] = {
         {pidfd.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}, {error_read.get(), POLLIN, 0}};
-    if (::poll(fds, 3, -1) < 0 && errno != EINTR) break;
+    if (::poll(fds, 3, -1) < 0 && errno != EINTR) {
+      // Nobody would answer the target's notifications: waiting for it could hang.
+      error = std::string("poll: ") + std::strerror(errno);
+      kill_child();
+      return std::nullopt;
+    }
     if (fds[1].revents & POLLIN) supervisor.handle(listener.get(), result);
     if (!exec_checked && (fds[2].revents & (POLLIN | POLLHUP))) {
       int child_errno = 0;
