@@ -145,7 +145,7 @@ std::string syscall_path(const seccomp_notif& n, std::string_view name) {
 class Supervisor {
  public:
   Supervisor(const std::vector<FaultRule>& rules, std::uint64_t seed)
-      : rules_(rules), seed_(seed), matches_(rules.size(), 0) {}
+      : rules_(rules), seed_(seed), matches_(rules.size(), 0), fires_(rules.size(), 0) {}
 
   /// Decides one notification and answers it.
   void handle(int listener, RunResult& result) {
@@ -159,14 +159,16 @@ class Supervisor {
     // pid been reused since.
     if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) != 0) return;
     SyscallEvent event{++seq_, static_cast<pid_t>(req.pid), name, path, "allow", 0, ""};
-    if (const FaultRule* rule = decide(name, path)) {
+    const FaultRule* rule = decide(name, path);
+    if (rule) event.label = rule->label;
+    if (rule && rule->action == FaultRule::Action::kDeny) {
       resp.error = -rule->error;
       event.error = rule->error;
-      event.label = rule->label;
       const ErrnoInfo* e = errno_info(rule->error);
       event.decision = "deny(" + std::string(e ? e->message : "error") + ")";
     } else {
       resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      if (rule && rule->action == FaultRule::Action::kTrace) event.decision = "trace";
     }
     ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
     result.events.push_back(std::move(event));
@@ -174,11 +176,13 @@ class Supervisor {
 
  private:
   /// The most recently given matching rule that fires this time (its counters move on
-  /// every match, fired or not, so nth/after count matches).
+  /// every match, fired or not, so nth/after count matches). An allow or trace rule that
+  /// fires shadows older deny rules; delay and hold are not decided here yet.
   const FaultRule* decide(const std::string& name, const std::string& path) {
     for (std::size_t i = rules_.size(); i-- > 0;) {
       const FaultRule& r = rules_[i];
-      if (r.action != FaultRule::Action::kDeny) continue;
+      if (r.action == FaultRule::Action::kDelay || r.action == FaultRule::Action::kHold) continue;
+      if (r.max_fires && fires_[i] >= r.max_fires) continue;
       if (std::find(r.syscalls.begin(), r.syscalls.end(), name) == r.syscalls.end()) continue;
       if (!r.path_glob.empty() && (path.empty() || !glob_match(r.path_glob, path))) continue;
       std::uint64_t occurrence = ++matches_[i];
@@ -186,6 +190,7 @@ class Supervisor {
       if (r.after && occurrence <= r.after) continue;
       if (r.probability < 1.0 && draw(seed_, "target", r.source, occurrence) >= r.probability)
         continue;
+      ++fires_[i];
       return &r;
     }
     return nullptr;
@@ -195,6 +200,7 @@ class Supervisor {
   std::uint64_t seed_;
   std::uint64_t seq_ = 0;
   std::vector<std::uint64_t> matches_;  // per rule: how often it has matched
+  std::vector<std::uint64_t> fires_;    // per rule: how often it has fired
 };
 
 }  // namespace

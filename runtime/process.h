@@ -56,7 +56,7 @@ struct RunResult {
   std::vector<SyscallEvent> events;
 };
 
-/// Runs the target to completion under `rules` (deny and allow for now), deciding
+/// Runs the target to completion under `rules` (deny, allow and trace for now), deciding
 /// trapped syscalls with draw(seed, "target", rule, occurrence). Returns nullopt with
 /// `error` set when the target could not be started (exec failure names the path and
 /// errno). Every process it started is gone when it returns.

@@ -34,9 +34,10 @@ struct FaultRule {
   int error = 0;                      // errno for kDeny
   std::chrono::nanoseconds delay{0};  // for kDelay
   double probability = 1.0;
-  std::string path_glob;    // empty: any path
-  std::uint64_t nth = 0;    // fire only on the nth match (1-based), 0: off
-  std::uint64_t after = 0;  // fire on every match after the first `after`
+  std::string path_glob;        // empty: any path
+  std::uint64_t nth = 0;        // fire only on the nth match (1-based), 0: off
+  std::uint64_t after = 0;      // fire on every match after the first `after`
+  std::uint64_t max_fires = 0;  // stop firing after this many fires, 0: no limit
   std::string label;
   std::string source;  // the text the rule came from, for messages and events
 };

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <map>
 
 namespace fb::runtime {
 namespace {
@@ -65,6 +66,47 @@ TEST(Process, AfterAndNthCountMatches) {
                             {rule("write=ENOSPC:" + dir.path.string() + "/*.dat:nth=2")}, 1, error);
   ASSERT_TRUE(nth) << error;
   EXPECT_EQ(nth->exit_code, 1);
+}
+
+std::vector<std::string> data_files(const TempDir& dir, int count) {
+  std::vector<std::string> files;
+  for (int i = 0; i < count; ++i)
+    files.push_back((dir.path / ("f" + std::to_string(i) + ".dat")).string());
+  return files;
+}
+
+TEST(Process, MaxFiresRetiresARule) {
+  TempDir dir;
+  FaultRule deny = rule("write=EIO:" + dir.path.string() + "/*.dat");
+  deny.max_fires = 2;
+  std::string error;
+  auto result = run_supervised({FB_SUT_FILE_WRITER, data_files(dir, 4), {}, trap({"write"})},
+                               {deny}, 1, error);
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->exit_code, 2);
+}
+
+TEST(Process, NewerAllowAndTraceRulesShadowOlderDenies) {
+  TempDir dir;
+  FaultRule deny = rule("write=EIO:" + dir.path.string() + "/*.dat");
+  FaultRule allow = deny, trace = deny;
+  allow.action = FaultRule::Action::kAllow;
+  allow.path_glob = dir.path.string() + "/f0.dat";
+  trace.action = FaultRule::Action::kTrace;
+  trace.path_glob = dir.path.string() + "/f1.dat";
+  trace.label = "watched";
+  std::string error;
+  auto result = run_supervised({FB_SUT_FILE_WRITER, data_files(dir, 4), {}, trap({"write"})},
+                               {deny, allow, trace}, 1, error);
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->exit_code, 2);  // f2 and f3
+  std::map<std::string, std::string> decisions;
+  for (const auto& e : result->events) {
+    if (e.path.ends_with(".dat")) decisions[fs::path(e.path).filename()] = e.decision + e.label;
+  }
+  EXPECT_EQ(decisions["f0.dat"], "allow");
+  EXPECT_EQ(decisions["f1.dat"], "tracewatched");
+  EXPECT_EQ(decisions["f2.dat"], "deny(input/output error)");
 }
 
 TEST(Process, ProbabilityIsReproducibleBySeed) {
