@@ -54,29 +54,64 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   return out;
 }
 
-/// In the child: filter, stop for the parent to take the listener, exec. Only
-/// async-signal-safe calls; the errno of a failure goes to `error_fd`.
+/// What the child failed at, sent to the parent with the errno.
+struct ChildFailure {
+  enum Stage : int { kFilter, kCwd, kStdout, kStderr, kExec } stage;
+  int error;
+};
+
+std::string describe(const ChildFailure& f, const LaunchSpec& spec) {
+  std::string why = std::strerror(f.error);
+  switch (f.stage) {
+    case ChildFailure::kFilter: return "cannot install the seccomp filter: " + why;
+    case ChildFailure::kCwd: return "cannot enter working directory " + spec.cwd + ": " + why;
+    case ChildFailure::kStdout: return "cannot open stdout file " + spec.stdout_path + ": " + why;
+    case ChildFailure::kStderr: return "cannot open stderr file " + spec.stderr_path + ": " + why;
+    case ChildFailure::kExec: break;
+  }
+  return "cannot run " + spec.binary + ": " + why;
+}
+
+/// Reads a failure report from the child; nullopt at EOF (exec succeeded).
+std::optional<ChildFailure> read_failure(int fd) {
+  ChildFailure f{};
+  if (::read(fd, &f, sizeof f) != sizeof f) return std::nullopt;
+  return f;
+}
+
+/// In the child: directory and output files, filter, stop for the parent to take the
+/// listener, exec. Only async-signal-safe calls; a failure goes to `error_fd`. The
+/// set-up comes before the filter so that faultbox's own calls are never trapped.
 [[noreturn]] void child_main(const LaunchSpec& spec, std::vector<sock_filter>& filter, int error_fd,
                              pid_t parent, std::vector<char*>& argv, std::vector<char*>& envp) {
-  auto fail = [&](int code) {
-    int e = code;
-    (void)!::write(error_fd, &e, sizeof e);
+  auto fail = [&](ChildFailure::Stage stage) {
+    ChildFailure f{stage, errno};
+    (void)!::write(error_fd, &f, sizeof f);
     ::_exit(127);
+  };
+  auto redirect = [&](const std::string& path, int target, ChildFailure::Stage stage) {
+    if (path.empty()) return;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || ::dup2(fd, target) < 0) fail(stage);
+    ::close(fd);
   };
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // the parent died before the prctl
-  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(errno);
+  if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) fail(ChildFailure::kCwd);
+  redirect(spec.stdout_path, STDOUT_FILENO, ChildFailure::kStdout);
+  redirect(spec.stderr_path, STDERR_FILENO, ChildFailure::kStderr);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(ChildFailure::kFilter);
   if (!spec.trapped.empty()) {
     sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
     int listener = static_cast<int>(
         ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
-    if (listener < 0) fail(errno);
+    if (listener < 0) fail(ChildFailure::kFilter);
     ::raise(SIGSTOP);   // the parent copies the listener out with pidfd_getfd, then continues us
     ::close(listener);  // the target never keeps a listener
   }
   ::execvpe(argv[0], argv.data(), envp.data());
-  fail(errno);
+  fail(ChildFailure::kExec);
   ::_exit(127);  // not reached: fail() exits
 }
 
@@ -231,12 +266,9 @@ std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vecto
   if (!spec.trapped.empty()) {
     int status = 0;
     if (::waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) {
-      int child_errno = 0;
-      if (::read(error_read.get(), &child_errno, sizeof child_errno) == sizeof child_errno) {
-        error = "cannot install the seccomp filter: " + std::string(std::strerror(child_errno));
-      } else {
-        error = "the target stopped before its filter was installed";
-      }
+      auto failure = read_failure(error_read.get());
+      error =
+          failure ? describe(*failure, spec) : "the target stopped before its filter was installed";
       kill_child();
       return std::nullopt;
     }
@@ -264,9 +296,8 @@ std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vecto
     }
     if (fds[1].revents & POLLIN) supervisor.handle(listener.get(), result);
     if (!exec_checked && (fds[2].revents & (POLLIN | POLLHUP))) {
-      int child_errno = 0;
-      if (::read(error_read.get(), &child_errno, sizeof child_errno) == sizeof child_errno) {
-        error = "cannot run " + spec.binary + ": " + std::strerror(child_errno);
+      if (auto failure = read_failure(error_read.get())) {
+        error = describe(*failure, spec);
         kill_child();
         return std::nullopt;
       }

@@ -36,6 +36,9 @@ struct LaunchSpec {
   std::vector<std::string> args;  // argv[1..]
   std::vector<std::string> env;   // KEY=VALUE; the whole environment
   std::vector<int> trapped;       // syscall numbers the filter notifies
+  std::string cwd{};              // working directory; empty: faultbox's own
+  std::string stdout_path{};      // file the target's stdout goes to; empty: inherited
+  std::string stderr_path{};      // file the target's stderr goes to; empty: inherited
 };
 
 /// One decided syscall, as the event log records it.

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 namespace fb::runtime {
@@ -137,6 +138,43 @@ TEST(Process, ExecFailureIsAnErrorNotExit127) {
   EXPECT_EQ(error, "cannot run /nonexistent/binary: No such file or directory");
   auto untrapped = run_supervised({"/nonexistent/binary", {}, {}, {}}, {}, 1, error);
   EXPECT_FALSE(untrapped);
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(Process, RunsInItsDirectoryWithOutputInFiles) {
+  TempDir dir;
+  LaunchSpec spec{FB_SUT_FILE_WRITER, {"a.dat"}, {}, trap({"write"})};
+  spec.cwd = dir.path.string();
+  spec.stdout_path = (dir.path / "out.txt").string();
+  std::string error;
+  auto result = run_supervised(spec, {}, 1, error);
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->exit_code, 0);
+  EXPECT_EQ(slurp(dir.path / "a.dat"), "entry\n");
+  EXPECT_EQ(slurp(dir.path / "out.txt"), "a.dat: ok\n");
+
+  LaunchSpec shell{"/bin/sh", {"-c", "echo oops >&2"}, {}, {}};
+  shell.stderr_path = (dir.path / "err.txt").string();
+  ASSERT_TRUE(run_supervised(shell, {}, 1, error)) << error;
+  EXPECT_EQ(slurp(dir.path / "err.txt"), "oops\n");
+}
+
+TEST(Process, SetUpFailuresNameWhatFailed) {
+  std::string error;
+  for (bool trapped : {true, false}) {
+    LaunchSpec spec{FB_SUT_FILE_WRITER, {}, {}, trapped ? trap({"write"}) : std::vector<int>{}};
+    spec.cwd = "/nonexistent/dir";
+    EXPECT_FALSE(run_supervised(spec, {}, 1, error));
+    EXPECT_EQ(error, "cannot enter working directory /nonexistent/dir: No such file or directory");
+    spec.cwd.clear();
+    spec.stdout_path = "/nonexistent/out.txt";
+    EXPECT_FALSE(run_supervised(spec, {}, 1, error));
+    EXPECT_EQ(error, "cannot open stdout file /nonexistent/out.txt: No such file or directory");
+  }
 }
 
 TEST(Process, ExitCodeAndSignalArePassedOn) {
