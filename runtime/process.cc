@@ -285,10 +285,28 @@ std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vecto
   RunResult result;
   Supervisor supervisor(rules, seed);
   bool exec_checked = false;
+  // The stop sequence: SIGTERM to the group at the timeout, SIGKILL a grace period later.
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> next_stop;
+  if (spec.timeout.count() > 0) next_stop = Clock::now() + spec.timeout;
+  int stop_signal = SIGTERM;
   for (;;) {
+    int wait_ms = -1;
+    if (next_stop) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*next_stop - Clock::now());
+      if (left.count() <= 0) {
+        ::kill(-pid, stop_signal);
+        result.timed_out = true;
+        next_stop =
+            stop_signal == SIGTERM ? std::optional(Clock::now() + spec.grace) : std::nullopt;
+        stop_signal = SIGKILL;
+        continue;
+      }
+      wait_ms = static_cast<int>(std::min<std::int64_t>(left.count(), INT_MAX));
+    }
     pollfd fds[3] = {
         {pidfd.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}, {error_read.get(), POLLIN, 0}};
-    if (::poll(fds, 3, -1) < 0 && errno != EINTR) {
+    if (::poll(fds, 3, wait_ms) < 0 && errno != EINTR) {
       // Nobody would answer the target's notifications: waiting for it could hang.
       error = std::string("poll: ") + std::strerror(errno);
       kill_child();

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -39,6 +40,9 @@ struct LaunchSpec {
   std::string cwd{};              // working directory; empty: faultbox's own
   std::string stdout_path{};      // file the target's stdout goes to; empty: inherited
   std::string stderr_path{};      // file the target's stderr goes to; empty: inherited
+  /// After `timeout` (0: none) the group gets SIGTERM, and SIGKILL `grace` later.
+  std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds grace{2000};
 };
 
 /// One decided syscall, as the event log records it.
@@ -56,6 +60,7 @@ struct RunResult {
   bool started = false;
   int exit_code = 0;  // the target's, or 128 + signal
   int signal = 0;
+  bool timed_out = false;  // stopped by faultbox after LaunchSpec::timeout
   std::vector<SyscallEvent> events;
 };
 

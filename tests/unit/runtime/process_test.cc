@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -175,6 +176,36 @@ TEST(Process, SetUpFailuresNameWhatFailed) {
     EXPECT_FALSE(run_supervised(spec, {}, 1, error));
     EXPECT_EQ(error, "cannot open stdout file /nonexistent/out.txt: No such file or directory");
   }
+}
+
+TEST(Process, ATimeoutStopsTheGroupWithTermThenKill) {
+  std::string error;
+  LaunchSpec polite{"/bin/sh", {"-c", "sleep 600"}, {}, trap({"write"})};
+  polite.timeout = std::chrono::milliseconds(50);
+  auto stopped = run_supervised(polite, {}, 1, error);
+  ASSERT_TRUE(stopped) << error;
+  EXPECT_TRUE(stopped->timed_out);
+  EXPECT_EQ(stopped->signal, SIGTERM);
+
+  // Ignoring SIGTERM only earns the grace period. The target inherits the ignored
+  // disposition from the fork, so it ignores SIGTERM from its first instruction on and
+  // the test does not race the target's start-up.
+  LaunchSpec stubborn{"/bin/sleep", {"600"}, {}, {}};
+  stubborn.timeout = std::chrono::milliseconds(50);
+  stubborn.grace = std::chrono::milliseconds(50);
+  struct sigaction ignore {
+  }, previous{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGTERM, &ignore, &previous);
+  auto killed = run_supervised(stubborn, {}, 1, error);
+  ::sigaction(SIGTERM, &previous, nullptr);
+  ASSERT_TRUE(killed) << error;
+  EXPECT_TRUE(killed->timed_out);
+  EXPECT_EQ(killed->signal, SIGKILL);
+
+  auto quick = run_supervised({"/bin/sh", {"-c", "exit 0"}, {}, {}}, {}, 1, error);
+  ASSERT_TRUE(quick) << error;
+  EXPECT_FALSE(quick->timed_out);
 }
 
 TEST(Process, ExitCodeAndSignalArePassedOn) {
