@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <map>
 
 #include "runtime/bpf.h"
 
@@ -177,6 +178,8 @@ std::string syscall_path(const seccomp_notif& n, std::string_view name) {
   return fd_path(pid, static_cast<long>(n.data.args[0]));  // fd-based calls
 }
 
+using Clock = std::chrono::steady_clock;
+
 class Supervisor {
  public:
   Supervisor(const std::vector<FaultRule>& rules, std::uint64_t seed)
@@ -205,18 +208,40 @@ class Supervisor {
       resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
       if (rule && rule->action == FaultRule::Action::kTrace) event.decision = "trace";
     }
-    ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
     result.events.push_back(std::move(event));
+    if (rule && rule->action == FaultRule::Action::kDelay) {
+      // Answered by answer_due(); the calling thread waits, every other one goes on.
+      result.events.back().decision = "delay(" + format_duration(rule->delay) + ")";
+      delayed_.emplace(Clock::now() + rule->delay, resp);
+      return;
+    }
+    ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+
+  /// When the earliest delayed call is due, if there is one.
+  std::optional<Clock::time_point> next_due() const {
+    if (delayed_.empty()) return std::nullopt;
+    return delayed_.begin()->first;
+  }
+
+  /// Lets every delayed call whose time has come continue. One whose thread has died
+  /// meanwhile is refused by the kernel, which is harmless.
+  void answer_due(int listener) {
+    auto now = Clock::now();
+    while (!delayed_.empty() && delayed_.begin()->first <= now) {
+      ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &delayed_.begin()->second);
+      delayed_.erase(delayed_.begin());
+    }
   }
 
  private:
   /// The most recently given matching rule that fires this time (its counters move on
-  /// every match, fired or not, so nth/after count matches). An allow or trace rule that
-  /// fires shadows older deny rules; delay and hold are not decided here yet.
+  /// every match, fired or not, so nth/after count matches). An allow, trace or delay
+  /// rule that fires shadows older deny rules; hold is not decided here yet.
   const FaultRule* decide(const std::string& name, const std::string& path) {
     for (std::size_t i = rules_.size(); i-- > 0;) {
       const FaultRule& r = rules_[i];
-      if (r.action == FaultRule::Action::kDelay || r.action == FaultRule::Action::kHold) continue;
+      if (r.action == FaultRule::Action::kHold) continue;
       if (r.max_fires && fires_[i] >= r.max_fires) continue;
       if (std::find(r.syscalls.begin(), r.syscalls.end(), name) == r.syscalls.end()) continue;
       if (!r.path_glob.empty() && (path.empty() || !glob_match(r.path_glob, path))) continue;
@@ -236,6 +261,7 @@ class Supervisor {
   std::uint64_t seq_ = 0;
   std::vector<std::uint64_t> matches_;  // per rule: how often it has matched
   std::vector<std::uint64_t> fires_;    // per rule: how often it has fired
+  std::multimap<Clock::time_point, seccomp_notif_resp> delayed_;  // answers not sent yet
 };
 
 }  // namespace
@@ -286,7 +312,6 @@ std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vecto
   Supervisor supervisor(rules, seed);
   bool exec_checked = false;
   // The stop sequence: SIGTERM to the group at the timeout, SIGKILL a grace period later.
-  using Clock = std::chrono::steady_clock;
   std::optional<Clock::time_point> next_stop;
   if (spec.timeout.count() > 0) next_stop = Clock::now() + spec.timeout;
   int stop_signal = SIGTERM;
@@ -304,6 +329,11 @@ std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vecto
       }
       wait_ms = static_cast<int>(std::min<std::int64_t>(left.count(), INT_MAX));
     }
+    if (auto due = supervisor.next_due()) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*due - Clock::now()).count();
+      left = std::clamp<std::int64_t>(left, 0, INT_MAX);
+      wait_ms = wait_ms < 0 ? static_cast<int>(left) : std::min(wait_ms, static_cast<int>(left));
+    }
     pollfd fds[3] = {
         {pidfd.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}, {error_read.get(), POLLIN, 0}};
     if (::poll(fds, 3, wait_ms) < 0 && errno != EINTR) {
@@ -312,6 +342,7 @@ std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vecto
       kill_child();
       return std::nullopt;
     }
+    supervisor.answer_due(listener.get());
     if (fds[1].revents & POLLIN) supervisor.handle(listener.get(), result);
     if (!exec_checked && (fds[2].revents & (POLLIN | POLLHUP))) {
       if (auto failure = read_failure(error_read.get())) {

@@ -70,6 +70,11 @@ TEST(Process, AfterAndNthCountMatches) {
   EXPECT_EQ(nth->exit_code, 1);
 }
 
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 std::vector<std::string> data_files(const TempDir& dir, int count) {
   std::vector<std::string> files;
   for (int i = 0; i < count; ++i)
@@ -111,6 +116,44 @@ TEST(Process, NewerAllowAndTraceRulesShadowOlderDenies) {
   EXPECT_EQ(decisions["f2.dat"], "deny(input/output error)");
 }
 
+TEST(Process, ADelayedCallDoesNotHoldUpOthers) {
+  TempDir dir;
+  // The slow writer's write is delayed by ten minutes. Once it has created its file (its
+  // write comes next) the fast writer runs, and then the slow one is killed. The fast
+  // writer only finishes if the supervisor kept answering while the delay ran; a
+  // supervisor that blocked would hang here.
+  std::string writer = FB_SUT_FILE_WRITER;
+  std::string script = writer + " a.slow & while [ ! -e a.slow ]; do sleep 0.01; done; " +
+                       "sleep 0.2; " + writer + " b.fast; kill -9 $!";
+  LaunchSpec spec{"/bin/sh", {"-c", script}, {}, trap({"write"})};
+  spec.cwd = dir.path.string();
+  spec.stdout_path = (dir.path / "out.txt").string();
+  std::string error;
+  auto result =
+      run_supervised(spec, {rule("write=delay:10m:" + dir.path.string() + "/*.slow")}, 1, error);
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->exit_code, 0);
+  EXPECT_EQ(slurp(dir.path / "out.txt"), "b.fast: ok\n");
+  bool delayed = false;
+  for (const auto& e : result->events)
+    delayed |= e.path.ends_with("a.slow") && e.decision == "delay(10m0s)";
+  EXPECT_TRUE(delayed);
+}
+
+TEST(Process, ADelayedCallGoesThroughAfterItsDelay) {
+  TempDir dir;
+  std::string error;
+  auto result =
+      run_supervised({FB_SUT_FILE_WRITER, data_files(dir, 2), {}, trap({"write"})},
+                     {rule("write=delay:20ms:" + dir.path.string() + "/*.dat")}, 1, error);
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->exit_code, 0);
+  EXPECT_EQ(slurp(dir.path / "f1.dat"), "entry\n");
+  int delayed = 0;
+  for (const auto& e : result->events) delayed += e.decision == "delay(20ms)";
+  EXPECT_EQ(delayed, 2);
+}
+
 TEST(Process, ProbabilityIsReproducibleBySeed) {
   TempDir dir;
   std::vector<std::string> files;
@@ -139,11 +182,6 @@ TEST(Process, ExecFailureIsAnErrorNotExit127) {
   EXPECT_EQ(error, "cannot run /nonexistent/binary: No such file or directory");
   auto untrapped = run_supervised({"/nonexistent/binary", {}, {}, {}}, {}, 1, error);
   EXPECT_FALSE(untrapped);
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 TEST(Process, RunsInItsDirectoryWithOutputInFiles) {
