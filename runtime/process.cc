@@ -198,20 +198,27 @@ class Supervisor {
     if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) != 0) return;
     SyscallEvent event{++seq_, static_cast<pid_t>(req.pid), name, path, "allow", 0, ""};
     const FaultRule* rule = decide(name, path);
-    if (rule) event.label = rule->label;
-    if (rule && rule->action == FaultRule::Action::kDeny) {
-      resp.error = -rule->error;
-      event.error = rule->error;
-      const ErrnoInfo* e = errno_info(rule->error);
-      event.decision = "deny(" + std::string(e ? e->message : "error") + ")";
-    } else {
-      resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-      if (rule && rule->action == FaultRule::Action::kTrace) event.decision = "trace";
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    switch (rule ? rule->action : FaultRule::Action::kAllow) {
+      case FaultRule::Action::kDeny: {
+        resp.flags = 0;
+        resp.error = -rule->error;
+        event.error = rule->error;
+        const ErrnoInfo* e = errno_info(rule->error);
+        event.decision = "deny(" + std::string(e ? e->message : "error") + ")";
+        break;
+      }
+      case FaultRule::Action::kTrace: event.decision = "trace"; break;
+      case FaultRule::Action::kDelay:
+        event.decision = "delay(" + format_duration(rule->delay) + ")";
+        break;
+      case FaultRule::Action::kAllow:
+      case FaultRule::Action::kHold: break;  // hold is never chosen by decide() yet
     }
+    if (rule) event.label = rule->label;
     result.events.push_back(std::move(event));
     if (rule && rule->action == FaultRule::Action::kDelay) {
       // Answered by answer_due(); the calling thread waits, every other one goes on.
-      result.events.back().decision = "delay(" + format_duration(rule->delay) + ")";
       delayed_.emplace(Clock::now() + rule->delay, resp);
       return;
     }
