@@ -5,9 +5,7 @@
 #include "tests/unit/test_support.h"
 
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include "compiler/frontend.h"
 #include "compiler/lower.h"
@@ -24,11 +22,8 @@ using testing::source_dir;
 using testing::split_chunks;
 
 ir::Module compile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
   grammar::SourceMap map;
-  auto id = map.add(path.string(), text.str());
+  auto id = map.add(path.string(), read_file(path));
   grammar::DiagnosticList diagnostics;
   auto module = compiler::analyze(map.file(id), diagnostics);
   EXPECT_FALSE(diagnostics.has_errors()) << path;

@@ -6,8 +6,9 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <map>
+
+#include "tests/unit/test_support.h"
 
 namespace fb::runtime {
 namespace {
@@ -70,11 +71,6 @@ TEST(Process, AfterAndNthCountMatches) {
   EXPECT_EQ(nth->exit_code, 1);
 }
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::vector<std::string> data_files(const TempDir& dir, int count) {
   std::vector<std::string> files;
   for (int i = 0; i < count; ++i)
@@ -133,7 +129,7 @@ TEST(Process, ADelayedCallDoesNotHoldUpOthers) {
       run_supervised(spec, {rule("write=delay:10m:" + dir.path.string() + "/*.slow")}, 1, error);
   ASSERT_TRUE(result) << error;
   EXPECT_EQ(result->exit_code, 0);
-  EXPECT_EQ(slurp(dir.path / "out.txt"), "b.fast: ok\n");
+  EXPECT_EQ(testing::read_file(dir.path / "out.txt"), "b.fast: ok\n");
   bool delayed = false;
   for (const auto& e : result->events)
     delayed |= e.path.ends_with("a.slow") && e.decision == "delay(10m0s)";
@@ -148,7 +144,7 @@ TEST(Process, ADelayedCallGoesThroughAfterItsDelay) {
                      {rule("write=delay:20ms:" + dir.path.string() + "/*.dat")}, 1, error);
   ASSERT_TRUE(result) << error;
   EXPECT_EQ(result->exit_code, 0);
-  EXPECT_EQ(slurp(dir.path / "f1.dat"), "entry\n");
+  EXPECT_EQ(testing::read_file(dir.path / "f1.dat"), "entry\n");
   int delayed = 0;
   for (const auto& e : result->events) delayed += e.decision == "delay(20ms)";
   EXPECT_EQ(delayed, 2);
@@ -193,13 +189,13 @@ TEST(Process, RunsInItsDirectoryWithOutputInFiles) {
   auto result = run_supervised(spec, {}, 1, error);
   ASSERT_TRUE(result) << error;
   EXPECT_EQ(result->exit_code, 0);
-  EXPECT_EQ(slurp(dir.path / "a.dat"), "entry\n");
-  EXPECT_EQ(slurp(dir.path / "out.txt"), "a.dat: ok\n");
+  EXPECT_EQ(testing::read_file(dir.path / "a.dat"), "entry\n");
+  EXPECT_EQ(testing::read_file(dir.path / "out.txt"), "a.dat: ok\n");
 
   LaunchSpec shell{"/bin/sh", {"-c", "echo oops >&2"}, {}, {}};
   shell.stderr_path = (dir.path / "err.txt").string();
   ASSERT_TRUE(run_supervised(shell, {}, 1, error)) << error;
-  EXPECT_EQ(slurp(dir.path / "err.txt"), "oops\n");
+  EXPECT_EQ(testing::read_file(dir.path / "err.txt"), "oops\n");
 }
 
 TEST(Process, SetUpFailuresNameWhatFailed) {
