@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -17,7 +18,6 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <map>
 
 #include "runtime/bpf.h"
 
@@ -103,15 +103,18 @@ std::optional<ChildFailure> read_failure(int fd) {
   redirect(spec.stdout_path, STDOUT_FILENO, ChildFailure::kStdout);
   redirect(spec.stderr_path, STDERR_FILENO, ChildFailure::kStderr);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(ChildFailure::kFilter);
+  pid_t self = ::getpid();  // asked before the filter: getpid may be trapped
   if (!spec.trapped.empty()) {
     sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
     int listener = static_cast<int>(
         ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
     if (listener < 0) fail(ChildFailure::kFilter);
-    ::raise(SIGSTOP);   // the parent copies the listener out with pidfd_getfd, then continues us
-    ::close(listener);  // the target never keeps a listener
+    // The parent copies the listener out with pidfd_getfd, then continues us. The
+    // kernel made it close-on-exec, so the target never holds one; not closing it here
+    // keeps the calls faultbox makes under the filter to this stop and the exec.
+    ::kill(self, SIGSTOP);
   }
-  ::execvpe(argv[0], argv.data(), envp.data());
+  ::execve(argv[0], argv.data(), envp.data());
   fail(ChildFailure::kExec);
   ::_exit(127);  // not reached: fail() exits
 }
@@ -134,149 +137,37 @@ int find_listener(pid_t pid) {
   return found;
 }
 
-/// Where /proc/<pid>/<entry> points; empty when it cannot be read.
-std::string proc_link(pid_t pid, const std::string& entry) {
-  char target[PATH_MAX];
-  std::string link = "/proc/" + std::to_string(pid) + "/" + entry;
-  ssize_t n = ::readlink(link.c_str(), target, sizeof target);
-  return n > 0 ? std::string(target, static_cast<std::size_t>(n)) : std::string();
-}
-
-/// The path behind an fd of the target ("socket:[123]" shortens to "socket").
-std::string fd_path(pid_t pid, long fd) {
-  std::string path = proc_link(pid, "fd/" + std::to_string(fd));
-  if (path.starts_with("socket:")) return "socket";
-  if (path.starts_with("pipe:")) return "pipe";
-  return path;
-}
-
-/// A NUL-terminated string from the target's memory; empty when unreadable.
-std::string read_string(pid_t pid, std::uint64_t address) {
-  std::string out(PATH_MAX, '\0');
-  iovec local{out.data(), out.size()};
-  iovec remote{reinterpret_cast<void*>(address), out.size()};
-  ssize_t n = ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
-  if (n <= 0) return "";
-  out.resize(static_cast<std::size_t>(n));
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
-/// The path a syscall is about, as far as it can be told (fail closed: empty).
-std::string syscall_path(const seccomp_notif& n, std::string_view name) {
-  pid_t pid = static_cast<pid_t>(n.pid);
-  if (name == "openat" || name == "openat2" || name == "unlinkat" || name == "mkdirat") {
-    std::string p = read_string(pid, n.data.args[1]);
-    if (p.empty() || p[0] == '/') return p;
-    auto dirfd = static_cast<int>(n.data.args[0]);
-    std::string base = dirfd == AT_FDCWD ? proc_link(pid, "cwd") : fd_path(pid, dirfd);
-    return base.empty() ? "" : base + "/" + p;
-  }
-  if (name == "open" || name == "unlink" || name == "mkdir" || name == "truncate")
-    return read_string(pid, n.data.args[0]);
-  if (name == "connect" || name == "getrandom" || name == "clock_nanosleep") return "";
-  return fd_path(pid, static_cast<long>(n.data.args[0]));  // fd-based calls
-}
-
-using Clock = std::chrono::steady_clock;
-
-class Supervisor {
- public:
-  Supervisor(const std::vector<FaultRule>& rules, std::uint64_t seed)
-      : rules_(rules), seed_(seed), matches_(rules.size(), 0), fires_(rules.size(), 0) {}
-
-  /// Decides one notification and answers it.
-  void handle(int listener, RunResult& result) {
-    seccomp_notif req{};
-    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return;  // the target went away
-    std::string name(syscall_name(host_arch(), req.data.nr));
-    std::string path = syscall_path(req, name);
-    seccomp_notif_resp resp{};
-    resp.id = req.id;
-    // What we read must belong to this notification: the thread may have died and its
-    // pid been reused since.
-    if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) != 0) return;
-    SyscallEvent event{++seq_, static_cast<pid_t>(req.pid), name, path, "allow", 0, ""};
-    const FaultRule* rule = decide(name, path);
-    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-    switch (rule ? rule->action : FaultRule::Action::kAllow) {
-      case FaultRule::Action::kDeny: {
-        resp.flags = 0;
-        resp.error = -rule->error;
-        event.error = rule->error;
-        const ErrnoInfo* e = errno_info(rule->error);
-        event.decision = "deny(" + std::string(e ? e->message : "error") + ")";
-        break;
-      }
-      case FaultRule::Action::kTrace: event.decision = "trace"; break;
-      case FaultRule::Action::kDelay:
-        event.decision = "delay(" + format_duration(rule->delay) + ")";
-        break;
-      case FaultRule::Action::kAllow:
-      case FaultRule::Action::kHold: break;  // hold is never chosen by decide() yet
-    }
-    if (rule) event.label = rule->label;
-    result.events.push_back(std::move(event));
-    if (rule && rule->action == FaultRule::Action::kDelay) {
-      // Answered by answer_due(); the calling thread waits, every other one goes on.
-      delayed_.emplace(Clock::now() + rule->delay, resp);
-      return;
-    }
-    ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-  }
-
-  /// When the earliest delayed call is due, if there is one.
-  std::optional<Clock::time_point> next_due() const {
-    if (delayed_.empty()) return std::nullopt;
-    return delayed_.begin()->first;
-  }
-
-  /// Lets every delayed call whose time has come continue. One whose thread has died
-  /// meanwhile is refused by the kernel, which is harmless.
-  void answer_due(int listener) {
-    auto now = Clock::now();
-    while (!delayed_.empty() && delayed_.begin()->first <= now) {
-      ::ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &delayed_.begin()->second);
-      delayed_.erase(delayed_.begin());
-    }
-  }
-
- private:
-  /// The most recently given matching rule that fires this time (its counters move on
-  /// every match, fired or not, so nth/after count matches). An allow, trace or delay
-  /// rule that fires shadows older deny rules; hold is not decided here yet.
-  const FaultRule* decide(const std::string& name, const std::string& path) {
-    for (std::size_t i = rules_.size(); i-- > 0;) {
-      const FaultRule& r = rules_[i];
-      if (r.action == FaultRule::Action::kHold) continue;
-      if (r.max_fires && fires_[i] >= r.max_fires) continue;
-      if (std::find(r.syscalls.begin(), r.syscalls.end(), name) == r.syscalls.end()) continue;
-      if (!r.path_glob.empty() && (path.empty() || !glob_match(r.path_glob, path))) continue;
-      std::uint64_t occurrence = ++matches_[i];
-      if (r.nth && occurrence != r.nth) continue;
-      if (r.after && occurrence <= r.after) continue;
-      if (r.probability < 1.0 && draw(seed_, "target", r.source, occurrence) >= r.probability)
-        continue;
-      ++fires_[i];
-      return &r;
-    }
-    return nullptr;
-  }
-
-  const std::vector<FaultRule>& rules_;
-  std::uint64_t seed_;
-  std::uint64_t seq_ = 0;
-  std::vector<std::uint64_t> matches_;  // per rule: how often it has matched
-  std::vector<std::uint64_t> fires_;    // per rule: how often it has fired
-  std::multimap<Clock::time_point, seccomp_notif_resp> delayed_;  // answers not sent yet
-};
-
 }  // namespace
 
-std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vector<FaultRule>& rules,
-                                        std::uint64_t seed, std::string& error) {
+std::string resolve_binary(const std::string& binary, const std::vector<std::string>& env) {
+  if (binary.empty() || binary.find('/') != std::string::npos) return binary;
+  std::string path;
+  bool found_path = false;
+  for (const auto& entry : env) {
+    if (entry.starts_with("PATH=")) path = entry.substr(5), found_path = true;
+  }
+  if (!found_path) {
+    const char* own = ::getenv("PATH");
+    path = own ? own : "/usr/local/bin:/usr/bin:/bin";
+  }
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + binary;
+    struct stat st {};
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+    start = end + 1;
+  }
+  return binary;  // exec fails with ENOENT and the message names it
+}
+
+std::optional<StartedTarget> start_target(const LaunchSpec& spec, std::string& error) {
   std::vector<sock_filter> filter = build_filter(host_arch(), spec.trapped);
-  std::vector<std::string> arg_strings{spec.binary};
+  std::vector<std::string> arg_strings{resolve_binary(spec.binary, spec.env)};
   arg_strings.insert(arg_strings.end(), spec.args.begin(), spec.args.end());
   std::vector<std::string> env_strings = spec.env;
   std::vector<char*> argv = c_strings(arg_strings), envp = c_strings(env_strings);
@@ -289,90 +180,77 @@ std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vecto
   if (pid < 0) return error = std::string("fork: ") + std::strerror(errno), std::nullopt;
   if (pid == 0) child_main(spec, filter, error_write.get(), parent, argv, envp);
   error_write = UniqueFd();
-  UniqueFd pidfd(pidfd_open(pid));
-  UniqueFd listener;
-  auto kill_child = [&] {
+  StartedTarget target;
+  target.pid = pid;
+  target.pidfd = UniqueFd(pidfd_open(pid));
+  auto fail = [&](std::string message) -> std::optional<StartedTarget> {
+    error = std::move(message);
     ::kill(-pid, SIGKILL);
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
+    return std::nullopt;
   };
+  if (!target.pidfd) return fail(std::string("pidfd_open: ") + std::strerror(errno));
   if (!spec.trapped.empty()) {
-    int status = 0;
-    if (::waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status)) {
-      auto failure = read_failure(error_read.get());
-      error =
-          failure ? describe(*failure, spec) : "the target stopped before its filter was installed";
-      kill_child();
-      return std::nullopt;
+    // Wait for the stop. The child's `kill` to stop itself may be trapped (a rule on
+    // kill): then it waits on a notification only we can answer, so take the listener
+    // as soon as it exists and let the child's own calls through meanwhile.
+    timespec pause{0, 20'000};
+    for (;;) {
+      int status = 0;
+      pid_t r = ::waitpid(pid, &status, WUNTRACED | WNOHANG);
+      if (r == pid && WIFSTOPPED(status)) break;
+      if (r == pid || r < 0) {
+        auto failure = read_failure(error_read.get());
+        error =
+            failure ? describe(*failure, spec) : "the target ended before its filter was installed";
+        if (r < 0) return fail(error);
+        return std::nullopt;  // already reaped
+      }
+      if (!target.listener) {
+        int number = find_listener(pid);
+        if (number >= 0) target.listener = UniqueFd(pidfd_getfd(target.pidfd.get(), number));
+      }
+      if (target.listener) {
+        pollfd p{target.listener.get(), POLLIN, 0};
+        if (::ppoll(&p, 1, &pause, nullptr) > 0) {
+          seccomp_notif req{};
+          if (::ioctl(target.listener.get(), SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) {
+            seccomp_notif_resp resp{};
+            resp.id = req.id;
+            resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+            ::ioctl(target.listener.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
+          }
+        }
+      } else {
+        ::nanosleep(&pause, nullptr);
+      }
+      pause.tv_nsec = std::min(pause.tv_nsec * 2, 1'000'000L);
     }
-    int number = find_listener(pid);
-    listener = UniqueFd(number >= 0 ? pidfd_getfd(pidfd.get(), number) : -1);
-    if (!listener) {
-      error =
-          std::string("cannot take the seccomp listener from the target: ") + std::strerror(errno);
-      kill_child();
-      return std::nullopt;
+    if (!target.listener) {
+      int number = find_listener(pid);
+      target.listener = UniqueFd(number >= 0 ? pidfd_getfd(target.pidfd.get(), number) : -1);
     }
-    ::kill(pid, SIGCONT);
+    if (!target.listener)
+      return fail(std::string("cannot take the seccomp listener from the target: ") +
+                  std::strerror(errno));
   }
-  RunResult result;
-  Supervisor supervisor(rules, seed);
-  bool exec_checked = false;
-  // The stop sequence: SIGTERM to the group at the timeout, SIGKILL a grace period later.
-  std::optional<Clock::time_point> next_stop;
-  if (spec.timeout.count() > 0) next_stop = Clock::now() + spec.timeout;
-  int stop_signal = SIGTERM;
+  target.error_pipe = std::move(error_read);
+  return target;
+}
+
+std::optional<std::string> await_exec(StartedTarget& target, const LaunchSpec& spec) {
+  std::optional<ChildFailure> failure;
   for (;;) {
-    int wait_ms = -1;
-    if (next_stop) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(*next_stop - Clock::now());
-      if (left.count() <= 0) {
-        ::kill(-pid, stop_signal);
-        result.timed_out = true;
-        next_stop =
-            stop_signal == SIGTERM ? std::optional(Clock::now() + spec.grace) : std::nullopt;
-        stop_signal = SIGKILL;
-        continue;
-      }
-      wait_ms = static_cast<int>(std::min<std::int64_t>(left.count(), INT_MAX));
-    }
-    if (auto due = supervisor.next_due()) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(*due - Clock::now()).count();
-      left = std::clamp<std::int64_t>(left, 0, INT_MAX);
-      wait_ms = wait_ms < 0 ? static_cast<int>(left) : std::min(wait_ms, static_cast<int>(left));
-    }
-    pollfd fds[3] = {
-        {pidfd.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}, {error_read.get(), POLLIN, 0}};
-    if (::poll(fds, 3, wait_ms) < 0 && errno != EINTR) {
-      // Nobody would answer the target's notifications: waiting for it could hang.
-      error = std::string("poll: ") + std::strerror(errno);
-      kill_child();
-      return std::nullopt;
-    }
-    supervisor.answer_due(listener.get());
-    if (fds[1].revents & POLLIN) supervisor.handle(listener.get(), result);
-    if (!exec_checked && (fds[2].revents & (POLLIN | POLLHUP))) {
-      if (auto failure = read_failure(error_read.get())) {
-        error = describe(*failure, spec);
-        kill_child();
-        return std::nullopt;
-      }
-      exec_checked = true;  // EOF: exec succeeded and closed the pipe
-      result.started = true;
-      error_read = UniqueFd();
-    }
-    if (fds[0].revents & POLLIN) break;
+    ChildFailure f{};
+    ssize_t n = ::read(target.error_pipe.get(), &f, sizeof f);
+    if (n < 0 && errno == EINTR) continue;
+    if (n == sizeof f) failure = f;
+    break;
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::kill(-pid, SIGKILL);  // anything the target left in its group
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) {
-    result.signal = WTERMSIG(status);
-    result.exit_code = 128 + result.signal;
-  }
-  result.started = true;
-  return result;
+  target.error_pipe = UniqueFd();
+  if (failure) return describe(*failure, spec);
+  return std::nullopt;
 }
 
 }  // namespace fb::runtime

@@ -45,30 +45,26 @@ struct LaunchSpec {
   std::chrono::milliseconds grace{2000};
 };
 
-/// One decided syscall, as the event log records it.
-struct SyscallEvent {
-  std::uint64_t seq = 0;
-  pid_t pid = 0;
-  std::string syscall;
-  std::string path;
-  std::string decision;  // "allow", "deny(input/output error)"
-  int error = 0;
-  std::string label;
+/// A target forked and, when it traps anything, stopped with its filter installed and
+/// its listener copied out; the caller registers the listener, then sends SIGCONT.
+struct StartedTarget {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  UniqueFd listener;    // empty when nothing is trapped
+  UniqueFd error_pipe;  // EOF once exec succeeded; a ChildFailure record otherwise
 };
 
-struct RunResult {
-  bool started = false;
-  int exit_code = 0;  // the target's, or 128 + signal
-  int signal = 0;
-  bool timed_out = false;  // stopped by faultbox after LaunchSpec::timeout
-  std::vector<SyscallEvent> events;
-};
+/// Forks the target. Returns nullopt with `error` set when it could not get as far as
+/// its stop (the child is reaped). Must run on a thread that outlives the target:
+/// PR_SET_PDEATHSIG fires when the forking *thread* exits.
+std::optional<StartedTarget> start_target(const LaunchSpec& spec, std::string& error);
 
-/// Runs the target to completion under `rules` (deny, allow and trace for now), deciding
-/// trapped syscalls with draw(seed, "target", rule, occurrence). Returns nullopt with
-/// `error` set when the target could not be started (exec failure names the path and
-/// errno). Every process it started is gone when it returns.
-std::optional<RunResult> run_supervised(const LaunchSpec& spec, const std::vector<FaultRule>& rules,
-                                        std::uint64_t seed, std::string& error);
+/// Blocks until the target's exec succeeded (nullopt) or failed (the message, naming the
+/// path and errno). The target must have been continued.
+std::optional<std::string> await_exec(StartedTarget& target, const LaunchSpec& spec);
+
+/// Where a program name is found: itself when it holds a '/', else the first executable
+/// regular file in the PATH of `env` (or faultbox's own PATH); the name when none is.
+std::string resolve_binary(const std::string& binary, const std::vector<std::string>& env);
 
 }  // namespace fb::runtime

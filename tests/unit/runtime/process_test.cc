@@ -1,5 +1,5 @@
 // Real processes under a real seccomp filter (label: syscall).
-#include "runtime/process.h"
+#include "runtime/supervisor.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,71 @@
+#pragma once
+/// The run's event log: append-only, thread-safe, one global sequence number, and a
+/// vector clock per service lane so that causality between services can be asked later.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace fb::runtime {
+
+/// A vector clock: lane → how many events that lane had seen.
+using VectorClock = std::map<std::string, std::uint64_t, std::less<>>;
+
+/// True when `a` happened before `b`: every entry ≤ and at least one < (missing is 0).
+bool happens_before(const VectorClock& a, const VectorClock& b);
+
+/// A field's value keeps its type so that JSON shows numbers as numbers.
+using FieldValue = std::variant<std::int64_t, std::string>;
+
+struct Event {
+  std::uint64_t seq = 0;
+  std::chrono::system_clock::time_point time{};
+  std::string type;     // "syscall", "service_started", "fault_applied", ...
+  std::string service;  // the lane; empty for events that belong to no service
+  std::vector<std::pair<std::string, FieldValue>> fields;  // in the order they were set
+  VectorClock clock;
+
+  /// The field's value, or nullptr.
+  const FieldValue* field(std::string_view name) const;
+  /// The field as text ("" when absent; numbers in decimal).
+  std::string text(std::string_view name) const;
+};
+
+/// One line of JSON: {"seq":..,"time":"RFC 3339 with ns","type":..,"service":..,
+/// "fields":{..},"vector_clock":{..}}; empty maps are left out.
+std::string to_json_line(const Event& event);
+
+class EventLog {
+ public:
+  using Fields = std::vector<std::pair<std::string, FieldValue>>;
+  using Listener = std::function<void(const Event&)>;
+
+  /// Appends an event, ticking `service`'s own clock entry, and returns its seq.
+  /// Listeners run under the log's lock, in seq order.
+  std::uint64_t append(std::string type, std::string service, Fields fields);
+
+  /// `into` has now seen everything `from` had: entry-wise max, then a tick is not
+  /// taken (the next event of `into` ticks). Used when a message crosses lanes.
+  void merge(std::string_view into, std::string_view from);
+
+  /// Called for every event appended from now on (e.g. a JSON-lines writer).
+  void subscribe(Listener listener);
+
+  std::vector<Event> snapshot() const;
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Event> events_;
+  std::map<std::string, VectorClock, std::less<>> clocks_;
+  std::vector<Listener> listeners_;
+};
+
+}  // namespace fb::runtime
