@@ -1,0 +1,127 @@
+// A system under test with one mode per scenario the syscall tests need:
+//   threads N PATH     N threads each append a line to PATH; prints "ok K fail F"; exit F
+//   connect PORT       connects to 127.0.0.1:PORT, sends "ping"; prints "connect ok|ERRNO"
+//   fsync PATH         opens PATH, writes and fsyncs it; prints "fsync ok|ERRNO"
+//   escape MARKER      forks a child that leaves the session (setsid) and calls fsync on
+//                      stdin's file every 20 ms until it fails; then it writes the errno
+//                      name to MARKER and exits. The parent sleeps.
+//   tree PIDFILE       forks two children that sleep; writes every pid to PIDFILE; sleeps
+//   loop N PATH        writes one byte to PATH N times (for benchmarks)
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+int threads(int count, const char* path) {
+  int fd = ::open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) return std::printf("open %s\n", strerrorname_np(errno)), 100;
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < count; ++i) {
+    workers.emplace_back([&, i] {
+      std::string line = "thread " + std::to_string(i) + "\n";
+      if (::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()))
+        ++ok;
+      else
+        ++failed;
+    });
+  }
+  for (auto& w : workers) w.join();
+  std::printf("ok %d fail %d\n", ok.load(), failed.load());
+  return failed.load();
+}
+
+int connect_to(int port) {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(s, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
+    return std::printf("connect %s\n", strerrorname_np(errno)), 1;
+  if (::write(s, "ping", 4) != 4) return std::printf("write %s\n", strerrorname_np(errno)), 1;
+  std::printf("connect ok\n");
+  return 0;
+}
+
+int fsync_file(const char* path) {
+  int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return std::printf("open %s\n", strerrorname_np(errno)), 1;
+  (void)!::write(fd, "x", 1);
+  if (::fsync(fd) != 0) return std::printf("fsync %s\n", strerrorname_np(errno)), 1;
+  std::printf("fsync ok\n");
+  return 0;
+}
+
+int escape(const char* marker) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::setsid();
+    for (;;) {
+      if (::fsync(0) != 0 && errno != EINVAL && errno != EROFS) {
+        int fd = ::open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        const char* name = strerrorname_np(errno);
+        (void)!::write(fd, name, std::strlen(name));
+        ::close(fd);
+        ::_exit(0);
+      }
+      ::usleep(20'000);
+    }
+  }
+  std::printf("child %d\n", child);
+  std::fflush(stdout);
+  for (;;) ::pause();
+}
+
+int tree(const char* pidfile) {
+  std::string pids = std::to_string(::getpid());
+  for (int i = 0; i < 2; ++i) {
+    pid_t child = ::fork();
+    if (child == 0)
+      for (;;) ::pause();
+    pids += " " + std::to_string(child);
+  }
+  std::string tmp = std::string(pidfile) + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pids += "\n";
+  (void)!::write(fd, pids.data(), pids.size());
+  ::close(fd);
+  ::rename(tmp.c_str(), pidfile);  // readers never see half a file
+  for (;;) ::pause();
+}
+
+int loop(long count, const char* path) {
+  int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return 1;
+  for (long i = 0; i < count; ++i) (void)!::pwrite(fd, "x", 1, 0);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "threads" && argc == 4) return threads(std::atoi(argv[2]), argv[3]);
+  if (mode == "connect" && argc == 3) return connect_to(std::atoi(argv[2]));
+  if (mode == "fsync" && argc == 3) return fsync_file(argv[2]);
+  if (mode == "escape" && argc == 3) return escape(argv[2]);
+  if (mode == "tree" && argc == 3) return tree(argv[2]);
+  if (mode == "loop" && argc == 4) return loop(std::atol(argv[2]), argv[3]);
+  std::fprintf(stderr,
+               "usage: probe threads N PATH | connect PORT | fsync PATH | escape MARKER | "
+               "tree PIDFILE | loop N PATH\n");
+  return 2;
+}

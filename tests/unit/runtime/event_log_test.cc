@@ -1,0 +1,95 @@
+#include "runtime/event_log.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+namespace fb::runtime {
+namespace {
+
+TEST(EventLog, EachLaneTicksItsOwnClock) {
+  EventLog log;
+  log.append("a1", "api", {});
+  log.append("d1", "db", {});
+  log.append("a2", "api", {});
+  auto events = log.snapshot();
+  EXPECT_EQ(events[0].clock, (VectorClock{{"api", 1}}));
+  EXPECT_EQ(events[1].clock, (VectorClock{{"db", 1}}));
+  EXPECT_EQ(events[2].clock, (VectorClock{{"api", 2}}));
+  EXPECT_FALSE(happens_before(events[0].clock, events[1].clock));
+  EXPECT_TRUE(happens_before(events[0].clock, events[2].clock));
+  EXPECT_FALSE(happens_before(events[1].clock, events[2].clock));
+  EXPECT_FALSE(happens_before(events[2].clock, events[1].clock));
+}
+
+TEST(EventLog, MergingCarriesCausalityAcrossLanes) {
+  EventLog log;
+  log.append("step_send", "test", {});
+  log.merge("api", "test");  // the request reaches api
+  log.append("syscall", "api", {});
+  log.merge("test", "api");  // the reply reaches the test
+  log.append("step_recv", "test", {});
+  log.append("other", "db", {});
+  auto e = log.snapshot();
+  EXPECT_EQ(e[1].clock, (VectorClock{{"api", 1}, {"test", 1}}));
+  EXPECT_EQ(e[2].clock, (VectorClock{{"api", 1}, {"test", 2}}));
+  EXPECT_TRUE(happens_before(e[0].clock, e[1].clock));
+  EXPECT_TRUE(happens_before(e[1].clock, e[2].clock));
+  EXPECT_FALSE(happens_before(e[3].clock, e[2].clock));
+  EXPECT_FALSE(happens_before(e[2].clock, e[3].clock));
+  EXPECT_FALSE(happens_before(e[2].clock, e[2].clock)) << "an event does not precede itself";
+  log.merge("api", "nobody");  // an unknown lane changes nothing
+  log.append("syscall", "api", {});
+  EXPECT_EQ(log.snapshot().back().clock, (VectorClock{{"api", 2}, {"test", 1}}));
+}
+
+TEST(EventLog, JsonLinesKeepTypesAndLeaveOutEmptyMaps) {
+  EventLog log;
+  log.append("syscall", "db", {{"pid", std::int64_t{42}}, {"path", std::string("/x/\"q\"\n\xff")}});
+  log.append("note", "", {});
+  auto events = log.snapshot();
+  std::string line = to_json_line(events[0]);
+  EXPECT_TRUE(line.starts_with("{\"seq\":1,\"time\":\"")) << line;
+  EXPECT_NE(line.find("Z\",\"type\":\"syscall\",\"service\":\"db\",\"fields\":{\"pid\":42,"
+                      "\"path\":\"/x/\\\"q\\\"\\n\xEF\xBF\xBD\"},\"vector_clock\":{\"db\":1}}"),
+            std::string::npos)
+      << line;
+  std::string bare = to_json_line(events[1]);
+  EXPECT_EQ(bare.find("fields"), std::string::npos) << bare;
+  EXPECT_EQ(bare.find("vector_clock"), std::string::npos) << bare;
+  EXPECT_EQ(bare.find("service"), std::string::npos) << bare;
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+TEST(EventLog, ConcurrentAppendsGetDistinctSequenceNumbersInOrder) {
+  EventLog log;
+  std::vector<std::uint64_t> seen;
+  log.subscribe([&](const Event& e) { seen.push_back(e.seq); });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 1000; ++i) log.append("tick", "lane" + std::to_string(t), {});
+    });
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(seen.size(), 4000u);
+  for (std::size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i], i + 1);
+  std::map<std::string, std::uint64_t> last;
+  for (const auto& e : log.snapshot()) {
+    auto tick = e.clock.at(e.service);
+    EXPECT_EQ(tick, last[e.service] + 1) << "a lane's own entry counts its events";
+    last[e.service] = tick;
+  }
+}
+
+TEST(EventLog, FieldsReadBackAsText) {
+  Event e;
+  e.fields = {{"code", std::int64_t{-3}}, {"signal", std::string("SIGKILL")}};
+  EXPECT_EQ(e.text("code"), "-3");
+  EXPECT_EQ(e.text("signal"), "SIGKILL");
+  EXPECT_EQ(e.text("missing"), "");
+  EXPECT_EQ(e.field("missing"), nullptr);
+}
+
+}  // namespace
+}  // namespace fb::runtime
