@@ -97,6 +97,10 @@ std::optional<ChildFailure> read_failure(int fd) {
     ::close(fd);
   };
   ::setpgid(0, 0);
+  // faultbox blocks the signals it waits for; the target starts with none blocked.
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // the parent died before the prctl
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) fail(ChildFailure::kCwd);

@@ -212,7 +212,13 @@ bool looks_like_probability(std::string_view part) {
 
 }  // namespace
 
-std::optional<FaultRule> parse_fault(std::string_view spec, Arch arch, std::string& error) {
+std::optional<FaultRule> parse_fault(std::string_view spec, Arch arch, std::string& error,
+                                     Suggester suggest) {
+  auto hint = [&](std::string_view word, std::vector<std::string> candidates) -> std::string {
+    if (!suggest) return "";
+    auto near = suggest(word, candidates);
+    return near ? " (did you mean \"" + *near + "\"?)" : "";
+  };
   FaultRule rule;
   rule.source = std::string(spec);
   auto eq = spec.find('=');
@@ -223,8 +229,10 @@ std::optional<FaultRule> parse_fault(std::string_view spec, Arch arch, std::stri
   std::string_view name = spec.substr(0, eq);
   rule.syscalls = expand(arch, name);
   if (rule.syscalls.empty()) {
+    std::vector<std::string> names = syscall_names(arch);
+    for (auto& family : family_names()) names.push_back(family);
     error = "fault \"" + std::string(spec) + "\": unknown syscall \"" + std::string(name) +
-            "\" on " + std::string(arch_name(arch));
+            "\" on " + std::string(arch_name(arch)) + hint(name, names);
     return std::nullopt;
   }
   std::vector<std::string_view> parts = split(spec.substr(eq + 1), ':');
@@ -246,8 +254,8 @@ std::optional<FaultRule> parse_fault(std::string_view spec, Arch arch, std::stri
   } else {
     const ErrnoInfo* e = find_errno(parts[0]);
     if (!e) {
-      error =
-          "fault \"" + std::string(spec) + "\": unknown errno \"" + std::string(parts[0]) + "\"";
+      error = "fault \"" + std::string(spec) + "\": unknown errno \"" + std::string(parts[0]) +
+              "\"" + hint(parts[0], errno_names());
       return std::nullopt;
     }
     rule.error = e->number;

@@ -42,9 +42,16 @@ struct FaultRule {
   std::string source;  // the text the rule came from, for messages and events
 };
 
+/// Proposes the candidate a misspelt word was meant to be (the CLI passes the frontend's
+/// did-you-mean; the runtime has none of its own).
+using Suggester = std::optional<std::string> (*)(std::string_view word,
+                                                 const std::vector<std::string>& candidates);
+
 /// Parses `SYSCALL=ERRNO[:PROB%][:GLOB][:nth=N|after=N]` or
 /// `SYSCALL=delay:DUR[:PROB%][:GLOB][:nth=N|after=N]` for `arch`. On failure returns
-/// nullopt and sets `error` to a message naming the faulty part.
-std::optional<FaultRule> parse_fault(std::string_view spec, Arch arch, std::string& error);
+/// nullopt and sets `error` to a message naming the faulty part, with a suggestion for
+/// an unknown syscall or errno when `suggest` is given.
+std::optional<FaultRule> parse_fault(std::string_view spec, Arch arch, std::string& error,
+                                     Suggester suggest = nullptr);
 
 }  // namespace fb::runtime

@@ -8,7 +8,12 @@ namespace fb::cli {
 
 bool ParsedArgs::has(std::string_view name) const {
   return std::find(switches.begin(), switches.end(), name) != switches.end() ||
-         values.find(name) != values.end();
+         values.find(name) != values.end() || lists.find(name) != lists.end();
+}
+
+std::vector<std::string> ParsedArgs::all(std::string_view name) const {
+  auto it = lists.find(name);
+  return it == lists.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::optional<std::string> ParsedArgs::value(std::string_view name) const {
@@ -38,7 +43,8 @@ std::string unknown_flag_message(const std::vector<FlagSpec>& flags, const std::
 }  // namespace
 
 std::optional<ParsedArgs> parse_args(const std::vector<std::string>& args,
-                                     const std::vector<FlagSpec>& flags, std::string& error) {
+                                     const std::vector<FlagSpec>& flags, std::string& error,
+                                     bool stop_at_positional) {
   ParsedArgs parsed;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -48,6 +54,11 @@ std::optional<ParsedArgs> parse_args(const std::vector<std::string>& args,
       break;
     }
     if (arg.size() < 2 || arg[0] != '-') {
+      if (stop_at_positional) {
+        parsed.positionals.insert(parsed.positionals.end(), args.begin() + static_cast<long>(i),
+                                  args.end());
+        break;
+      }
       parsed.positionals.push_back(arg);
       continue;
     }
@@ -78,7 +89,10 @@ std::optional<ParsedArgs> parse_args(const std::vector<std::string>& args,
       }
       inline_value = args[++i];
     }
-    parsed.values[body] = *inline_value;
+    if (spec->kind == FlagKind::kRepeated)
+      parsed.lists[body].push_back(*inline_value);
+    else
+      parsed.values[body] = *inline_value;
   }
   return parsed;
 }

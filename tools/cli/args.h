@@ -10,7 +10,7 @@
 
 namespace fb::cli {
 
-enum class FlagKind { kSwitch, kValue };
+enum class FlagKind { kSwitch, kValue, kRepeated };  // kRepeated: a value, collected each time
 
 struct FlagSpec {
   std::string_view name;  // without dashes: "format"
@@ -23,14 +23,20 @@ struct ParsedArgs {
   std::vector<std::string> positionals;
   std::map<std::string, std::string, std::less<>> values;  // last occurrence wins
   std::vector<std::string> switches;
+  std::map<std::string, std::vector<std::string>, std::less<>> lists;  // kRepeated, in order
 
   bool has(std::string_view name) const;
   std::optional<std::string> value(std::string_view name) const;
+  /// Every value a kRepeated flag was given, in order.
+  std::vector<std::string> all(std::string_view name) const;
 };
 
 /// Parses `args` against `flags`. On a bad flag returns nullopt and sets `error` to a
 /// one-line message naming the flag ("unknown flag '--fromat' (did you mean '--format'?)").
+/// With `stop_at_positional`, the first positional ends the flags: it and everything
+/// after it are positionals (a command line to run, whose flags are its own).
 std::optional<ParsedArgs> parse_args(const std::vector<std::string>& args,
-                                     const std::vector<FlagSpec>& flags, std::string& error);
+                                     const std::vector<FlagSpec>& flags, std::string& error,
+                                     bool stop_at_positional = false);
 
 }  // namespace fb::cli

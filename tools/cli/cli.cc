@@ -53,7 +53,7 @@ std::string command_help(const Command& command) {
     out << "\nFlags:\n";
     for (const FlagSpec& flag : command.flags) {
       std::string left = "--" + std::string(flag.name);
-      if (flag.kind == FlagKind::kValue) left += " " + std::string(flag.value_name);
+      if (flag.kind != FlagKind::kSwitch) left += " " + std::string(flag.value_name);
       left.resize(std::max<std::size_t>(left.size() + 2, 24), ' ');
       out << "  " << left << flag.help << '\n';
     }
@@ -98,14 +98,14 @@ int dispatch(const Context& context, const std::vector<std::string>& args) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   // Every command answers -h/--help the same way, before its own flag checks.
   for (const std::string& arg : rest) {
-    if (arg == "--") break;
+    if (arg == "--" || (command->stop_at_positional && !arg.starts_with("-"))) break;
     if (arg == "-h" || arg == "--help") {
       context.out << command_help(*command);
       return kExitOk;
     }
   }
   std::string error;
-  auto parsed = parse_args(rest, command->flags, error);
+  auto parsed = parse_args(rest, command->flags, error, command->stop_at_positional);
   if (!parsed) return usage_error(context, command->name, error);
   return command->run(context, *parsed);
 }

@@ -28,6 +28,8 @@ struct Command {
   std::string_view usage;    // "faultbox check SPEC [--format text|json]"
   std::string_view details;  // paragraphs for `faultbox help NAME`
   std::vector<FlagSpec> flags;
+  /// The first positional ends faultbox's flags (`faultbox run [flags] BINARY ARGS...`).
+  bool stop_at_positional = false;
   int (*run)(const Context& context, const ParsedArgs& args);
 };
 

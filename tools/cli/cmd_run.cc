@@ -1,0 +1,220 @@
+// `faultbox run`: one binary under syscall faults given on the command line.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <ostream>
+#include <set>
+#include <thread>
+
+#include "grammar/suggest.h"
+#include "runtime/supervisor.h"
+#include "tools/cli/command.h"
+
+extern char** environ;
+
+namespace fb::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// faultbox's environment with `--env K=V` settings applied (a key given again replaces
+/// the inherited value).
+std::optional<std::vector<std::string>> target_env(const std::vector<std::string>& settings,
+                                                   std::string& error) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  for (const auto& setting : settings) {
+    auto eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      error = "--env wants KEY=VALUE, got '" + setting + "'";
+      return std::nullopt;
+    }
+    std::string prefix = setting.substr(0, eq + 1);
+    std::erase_if(env, [&](const std::string& kv) { return kv.starts_with(prefix); });
+    env.push_back(setting);
+  }
+  return env;
+}
+
+/// Waits for SIGINT, SIGTERM or SIGHUP on its own thread while the target runs; SIGUSR1
+/// (sent by finish()) ends it. The first signal stops the target gracefully, a second
+/// one kills it at once.
+class SignalWatch {
+ public:
+  SignalWatch() {
+    ::sigemptyset(&set_);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) ::sigaddset(&set_, s);
+    // Blocked before the supervisor starts its threads, so they inherit the mask and
+    // only this watcher ever takes these signals.
+    ::pthread_sigmask(SIG_BLOCK, &set_, &old_);
+  }
+  void start(runtime::Supervisor& supervisor) {
+    thread_ = std::thread([this, &supervisor] {
+      for (;;) {
+        int signal = 0;
+        if (::sigwait(&set_, &signal) != 0 || signal == SIGUSR1) return;
+        std::lock_guard lock(mutex_);
+        supervisor.stop_all(received_ ? 0ms : 2000ms);
+        if (!received_) received_ = signal;
+      }
+    });
+  }
+  /// Ends the watcher; returns the first signal received (0: none).
+  int finish() {
+    if (thread_.joinable()) {
+      ::pthread_kill(thread_.native_handle(), SIGUSR1);
+      thread_.join();
+    }
+    // A signal that arrived after the watcher ended is still pending: take it, so that
+    // restoring the mask does not deliver it to a process that has finished its work.
+    timespec zero{};
+    sigset_t pending;
+    ::sigpending(&pending);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) {
+      if (!::sigismember(&pending, s)) continue;
+      sigset_t one;
+      ::sigemptyset(&one);
+      ::sigaddset(&one, s);
+      ::sigtimedwait(&one, nullptr, &zero);
+      if (!received_ && s != SIGUSR1) received_ = s;
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    return received_;
+  }
+  ~SignalWatch() { finish(); }
+
+ private:
+  sigset_t set_{}, old_{};
+  std::thread thread_;
+  std::mutex mutex_;
+  int received_ = 0;
+};
+
+int run_run(const Context& context, const ParsedArgs& args) {
+  if (args.positionals.empty())
+    return usage_error(context, "run",
+                       "expects a BINARY to run (faultbox run [flags] BINARY ARGS...)");
+  std::string error;
+  std::vector<runtime::FaultRule> rules;
+  std::set<int> trapped;
+  for (const auto& text : args.all("fault")) {
+    auto rule = runtime::parse_fault(text, runtime::host_arch(), error, grammar::closest_match);
+    if (!rule) return usage_error(context, "run", "--fault: " + error);
+    for (const auto& name : rule->syscalls)
+      trapped.insert(*runtime::syscall_number(runtime::host_arch(), name));
+    rules.push_back(std::move(*rule));
+  }
+  std::uint64_t seed = 0;
+  if (auto text = args.value("seed")) {
+    std::size_t used = 0;
+    try {
+      seed = std::stoull(*text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text->size() || text->starts_with("-"))
+      return usage_error(context, "run",
+                         "--seed wants a non-negative integer, got '" + *text + "'");
+  }
+  runtime::LaunchSpec spec;
+  spec.binary = args.positionals[0];
+  spec.args.assign(args.positionals.begin() + 1, args.positionals.end());
+  auto env = target_env(args.all("env"), error);
+  if (!env) return usage_error(context, "run", error);
+  spec.env = std::move(*env);
+  spec.trapped.assign(trapped.begin(), trapped.end());
+  if (auto text = args.value("timeout")) {
+    auto timeout = runtime::parse_duration(*text, error);
+    if (!timeout || timeout->count() <= 0)
+      return usage_error(context, "run",
+                         "--timeout: " + (timeout ? "wants a positive duration" : error));
+    spec.timeout = std::chrono::ceil<std::chrono::milliseconds>(*timeout);
+  }
+
+  runtime::EventLog log;
+  std::ofstream events_file;
+  std::ostream* events = nullptr;
+  if (auto path = args.value("events")) {
+    if (*path == "-") {
+      events = &std::cerr;
+    } else {
+      events_file.open(*path, std::ios::trunc);
+      if (!events_file)
+        return usage_error(context, "run", "--events: cannot write '" + *path + "'");
+      events = &events_file;
+    }
+    // Written as they happen, so a run that is killed still leaves its events behind.
+    log.subscribe([events](const runtime::Event& e) {
+      *events << runtime::to_json_line(e) << '\n';
+      events->flush();
+    });
+  }
+
+  SignalWatch signals;
+  std::optional<runtime::ExitStatus> status;
+  {
+    std::string service = spec.binary.substr(spec.binary.rfind('/') + 1);
+    runtime::Supervisor supervisor(log, seed);
+    auto id = supervisor.launch(service, spec, std::move(rules), error);
+    if (!id) {
+      context.err << "faultbox run: " << error << "\n";
+      return kExitUsage;
+    }
+    signals.start(supervisor);
+    status = supervisor.wait(*id);
+  }
+  if (int signal = signals.finish()) {
+    context.err << "faultbox run: interrupted by SIG" << ::sigabbrev_np(signal)
+                << "; the target was stopped\n";
+    return 128 + signal;
+  }
+  if (status->timed_out)
+    context.err << "faultbox run: the target ran past --timeout and was stopped\n";
+  return status->exit_code;
+}
+
+}  // namespace
+
+const Command& command_run() {
+  static const Command command{
+      .name = "run",
+      .summary = "Run one binary with syscall faults given on the command line",
+      .usage =
+          "faultbox run [--fault SPEC]... [--seed N] [--env K=V]... [--events FILE] "
+          "[--timeout DUR] [--] BINARY ARGS...",
+      .details =
+          "Starts BINARY under a seccomp filter that traps exactly the syscalls named by the\n"
+          "faults; every other syscall runs at native speed. faultbox's flags end at BINARY.\n"
+          "\n"
+          "A fault is SYSCALL=ERRNO[:PROB%][:GLOB][:nth=N|after=N] (fail the call with\n"
+          "ERRNO) or SYSCALL=delay:DURATION[:PROB%][:GLOB][:nth=N|after=N] (let it go on\n"
+          "after DURATION). SYSCALL is a syscall or a family (write, read, open, fsync,\n"
+          "sendto, recvfrom, accept, ...). GLOB matches the file or socket the call is about\n"
+          "('*' within a path segment, '**' across); it cannot contain ':'. Later faults take\n"
+          "precedence over earlier ones. Probabilities draw from --seed (default 0): the same\n"
+          "seed gives the same decisions.\n"
+          "\n"
+          "The exit status is the target's, 128+N if it was killed by signal N, and 1 when\n"
+          "faultbox itself failed (a bad flag, a binary that cannot be run). SIGINT, SIGTERM\n"
+          "or SIGHUP stop the target's process group (SIGTERM, then SIGKILL after 2 s; a\n"
+          "second signal kills at once) and faultbox exits with 128+N.",
+      .flags = {{"fault", FlagKind::kRepeated, "SPEC", "a syscall fault (repeatable)"},
+                {"seed", FlagKind::kValue, "N", "seed for probabilistic faults (default 0)"},
+                {"env", FlagKind::kRepeated, "K=V",
+                 "set an environment variable for the target (repeatable)"},
+                {"events", FlagKind::kValue, "FILE",
+                 "write the event log as JSON lines to FILE ('-': stderr)"},
+                {"timeout", FlagKind::kValue, "DUR",
+                 "stop the target after DUR (SIGTERM, SIGKILL 2 s later)"}},
+      .stop_at_positional = true,
+      .run = run_run,
+  };
+  return command;
+}
+
+}  // namespace fb::cli
