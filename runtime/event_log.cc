@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include <nlohmann/json.hpp>
+#include <cstdio>
 
 namespace fb::runtime {
 
@@ -48,25 +48,103 @@ std::string rfc3339(std::chrono::system_clock::time_point time) {
   return buffer;
 }
 
+/// The length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char lead = byte(i);
+  std::size_t n = lead >= 0xF0 && lead <= 0xF4 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC2 ? 2 : 0;
+  if (n == 0 || lead > 0xF4 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+  unsigned char second = byte(i + 1);
+  if (lead == 0xE0 && second < 0xA0) return 0;  // overlong
+  if (lead == 0xED && second > 0x9F) return 0;  // surrogates
+  if (lead == 0xF0 && second < 0x90) return 0;  // overlong
+  if (lead == 0xF4 && second > 0x8F) return 0;  // beyond U+10FFFF
+  return n;
+}
+
+/// Appends `s` as a JSON string. Paths read from a target may hold any bytes: what is
+/// not UTF-8 becomes U+FFFD, so every line stays valid JSON.
+void append_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      if (std::size_t n = utf8_length(s, i)) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        out += "\xEF\xBF\xBD";
+        ++i;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          char escape[8];
+          std::snprintf(escape, sizeof escape, "\\u%04x", c);
+          out += escape;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  out += '"';
+}
+
 }  // namespace
 
+// Written by hand rather than through a JSON tree: with every event going out as it
+// happens, building a tree per line was a visible share of the supervisor's time.
 std::string to_json_line(const Event& event) {
-  nlohmann::ordered_json j;
-  j["seq"] = event.seq;
-  j["time"] = rfc3339(event.time);
-  j["type"] = event.type;
-  if (!event.service.empty()) j["service"] = event.service;
+  std::string out;
+  out.reserve(256);
+  out += "{\"seq\":" + std::to_string(event.seq) + ",\"time\":";
+  append_string(out, rfc3339(event.time));
+  out += ",\"type\":";
+  append_string(out, event.type);
+  if (!event.service.empty()) {
+    out += ",\"service\":";
+    append_string(out, event.service);
+  }
   if (!event.fields.empty()) {
-    auto& fields = j["fields"] = nlohmann::ordered_json::object();
-    for (const auto& [key, value] : event.fields)
-      std::visit([&](const auto& v) { fields[key] = v; }, value);
+    out += ",\"fields\":{";
+    bool first = true;
+    for (const auto& [key, value] : event.fields) {
+      if (!first) out += ',';
+      first = false;
+      append_string(out, key);
+      out += ':';
+      if (const auto* number = std::get_if<std::int64_t>(&value))
+        out += std::to_string(*number);
+      else
+        append_string(out, std::get<std::string>(value));
+    }
+    out += '}';
   }
   if (!event.clock.empty()) {
-    auto& clock = j["vector_clock"] = nlohmann::ordered_json::object();
-    for (const auto& [lane, count] : event.clock) clock[lane] = count;
+    out += ",\"vector_clock\":{";
+    bool first = true;
+    for (const auto& [lane, count] : event.clock) {
+      if (!first) out += ',';
+      first = false;
+      append_string(out, lane);
+      out += ':' + std::to_string(count);
+    }
+    out += '}';
   }
-  // Paths read from a target may hold any bytes; replace what is not UTF-8.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  out += '}';
+  return out;
 }
 
 std::uint64_t EventLog::append(std::string type, std::string service, Fields fields) {

@@ -43,6 +43,10 @@ struct LaunchSpec {
   /// After `timeout` (0: none) the group gets SIGTERM, and SIGKILL `grace` later.
   std::chrono::milliseconds timeout{0};
   std::chrono::milliseconds grace{2000};
+  /// Record the path of every trapped call in the event log. Off, a path is worked out
+  /// only for a rule with a glob or a rule that fired (calls that are merely allowed
+  /// log no path), which saves a /proc lookup per call.
+  bool record_paths = true;
 };
 
 /// A target forked and, when it traps anything, stopped with its filter installed and

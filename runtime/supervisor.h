@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -97,7 +98,7 @@ class Supervisor {
                       std::vector<RuleSlot>& slots, std::string& error);
   /// The newest installed rule that fires for this call (its counters move on every
   /// match, fired or not, so nth/after count matches).
-  const RuleSlot* decide(Target& target, int nr, const std::string& path);
+  const RuleSlot* decide(Target& target, int nr, const std::function<const std::string&()>& path);
 
   void loop();
   void wake();
@@ -131,6 +132,7 @@ class Supervisor {
   RuleSetId next_rule_set_ = 1;
   std::uint64_t next_hold_ = 1;
   bool quit_ = false;
+  bool notify_ = false;  // something waiters care about changed in this loop turn
 
   // Launches run on the loop thread, which outlives every target (see start_target).
   struct LaunchRequest;

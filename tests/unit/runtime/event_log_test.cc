@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
@@ -60,6 +61,19 @@ TEST(EventLog, JsonLinesKeepTypesAndLeaveOutEmptyMaps) {
   EXPECT_EQ(bare.find("vector_clock"), std::string::npos) << bare;
   EXPECT_EQ(bare.find("service"), std::string::npos) << bare;
   EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
+TEST(EventLog, JsonLinesAreValidJsonForAnyBytes) {
+  EventLog log;
+  std::string bytes = "ctl\x01 tab\t é \xED\xA0\x80 cut\xC3 \xF4\x90\x80\x80 \xC0\xAF 😀";
+  log.append("syscall", "s", {{"path", bytes}});
+  std::string line = to_json_line(log.snapshot()[0]);
+  auto parsed = nlohmann::json::parse(line);  // throws on invalid UTF-8 or escapes
+  std::string path = parsed["fields"]["path"];
+  const std::string r = "\xEF\xBF\xBD";  // U+FFFD
+  EXPECT_EQ(path,
+            "ctl\x01 tab\t é " + r + r + r + " cut" + r + " " + r + r + r + r + " " + r + r + " 😀");
+  EXPECT_NE(line.find("\\u0001"), std::string::npos) << line;
 }
 
 TEST(EventLog, ConcurrentAppendsGetDistinctSequenceNumbersInOrder) {

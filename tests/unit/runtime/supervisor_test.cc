@@ -206,6 +206,32 @@ TEST(Supervisor, SocketsAreNamedByTheirEndpoints) {
   ::close(server);
 }
 
+TEST(Supervisor, WithoutRecordPathsOnlyCallsThatNeedAPathGetOne) {
+  TempDir dir;
+  EventLog log;
+  Supervisor supervisor(log, 1);
+  std::string wal = dir.file("a.wal"), other = dir.file("b.log");
+  LaunchSpec spec{FB_SUT_FILE_WRITER, {wal, other}, {}, trap({"write", "close"})};
+  spec.stdout_path = dir.file("out");
+  spec.record_paths = false;
+  std::string error;
+  // The glob rule needs the path of every write to decide; no rule needs a close's.
+  auto id = supervisor.launch("w", spec, {rule("write=EIO:**/*.wal")}, error);
+  ASSERT_TRUE(id) << error;
+  EXPECT_EQ(supervisor.wait(*id).exit_code, 1);
+  EXPECT_EQ(testing::read_file(dir.file("out")), wal + ": EIO\n" + other + ": ok\n");
+  int writes = 0, writes_with_path = 0, closes = 0, closes_with_path = 0;
+  for (const auto& e : of_type(log, "syscall")) {
+    bool has_path = e.field("path") != nullptr;
+    if (e.text("syscall") == "write") ++writes, writes_with_path += has_path;
+    if (e.text("syscall") == "close") ++closes, closes_with_path += has_path;
+  }
+  EXPECT_GE(writes, 2);
+  EXPECT_EQ(writes_with_path, writes);
+  EXPECT_GE(closes, 2);
+  EXPECT_EQ(closes_with_path, 0) << "an allowed call logs no path unless asked to";
+}
+
 TEST(Supervisor, LifecycleEventsFrameTheRunWithClocks) {
   EventLog log;
   {
