@@ -150,7 +150,7 @@ std::string to_json_line(const Event& event) {
 std::uint64_t EventLog::append(std::string type, std::string service, Fields fields) {
   std::lock_guard lock(mutex_);
   Event event;
-  event.seq = events_.size() + 1;
+  event.seq = ++appended_;
   event.time = std::chrono::system_clock::now();
   event.type = std::move(type);
   event.fields = std::move(fields);
@@ -161,9 +161,9 @@ std::uint64_t EventLog::append(std::string type, std::string service, Fields fie
     event.clock = it->second;
   }
   event.service = std::move(service);
-  events_.push_back(std::move(event));
-  for (const auto& listener : listeners_) listener(events_.back());
-  return events_.back().seq;
+  for (const auto& listener : listeners_) listener(event);
+  if (retain_) events_.push_back(std::move(event));
+  return appended_;
 }
 
 void EventLog::merge(std::string_view into, std::string_view from) {
@@ -191,7 +191,7 @@ std::vector<Event> EventLog::snapshot() const {
 
 std::size_t EventLog::size() const {
   std::lock_guard lock(mutex_);
-  return events_.size();
+  return appended_;
 }
 
 }  // namespace fb::runtime

@@ -47,6 +47,10 @@ class EventLog {
   using Fields = std::vector<std::pair<std::string, FieldValue>>;
   using Listener = std::function<void(const Event&)>;
 
+  /// `retain`: keep every event for snapshot(). A log only streamed to listeners (as
+  /// `faultbox run` does) need not grow without bound.
+  explicit EventLog(bool retain = true) : retain_(retain) {}
+
   /// Appends an event, ticking `service`'s own clock entry, and returns its seq.
   /// Listeners run under the log's lock, in seq order.
   std::uint64_t append(std::string type, std::string service, Fields fields);
@@ -58,11 +62,15 @@ class EventLog {
   /// Called for every event appended from now on (e.g. a JSON-lines writer).
   void subscribe(Listener listener);
 
+  /// Every event appended so far (none when the log does not retain them).
   std::vector<Event> snapshot() const;
+  /// How many events were appended.
   std::size_t size() const;
 
  private:
   mutable std::mutex mutex_;
+  bool retain_ = true;
+  std::uint64_t appended_ = 0;
   std::vector<Event> events_;
   std::map<std::string, VectorClock, std::less<>> clocks_;
   std::vector<Listener> listeners_;

@@ -182,7 +182,8 @@ bool parse_count(std::string_view text, std::uint64_t& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-/// "50%", "50", "0.5" -> 0.5; every value must lie in [0, 100] percent.
+/// "50%" and "50" -> 0.5: on the command line a probability is always a percentage, as
+/// in the reference ("1" is 1%, not 100%; "0.5" is half a percent).
 bool parse_probability(std::string_view text, double& out, std::string& error) {
   std::string_view number = text;
   bool percent = !number.empty() && number.back() == '%';
@@ -191,10 +192,10 @@ bool parse_probability(std::string_view text, double& out, std::string& error) {
   char* end = nullptr;
   double v = std::strtod(copy.c_str(), &end);
   if (copy.empty() || *end != '\0' || std::isnan(v)) {
-    error = "probability \"" + std::string(text) + "\" is not a number (write 50% or 0.5)";
+    error = "probability \"" + std::string(text) + "\" is not a number (write 50% or 50)";
     return false;
   }
-  if (percent || v > 1) v /= 100;
+  v /= 100;
   if (v < 0 || v > 1) {
     error = "probability \"" + std::string(text) + "\" is outside 0%..100%";
     return false;

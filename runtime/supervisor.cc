@@ -227,6 +227,14 @@ std::string read_string(pid_t pid, std::uint64_t address) {
   return out;
 }
 
+/// Files a rule without a glob never touches (the reference's list).
+bool is_system_path(std::string_view path) {
+  for (std::string_view prefix :
+       {"/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/proc/", "/sys/", "/dev/", "/etc/ld.so."})
+    if (path.starts_with(prefix)) return true;
+  return false;
+}
+
 std::string join_path(const std::string& base, const std::string& relative) {
   if (base.empty()) return "";
   return base == "/" ? "/" + relative : base + "/" + relative;
@@ -720,7 +728,9 @@ void Supervisor::loop() {
 }
 
 const Supervisor::RuleSlot* Supervisor::decide(Target& target, int nr,
-                                               const std::function<const std::string&()>& path) {
+                                               const std::function<const std::string&()>& path,
+                                               bool& system_path) {
+  system_path = false;
   auto index = static_cast<std::size_t>(nr);
   for (auto set = target.rule_sets.rbegin(); set != target.rule_sets.rend(); ++set) {
     for (auto slot = set->slots.rbegin(); slot != set->slots.rend(); ++slot) {
@@ -730,6 +740,11 @@ const Supervisor::RuleSlot* Supervisor::decide(Target& target, int nr,
       if (!r.path_glob.empty()) {
         const std::string& p = path();
         if (p.empty() || !glob_match(r.path_glob, p)) continue;
+      } else if (is_system_path(path())) {
+        // A rule without a glob leaves the loader, /proc, /sys and /dev alone, as the
+        // reference does: `read=EIO` must not stop the program from loading.
+        system_path = true;
+        continue;
       }
       std::uint64_t occurrence = ++slot->matches;
       if (r.nth && occurrence != r.nth) continue;
@@ -813,7 +828,8 @@ void Supervisor::handle_notification(Target& target) {
     if (!path) path = syscall_path(target.fd_dirs, req, kind, tgid, dest);
     return *path;
   };
-  const RuleSlot* slot = decide(target, nr, path_of);
+  bool system_path = false;
+  const RuleSlot* slot = decide(target, nr, path_of, system_path);
   FaultRule::Action action = slot ? slot->rule.action : FaultRule::Action::kAllow;
   if (target.record_paths || action != FaultRule::Action::kAllow) path_of();
   // What we read must belong to this notification: the thread may have died and its
@@ -821,7 +837,7 @@ void Supervisor::handle_notification(Target& target) {
   if ((path || tid != target.pid) &&
       ::ioctl(target.listener.get(), SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) != 0)
     return;
-  std::string decision = "allow";
+  std::string decision = slot || !system_path ? "allow" : "allow (system path)";
   std::int64_t latency_us = 0;
   switch (action) {
     case FaultRule::Action::kDeny:
@@ -928,7 +944,6 @@ void Supervisor::enforce_stops(Clock::time_point now) {
 void Supervisor::sweep_orphans() {
   // Our children that belonged to a finished target's group, or that left our session
   // (a daemon's setsid): re-parented here because we are a subreaper.
-  pid_t self = ::getpid();
   pid_t own_session = ::getsid(0);
   std::set<pid_t> live_targets;
   for (const auto& [id, target] : targets_)
@@ -940,7 +955,9 @@ void Supervisor::sweep_orphans() {
       if (child == watchdog_pid_ || live_targets.contains(child)) continue;
       pid_t group = ::getpgid(child);
       bool ours = std::find(dead_groups_.begin(), dead_groups_.end(), group) != dead_groups_.end();
-      if (!ours && ::getsid(child) == own_session) continue;
+      // One that left our session may belong to a target still running (a daemon that
+      // forked away): it goes only when everything is shut down.
+      if (!ours && !(quit_ && ::getsid(child) != own_session)) continue;
       ::kill(child, SIGKILL);
       if (quit_)
         ::waitpid(child, nullptr, 0);
@@ -948,7 +965,6 @@ void Supervisor::sweep_orphans() {
         ::waitpid(child, nullptr, WNOHANG);
     }
   }
-  (void)self;
 }
 
 // ---- holds, waits, stops -----------------------------------------------------------------------

@@ -97,8 +97,10 @@ class Supervisor {
   static bool compile(std::vector<FaultRule>& rules, const std::vector<bool>& trapped,
                       std::vector<RuleSlot>& slots, std::string& error);
   /// The newest installed rule that fires for this call (its counters move on every
-  /// match, fired or not, so nth/after count matches).
-  const RuleSlot* decide(Target& target, int nr, const std::function<const std::string&()>& path);
+  /// match, fired or not, so nth/after count matches). `path` is asked only when a rule
+  /// needs it; `system_path` says a glob-less rule passed over a system file.
+  const RuleSlot* decide(Target& target, int nr, const std::function<const std::string&()>& path,
+                         bool& system_path);
 
   void loop();
   void wake();

@@ -3,11 +3,14 @@
 //   connect PORT       connects to 127.0.0.1:PORT, sends "ping"; prints "connect ok|ERRNO"
 //   fsync PATH         opens PATH, writes and fsyncs it; prints "fsync ok|ERRNO"
 //   escape MARKER      forks a child that leaves the session (setsid) and calls fsync on
-//                      stdin's file every 20 ms until it fails; then it writes the errno
-//                      name to MARKER and exits. The parent sleeps.
+//                      MARKER.sync every 20 ms until it fails; then it writes the errno
+//                      name to MARKER and exits. The parent prints "child PID" once the
+//                      child has left, and sleeps.
 //   tree PIDFILE       forks two children that sleep; writes every pid to PIDFILE; sleeps
 //   loop N PATH        writes one byte to PATH N times with pwrite; prints the mean
 //                      nanoseconds per call (for the runtime benchmarks)
+//   spin N             calls getppid N times, a syscall about no file; prints the mean
+//                      nanoseconds per call
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,8 +18,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -68,11 +71,17 @@ int fsync_file(const char* path) {
 }
 
 int escape(const char* marker) {
+  std::string sync_path = std::string(marker) + ".sync";
+  int sync_fd = ::open(sync_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  int left[2];
+  if (sync_fd < 0 || ::pipe(left) != 0) return 1;
   pid_t child = ::fork();
   if (child == 0) {
     ::setsid();
+    ::close(left[0]);
+    ::close(left[1]);  // end of file: the parent knows the child has left
     for (;;) {
-      if (::fsync(0) != 0 && errno != EINVAL && errno != EROFS) {
+      if (::fsync(sync_fd) != 0) {
         int fd = ::open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         const char* name = strerrorname_np(errno);
         (void)!::write(fd, name, std::strlen(name));
@@ -81,6 +90,10 @@ int escape(const char* marker) {
       }
       ::usleep(20'000);
     }
+  }
+  ::close(left[1]);
+  char byte;
+  while (::read(left[0], &byte, 1) > 0) {
   }
   std::printf("child %d\n", child);
   std::fflush(stdout);
@@ -102,6 +115,16 @@ int tree(const char* pidfile) {
   ::close(fd);
   ::rename(tmp.c_str(), pidfile);  // readers never see half a file
   for (;;) ::pause();
+}
+
+int spin(long count) {
+  if (count <= 0) return 1;
+  auto start = std::chrono::steady_clock::now();
+  for (long i = 0; i < count; ++i) (void)::getppid();
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+  std::printf("%.1f ns/call\n", static_cast<double>(ns) / static_cast<double>(count));
+  return 0;
 }
 
 int loop(long count, const char* path) {
@@ -127,8 +150,9 @@ int main(int argc, char** argv) {
   if (mode == "escape" && argc == 3) return escape(argv[2]);
   if (mode == "tree" && argc == 3) return tree(argv[2]);
   if (mode == "loop" && argc == 4) return loop(std::atol(argv[2]), argv[3]);
+  if (mode == "spin" && argc == 3) return spin(std::atol(argv[2]));
   std::fprintf(stderr,
                "usage: probe threads N PATH | connect PORT | fsync PATH | escape MARKER | "
-               "tree PIDFILE | loop N PATH\n");
+               "tree PIDFILE | loop N PATH | spin N\n");
   return 2;
 }

@@ -138,7 +138,7 @@ int run_run(const Context& context, const ParsedArgs& args) {
     spec.timeout = std::chrono::ceil<std::chrono::milliseconds>(*timeout);
   }
 
-  runtime::EventLog log;
+  runtime::EventLog log(/*retain=*/false);  // streamed to --events, never read back
   std::ofstream events_file;
   std::ostream* events = nullptr;
   if (auto path = args.value("events")) {

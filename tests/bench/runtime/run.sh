@@ -1,29 +1,29 @@
 #!/usr/bin/env bash
-# Per-syscall cost of the runtime, side by side on this machine, in one run:
+# Per-syscall cost of the runtime, side by side on this machine, in one run. Two loops
+# in tests/suts/probe time themselves (start-up is not counted) and print ns/call:
+# `spin` calls getppid (a syscall about no file), `loop` pwrites one byte to a file.
 #
-#   native       the probe's pwrite loop with no filter at all
-#   untrapped    under faultbox with a filter that traps another syscall (fsync):
-#                pwrite64 is allowed in the kernel and should cost nothing extra
-#   minimal C    trapped, answered by tests/bench/runtime/min_supervisor.c (RECV and
-#                SEND CONTINUE, sync wake-up, nothing else): the floor for user-space
-#                decisions
-#   min C+path   the same, also naming the fd's file through /proc and checking
-#                ID_VALID: the floor for deciding a rule with a path glob
-#   fb rule      faultbox deciding a rule that needs no path (after=N, never reached):
-#                rule matching and an event per call; compared with minimal C
-#   fb glob      faultbox deciding a path-glob rule that does not match; compared with
-#                min C+path
-#   fb glob+ev   the same with every event written as JSON lines (and so every path
-#                resolved); compared with min C+path
-#   strace       strace --seccomp-bpf -e inject=pwrite64 on a call that never comes:
-#                the ptrace-based peer
+#   native        no filter at all
+#   untrapped     pwrite under faultbox with a filter that traps another syscall (fsync):
+#                 allowed in the kernel, it should cost nothing extra
+#   minimal C     trapped and answered by tests/bench/runtime/min_supervisor.c: a
+#                 blocking RECV / SEND CONTINUE loop with sync wake-up, nothing else
+#   min C+path    the same, also naming the fd's file through /proc and checking
+#                 ID_VALID: the least any supervisor does to decide a rule on a path
+#   fb rule       faultbox deciding getppid against a rule that never fires (after=N):
+#                 rule matching and an event per call. Compared with minimal C.
+#   fb glob       faultbox deciding pwrite against a path-glob rule that does not match.
+#                 Compared with min C+path.
+#   fb glob+ev    the same with every event written as JSON lines (so every path
+#                 resolved). Compared with min C+path.
+#   strace        strace --seccomp-bpf -e inject= on pwrite, at a call that never
+#                 comes: the ptrace-based peer. Compared with min C+path.
 #
-# The probe times its own loop (so start-up is not counted) and prints ns/call; each
-# figure is the best of N runs.   tests/bench/runtime/run.sh [N] [CALLS]
+# Each figure is the best of RUNS runs.   tests/bench/runtime/run.sh [RUNS] [CALLS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 runs=${1:-5}
-calls=${2:-200000}
+calls=${2:-100000}
 faultbox=$root/build/faultbox
 probe=$root/build/tests/suts/sut_probe
 minimal=$root/build/tests/bench/min_supervisor
@@ -34,9 +34,10 @@ command -v strace >/dev/null || { echo "strace is missing: apt-get install strac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 target=$work/loop.dat
-nr=$(awk '$1 == "FB_SYSCALL(pwrite64," {gsub(/\)/, "", $2); print $2}' \
-  "$root/runtime/syscalls_x86_64.def")
-nr=${nr:-18}
+number() { awk -v name="FB_SYSCALL($1," '$1 == name {gsub(/\)/, "", $2); print $2}' \
+  "$root/runtime/syscalls_x86_64.def"; }
+pwrite_nr=$(number pwrite64)
+getppid_nr=$(number getppid)
 
 best() {  # best ns/call over $runs runs of "$@"
   local best="" v
@@ -48,26 +49,30 @@ best() {  # best ns/call over $runs runs of "$@"
   echo "$best"
 }
 
-native=$(best "$probe" loop "$calls" "$target")
-untrapped=$(best "$faultbox" run --fault 'fsync=EIO' -- "$probe" loop "$calls" "$target")
-min_c=$(best "$minimal" "$nr" "$probe" loop "$calls" "$target")
-min_path=$(best "$minimal" --path "$nr" "$probe" loop "$calls" "$target")
-fb_rule=$(best "$faultbox" run --fault "pwrite64=EIO:after=4000000000" -- "$probe" loop "$calls" "$target")
-fb_glob=$(best "$faultbox" run --fault "pwrite64=EIO:/nonexistent/**" -- "$probe" loop "$calls" "$target")
+spin=("$probe" spin "$calls")
+loop=("$probe" loop "$calls" "$target")
+native_spin=$(best "${spin[@]}")
+native_loop=$(best "${loop[@]}")
+untrapped=$(best "$faultbox" run --fault 'fsync=EIO' -- "${loop[@]}")
+min_c=$(best "$minimal" "$getppid_nr" "${spin[@]}")
+min_path=$(best "$minimal" --path "$pwrite_nr" "${loop[@]}")
+fb_rule=$(best "$faultbox" run --fault "getppid=EIO:after=4000000000" -- "${spin[@]}")
+fb_glob=$(best "$faultbox" run --fault "pwrite64=EIO:/nonexistent/**" -- "${loop[@]}")
 fb_events=$(best "$faultbox" run --fault "pwrite64=EIO:/nonexistent/**" --events "$work/events" \
-  -- "$probe" loop "$calls" "$target")
+  -- "${loop[@]}")
 # strace counts injection steps up to 65535 only: it gets at most 60000 calls.
 strace_calls=$(( calls < 60000 ? calls : 60000 ))
 strace_ns=$(best strace -qq -f --seccomp-bpf -o /dev/null -e trace=pwrite64 \
   -e "inject=pwrite64:error=EIO:when=65535" "$probe" loop "$strace_calls" "$target")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
-printf "%-12s %12s  %s\n" case "ns/call" "ratio"
-printf "%-12s %12s\n" native "$native"
-printf "%-12s %12s  %s native\n" untrapped "$untrapped" "$(ratio "$untrapped" "$native")"
-printf "%-12s %12s\n" "minimal C" "$min_c"
-printf "%-12s %12s  %s minimal C\n" "min C+path" "$min_path" "$(ratio "$min_path" "$min_c")"
-printf "%-12s %12s  %s minimal C\n" "fb rule" "$fb_rule" "$(ratio "$fb_rule" "$min_c")"
-printf "%-12s %12s  %s min C+path\n" "fb glob" "$fb_glob" "$(ratio "$fb_glob" "$min_path")"
-printf "%-12s %12s  %s min C+path\n" "fb glob+ev" "$fb_events" "$(ratio "$fb_events" "$min_path")"
-printf "%-12s %12s  %s minimal C\n" strace "$strace_ns" "$(ratio "$strace_ns" "$min_c")"
+printf "%-12s %-7s %10s  %s\n" case syscall "ns/call" "ratio"
+printf "%-12s %-7s %10s\n" native getppid "$native_spin"
+printf "%-12s %-7s %10s\n" native pwrite "$native_loop"
+printf "%-12s %-7s %10s  %s native\n" untrapped pwrite "$untrapped" "$(ratio "$untrapped" "$native_loop")"
+printf "%-12s %-7s %10s\n" "minimal C" getppid "$min_c"
+printf "%-12s %-7s %10s\n" "min C+path" pwrite "$min_path"
+printf "%-12s %-7s %10s  %s minimal C\n" "fb rule" getppid "$fb_rule" "$(ratio "$fb_rule" "$min_c")"
+printf "%-12s %-7s %10s  %s min C+path\n" "fb glob" pwrite "$fb_glob" "$(ratio "$fb_glob" "$min_path")"
+printf "%-12s %-7s %10s  %s min C+path\n" "fb glob+ev" pwrite "$fb_events" "$(ratio "$fb_events" "$min_path")"
+printf "%-12s %-7s %10s  %s min C+path\n" strace pwrite "$strace_ns" "$(ratio "$strace_ns" "$min_path")"

@@ -96,6 +96,17 @@ TEST(EventLog, ConcurrentAppendsGetDistinctSequenceNumbersInOrder) {
   }
 }
 
+TEST(EventLog, AStreamingLogKeepsNothingButStillNumbersAndTells) {
+  EventLog log(/*retain=*/false);
+  std::vector<std::string> seen;
+  log.subscribe([&](const Event& e) { seen.push_back(std::to_string(e.seq) + e.type); });
+  log.append("a", "s", {});
+  log.append("b", "s", {});
+  EXPECT_EQ(seen, (std::vector<std::string>{"1a", "2b"}));
+  EXPECT_EQ(log.size(), 2u);
+  EXPECT_TRUE(log.snapshot().empty());
+}
+
 TEST(EventLog, FieldsReadBackAsText) {
   Event e;
   e.fields = {{"code", std::int64_t{-3}}, {"signal", std::string("SIGKILL")}};

@@ -83,6 +83,9 @@ TEST(FaultSpec, DenyAndDelayForms) {
   EXPECT_EQ(delay->action, FaultRule::Action::kDelay);
   EXPECT_EQ(delay->delay, 500ms);
   EXPECT_DOUBLE_EQ(delay->probability, 0.5);
+  // A bare number is a percentage, as in the reference: "1" is 1%, never 100%.
+  EXPECT_DOUBLE_EQ(parse_fault("write=EIO:1", Arch::kX86_64, error)->probability, 0.01);
+  EXPECT_DOUBLE_EQ(parse_fault("write=EIO:0.5", Arch::kX86_64, error)->probability, 0.005);
   EXPECT_EQ(delay->nth, 3u);
   auto glob_delay = parse_fault("fsync=delay:1s:/var/*.db", Arch::kX86_64, error);
   ASSERT_TRUE(glob_delay) << error;  // the reference dropped globs on delays

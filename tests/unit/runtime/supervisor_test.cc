@@ -278,6 +278,30 @@ bool wait_for_file(const std::string& path, const std::string& needle) {
   return false;
 }
 
+TEST(Supervisor, WhatATargetLeavesBehindIsKilledAndReaped) {
+  TempDir dir;
+  EventLog log;
+  Supervisor supervisor(log, 1);
+  std::string pidfile = dir.file("pid");
+  std::string error;
+  // The shell leaves a sleeper in its group and exits: the sleeper is orphaned,
+  // re-parented to this process (the supervisor made it a subreaper), and must neither
+  // run on nor stay a zombie.
+  auto id = supervisor.launch(
+      "sh", {"/bin/sh", {"-c", "sleep 600 & echo $! > " + pidfile}, {}, trap({"write"})}, {},
+      error);
+  ASSERT_TRUE(id) << error;
+  EXPECT_EQ(supervisor.wait(*id).exit_code, 0);
+  pid_t sleeper = std::stoi(testing::read_file(pidfile));
+  bool gone = false;
+  // Bounded only so that a broken build fails instead of hanging; not a timing goal.
+  for (int i = 0; i < 600 && !gone; ++i) {
+    gone = ::kill(sleeper, 0) != 0 && errno == ESRCH;
+    if (!gone) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(gone) << "pid " << sleeper << " is still there";
+}
+
 TEST(Supervisor, WhenFaultboxDiesTrappedCallsFailInsteadOfHanging) {
   TempDir dir;
   // Orphans come to this process, so the test can reap them.
