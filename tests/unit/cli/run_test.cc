@@ -77,6 +77,21 @@ TEST(RunCommand, FaultsHitOnlyWhatTheyNameAndTheExitCodeIsTheTargets) {
   EXPECT_EQ(r.out, "42\n");
 }
 
+TEST(RunCommand, ARuleWithoutAGlobLeavesSystemFilesAlone) {
+  TempDir dir;
+  std::string data = dir.file("data");
+  { std::ofstream(data) << "payload\n"; }
+  // head loads libc with read() before it reads the file: only the file's read fails.
+  auto r = run(dir, {"run", "--fault", "read=EIO", "--events", dir.file("events"), "/usr/bin/head",
+                     "-n1", data});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("error reading '" + data + "': Input/output error"), std::string::npos)
+      << r.err;
+  std::string events = fb::testing::read_file(dir.file("events"));
+  EXPECT_NE(events.find("libc.so.6\",\"decision\":\"allow (system path)\""), std::string::npos);
+  EXPECT_NE(events.find(data + "\",\"decision\":\"deny(input/output error)\""), std::string::npos);
+}
+
 TEST(RunCommand, BadInputIsAFaultboxErrorNamingThePart) {
   TempDir dir;
   std::string data = dir.file("data");  // not executable
