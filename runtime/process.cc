@@ -21,6 +21,10 @@
 
 #include "runtime/bpf.h"
 
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
 namespace fb::runtime {
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
@@ -90,7 +94,11 @@ std::optional<ChildFailure> read_failure(int fd) {
     (void)!::write(error_fd, &f, sizeof f);
     ::_exit(127);
   };
-  auto redirect = [&](const std::string& path, int target, ChildFailure::Stage stage) {
+  auto redirect = [&](const std::string& path, int given, int target, ChildFailure::Stage stage) {
+    if (given >= 0) {
+      if (::dup2(given, target) < 0) fail(stage);
+      return;
+    }
     if (path.empty()) return;
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || ::dup2(fd, target) < 0) fail(stage);
@@ -104,14 +112,21 @@ std::optional<ChildFailure> read_failure(int fd) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(127);  // the parent died before the prctl
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) fail(ChildFailure::kCwd);
-  redirect(spec.stdout_path, STDOUT_FILENO, ChildFailure::kStdout);
-  redirect(spec.stderr_path, STDERR_FILENO, ChildFailure::kStderr);
+  redirect(spec.stdout_path, spec.stdout_fd, STDOUT_FILENO, ChildFailure::kStdout);
+  redirect(spec.stderr_path, spec.stderr_fd, STDERR_FILENO, ChildFailure::kStderr);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(ChildFailure::kFilter);
   pid_t self = ::getpid();  // asked before the filter: getpid may be trapped
   if (!spec.trapped.empty()) {
     sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
-    int listener = static_cast<int>(
-        ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
+    // Once the supervisor has received a call, only a fatal signal may interrupt it:
+    // otherwise a signal (Go's preemption SIGURG, a timer) restarts the call as a
+    // second notification and rule counters count it twice. Linux 5.19 and later.
+    int listener = static_cast<int>(::syscall(
+        SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+        SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog));
+    if (listener < 0 && errno == EINVAL)
+      listener = static_cast<int>(
+          ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
     if (listener < 0) fail(ChildFailure::kFilter);
     // The parent copies the listener out with pidfd_getfd, then continues us. The
     // kernel made it close-on-exec, so the target never holds one; not closing it here

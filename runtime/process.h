@@ -40,6 +40,10 @@ struct LaunchSpec {
   std::string cwd{};              // working directory; empty: faultbox's own
   std::string stdout_path{};      // file the target's stdout goes to; empty: inherited
   std::string stderr_path{};      // file the target's stderr goes to; empty: inherited
+  /// An fd of faultbox's (a pipe's write end, say) that becomes the target's stdout or
+  /// stderr; it wins over the path. The caller keeps it and closes it after launch.
+  int stdout_fd = -1;
+  int stderr_fd = -1;
   /// After `timeout` (0: none) the group gets SIGTERM, and SIGKILL `grace` later.
   std::chrono::milliseconds timeout{0};
   std::chrono::milliseconds grace{2000};

@@ -2,6 +2,7 @@
 // changed while a target runs, threads, sockets, and a supervisor that dies.
 #include "runtime/supervisor.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
@@ -91,6 +92,45 @@ TEST(Supervisor, AHeldCallWaitsUntilReleased) {
               (std::vector<std::string>{
                   "hold", error ? "deny(input/output error) (released)" : "allow (released)"}));
   }
+}
+
+TEST(Supervisor, ASignalDuringAHeldCallDoesNotTrapItTwice) {
+  TempDir dir;
+  EventLog log;
+  Supervisor supervisor(log, 1);
+  LaunchSpec spec{FB_SUT_PROBE, {"fsync", dir.file("a.wal")}, {}, trap({"fsync"})};
+  std::string error;
+  auto id = supervisor.launch("db", spec, {hold("fsync", "", "sync")}, error);
+  ASSERT_TRUE(id) << error;
+  ASSERT_TRUE(supervisor.wait_held(*id, 1, 60s));
+  ::kill(supervisor.pid(*id), SIGUSR1);  // handled, with SA_RESTART
+  EXPECT_FALSE(supervisor.wait_held(*id, 2, 500ms)) << "the signal restarted the call";
+  EXPECT_EQ(supervisor.release(*id, "sync"), 1u);
+  EXPECT_EQ(supervisor.wait(*id).exit_code, 0);
+  int holds = 0;
+  for (const auto& e : of_type(log, "syscall")) holds += e.text("decision") == "hold";
+  EXPECT_EQ(holds, 1);
+}
+
+TEST(Supervisor, OutputCanGoToAPipe) {
+  TempDir dir;
+  EventLog log;
+  Supervisor supervisor(log, 1);
+  int out[2];
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  LaunchSpec spec{FB_SUT_FILE_WRITER, {dir.file("a.dat")}, {}, trap({"write"})};
+  spec.stdout_fd = out[1];
+  std::string error;
+  auto id = supervisor.launch("w", spec, {}, error);
+  ::close(out[1]);
+  ASSERT_TRUE(id) << error;
+  std::string text;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;)
+    text.append(buffer, static_cast<std::size_t>(n));
+  ::close(out[0]);
+  EXPECT_EQ(supervisor.wait(*id).exit_code, 0);
+  EXPECT_EQ(text, dir.file("a.dat") + ": ok\n");
 }
 
 TEST(Supervisor, RuleSetsComeAndGoWhileTheTargetRuns) {
