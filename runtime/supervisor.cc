@@ -681,10 +681,28 @@ void Supervisor::loop() {
     int n =
         ::epoll_pwait2(epoll_.get(), events.data(), static_cast<int>(events.size()), wait, nullptr);
     if (n < 0 && errno != EINTR) {
-      // Nobody could answer the targets any more: better killed than hung.
+      // Nobody could answer the targets any more: better killed than hung, and their
+      // waiters told.
+      int failure = errno;
       std::lock_guard lock(mutex_);
-      for (auto& [id, target] : targets_)
-        if (!target->exited) ::kill(-target->pid, SIGKILL);
+      for (auto& [id, target] : targets_) {
+        if (target->exited) continue;
+        ::kill(-target->pid, SIGKILL);
+        ::kill(target->pid, SIGKILL);
+        int status = 0;
+        ::waitpid(target->pid, &status, 0);
+        target->status.signal = SIGKILL;
+        target->status.exit_code = 128 + SIGKILL;
+        target->exited = true;
+        tell_watchdog(watchdog_.get(), -target->pid);
+      }
+      for (LaunchRequest* request : launches_) {
+        request->error = std::string("the supervisor failed: ") + std::strerror(failure);
+        request->done = true;
+      }
+      launches_.clear();
+      quit_ = true;
+      changed_.notify_all();
       return;
     }
     std::lock_guard lock(mutex_);
