@@ -59,9 +59,11 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
   return out;
 }
 
-/// What the child failed at, sent to the parent with the errno.
+/// What the child reports to the parent through the close-on-exec pipe: kReady once its
+/// inherited fds are closed (so the parent may look for its listener), or the step it
+/// failed at with the errno. End of file means the exec succeeded.
 struct ChildFailure {
-  enum Stage : int { kFilter, kCwd, kStdout, kStderr, kExec } stage;
+  enum Stage : int { kFilter, kCwd, kStdout, kStderr, kExec, kReady } stage;
   int error;
 };
 
@@ -72,16 +74,21 @@ std::string describe(const ChildFailure& f, const LaunchSpec& spec) {
     case ChildFailure::kCwd: return "cannot enter working directory " + spec.cwd + ": " + why;
     case ChildFailure::kStdout: return "cannot open stdout file " + spec.stdout_path + ": " + why;
     case ChildFailure::kStderr: return "cannot open stderr file " + spec.stderr_path + ": " + why;
-    case ChildFailure::kExec: break;
+    case ChildFailure::kExec:
+    case ChildFailure::kReady: break;
   }
   return "cannot run " + spec.binary + ": " + why;
 }
 
-/// Reads a failure report from the child; nullopt at EOF (exec succeeded).
-std::optional<ChildFailure> read_failure(int fd) {
+/// Reads a report from the child; nullopt at end of file or on a short read.
+std::optional<ChildFailure> read_report(int fd) {
   ChildFailure f{};
-  if (::read(fd, &f, sizeof f) != sizeof f) return std::nullopt;
-  return f;
+  for (;;) {
+    ssize_t n = ::read(fd, &f, sizeof f);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != sizeof f) return std::nullopt;
+    return f;
+  }
 }
 
 /// In the child: directory and output files, filter, stop for the parent to take the
@@ -101,11 +108,26 @@ std::optional<ChildFailure> read_failure(int fd) {
     }
     if (path.empty()) return;
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || ::dup2(fd, target) < 0) fail(stage);
+    if (fd < 0) fail(stage);
+    if (fd == target) {
+      ::fcntl(fd, F_SETFD, 0);  // faultbox's own stream was closed: keep this one open
+      return;
+    }
+    if (::dup2(fd, target) < 0) fail(stage);
     ::close(fd);
   };
   ::setpgid(0, 0);
-  // faultbox blocks the signals it waits for; the target starts with none blocked.
+  // Handlers faultbox installed are not the target's: back to the defaults (an ignored
+  // signal stays ignored, as exec would keep it). Then unblock what faultbox blocks.
+  for (int signal = 1; signal < NSIG; ++signal) {
+    struct sigaction old {};
+    if (::sigaction(signal, nullptr, &old) == 0 && old.sa_handler != SIG_DFL &&
+        old.sa_handler != SIG_IGN) {
+      struct sigaction reset {};
+      reset.sa_handler = SIG_DFL;
+      ::sigaction(signal, &reset, nullptr);
+    }
+  }
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -114,6 +136,17 @@ std::optional<ChildFailure> read_failure(int fd) {
   if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) fail(ChildFailure::kCwd);
   redirect(spec.stdout_path, spec.stdout_fd, STDOUT_FILENO, ChildFailure::kStdout);
   redirect(spec.stderr_path, spec.stderr_fd, STDERR_FILENO, ChildFailure::kStderr);
+  // Every other fd faultbox had goes: other targets' seccomp listeners above all (one
+  // left here would keep that target's filter alive and confuse the parent's search
+  // for ours), and anything else faultbox did not mean to give away.
+  if (error_fd != 3) {
+    if (::dup2(error_fd, 3) < 0) fail(ChildFailure::kFilter);
+    ::fcntl(3, F_SETFD, FD_CLOEXEC);
+    error_fd = 3;
+  }
+  ::syscall(SYS_close_range, 4U, ~0U, 0U);
+  ChildFailure ready{ChildFailure::kReady, 0};
+  if (::write(error_fd, &ready, sizeof ready) != sizeof ready) ::_exit(127);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(ChildFailure::kFilter);
   pid_t self = ::getpid();  // asked before the filter: getpid may be trapped
   if (!spec.trapped.empty()) {
@@ -158,7 +191,8 @@ int find_listener(pid_t pid) {
 
 }  // namespace
 
-std::string resolve_binary(const std::string& binary, const std::vector<std::string>& env) {
+std::string resolve_binary(const std::string& binary, const std::vector<std::string>& env,
+                           const std::string& cwd) {
   if (binary.empty() || binary.find('/') != std::string::npos) return binary;
   std::string path;
   bool found_path = false;
@@ -174,10 +208,13 @@ std::string resolve_binary(const std::string& binary, const std::vector<std::str
     std::size_t end = path.find(':', start);
     if (end == std::string::npos) end = path.size();
     std::string dir = path.substr(start, end - start);
-    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + binary;
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + binary;
+    // A relative entry means relative to where the target will run.
+    std::string probe = dir[0] == '/' || cwd.empty() ? candidate : cwd + "/" + candidate;
     struct stat st {};
-    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        ::access(candidate.c_str(), X_OK) == 0)
+    if (::stat(probe.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::access(probe.c_str(), X_OK) == 0)
       return candidate;
     start = end + 1;
   }
@@ -186,7 +223,7 @@ std::string resolve_binary(const std::string& binary, const std::vector<std::str
 
 std::optional<StartedTarget> start_target(const LaunchSpec& spec, std::string& error) {
   std::vector<sock_filter> filter = build_filter(host_arch(), spec.trapped);
-  std::vector<std::string> arg_strings{resolve_binary(spec.binary, spec.env)};
+  std::vector<std::string> arg_strings{resolve_binary(spec.binary, spec.env, spec.cwd)};
   arg_strings.insert(arg_strings.end(), spec.args.begin(), spec.args.end());
   std::vector<std::string> env_strings = spec.env;
   std::vector<char*> argv = c_strings(arg_strings), envp = c_strings(env_strings);
@@ -202,14 +239,35 @@ std::optional<StartedTarget> start_target(const LaunchSpec& spec, std::string& e
   StartedTarget target;
   target.pid = pid;
   target.pidfd = UniqueFd(pidfd_open(pid));
+  bool reaped = false;
   auto fail = [&](std::string message) -> std::optional<StartedTarget> {
     error = std::move(message);
-    ::kill(-pid, SIGKILL);
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
+    if (!reaped) {
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
     return std::nullopt;
   };
   if (!target.pidfd) return fail(std::string("pidfd_open: ") + std::strerror(errno));
+  // Set-up in the child can block (a FIFO as stdout, a hung mount as cwd): bounded.
+  auto deadline = std::chrono::steady_clock::now() + spec.start_timeout;
+  auto late = [&] { return std::chrono::steady_clock::now() >= deadline; };
+  std::string too_slow = "the target did not reach its exec within " +
+                         std::to_string(spec.start_timeout.count()) +
+                         " ms (does opening its working directory or output files block?)";
+  // First the child's "ready": its inherited fds are gone, so the only listener we can
+  // find in it from now on is its own.
+  for (;;) {
+    pollfd p{error_read.get(), POLLIN, 0};
+    int n = ::poll(&p, 1, 20);
+    if (n > 0) {
+      auto report = read_report(error_read.get());
+      if (report && report->stage == ChildFailure::kReady) break;
+      return fail(report ? describe(*report, spec) : "the target ended during its set-up");
+    }
+    if (late()) return fail(too_slow);
+  }
   if (!spec.trapped.empty()) {
     // Wait for the stop. The child's `kill` to stop itself may be trapped (a rule on
     // kill): then it waits on a notification only we can answer, so take the listener
@@ -220,12 +278,12 @@ std::optional<StartedTarget> start_target(const LaunchSpec& spec, std::string& e
       pid_t r = ::waitpid(pid, &status, WUNTRACED | WNOHANG);
       if (r == pid && WIFSTOPPED(status)) break;
       if (r == pid || r < 0) {
-        auto failure = read_failure(error_read.get());
-        error =
-            failure ? describe(*failure, spec) : "the target ended before its filter was installed";
-        if (r < 0) return fail(error);
-        return std::nullopt;  // already reaped
+        reaped = r == pid;
+        auto report = read_report(error_read.get());
+        return fail(report ? describe(*report, spec)
+                           : "the target ended before its filter was installed");
       }
+      if (late()) return fail(too_slow);
       if (!target.listener) {
         int number = find_listener(pid);
         if (number >= 0) target.listener = UniqueFd(pidfd_getfd(target.pidfd.get(), number));
@@ -255,21 +313,24 @@ std::optional<StartedTarget> start_target(const LaunchSpec& spec, std::string& e
                   std::strerror(errno));
   }
   target.error_pipe = std::move(error_read);
+  ::fcntl(target.error_pipe.get(), F_SETFL, O_NONBLOCK);
   return target;
 }
 
-std::optional<std::string> await_exec(StartedTarget& target, const LaunchSpec& spec) {
-  std::optional<ChildFailure> failure;
-  for (;;) {
-    ChildFailure f{};
-    ssize_t n = ::read(target.error_pipe.get(), &f, sizeof f);
-    if (n < 0 && errno == EINTR) continue;
-    if (n == sizeof f) failure = f;
-    break;
+ExecState poll_exec(int error_pipe, const LaunchSpec& spec, std::string& message) {
+  pollfd p{error_pipe, POLLIN, 0};
+  if (::poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
+    return ExecState::kPending;
+  ChildFailure f{};
+  ssize_t n = ::read(error_pipe, &f, sizeof f);
+  if (n == sizeof f) {
+    message = describe(f, spec);
+    return ExecState::kFailed;
   }
-  target.error_pipe = UniqueFd();
-  if (failure) return describe(*failure, spec);
-  return std::nullopt;
+  if (n == 0) return ExecState::kSucceeded;  // exec closed the pipe
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return ExecState::kPending;
+  message = "cannot read the target's start-up report";
+  return ExecState::kFailed;
 }
 
 }  // namespace fb::runtime

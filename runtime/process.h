@@ -51,6 +51,9 @@ struct LaunchSpec {
   /// only for a rule with a glob or a rule that fired (calls that are merely allowed
   /// log no path), which saves a /proc lookup per call.
   bool record_paths = true;
+  /// How long the child may take to reach its exec (set-up can block on a FIFO or a
+  /// hung mount); it is killed and the launch fails after that.
+  std::chrono::milliseconds start_timeout{30000};
 };
 
 /// A target forked and, when it traps anything, stopped with its filter installed and
@@ -67,12 +70,17 @@ struct StartedTarget {
 /// PR_SET_PDEATHSIG fires when the forking *thread* exits.
 std::optional<StartedTarget> start_target(const LaunchSpec& spec, std::string& error);
 
-/// Blocks until the target's exec succeeded (nullopt) or failed (the message, naming the
-/// path and errno). The target must have been continued.
-std::optional<std::string> await_exec(StartedTarget& target, const LaunchSpec& spec);
+enum class ExecState { kPending, kSucceeded, kFailed };
+
+/// Where the target's exec stands, from its report pipe, without blocking: the pipe
+/// reaches end of file when the exec succeeds, before the program's first syscall. On
+/// kFailed, `message` names the step, path and errno.
+ExecState poll_exec(int error_pipe, const LaunchSpec& spec, std::string& message);
 
 /// Where a program name is found: itself when it holds a '/', else the first executable
-/// regular file in the PATH of `env` (or faultbox's own PATH); the name when none is.
-std::string resolve_binary(const std::string& binary, const std::vector<std::string>& env);
+/// regular file in the PATH of `env` (or faultbox's own PATH; relative entries count
+/// from `cwd` when given); the name when none is.
+std::string resolve_binary(const std::string& binary, const std::vector<std::string>& env,
+                           const std::string& cwd = "");
 
 }  // namespace fb::runtime

@@ -170,18 +170,20 @@ class FdDirs {
     char target[PATH_MAX];
     for (int attempt = 0; attempt < 2; ++attempt) {
       int dir = open_dir(tid, attempt == 1);
-      if (dir < 0) return "";
+      if (dir < 0) break;
       ssize_t n = ::readlinkat(dir, name, target, sizeof target);
       if (n > 0) return std::string(target, static_cast<std::size_t>(n));
     }
-    return "";  // the fd is not open, or the thread is gone
+    dirs_.erase(tid);  // the fd is not open, or the thread is gone
+    return "";
   }
 
  private:
   int open_dir(pid_t tid, bool fresh) {
     auto it = dirs_.find(tid);
     if (it != dirs_.end() && !fresh) return it->second.get();
-    if (dirs_.size() >= 1024) dirs_.clear();
+    // Few at a time: each holds an fd of ours, and threads come and go.
+    if (dirs_.size() >= 64) dirs_.clear();
     char path[48];
     std::snprintf(path, sizeof path, "/proc/%d/fd", tid);
     UniqueFd dir(::open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -247,12 +249,12 @@ std::string join_path(const std::string& base, const std::string& relative) {
 /// kills what is left registered at end of file. Only async-signal-safe calls: it is
 /// forked from a process that may have threads.
 [[noreturn]] void watchdog_main(int channel) {
+  // Out of faultbox's session and deaf to every signal it can ignore, so that a Ctrl-C,
+  // Ctrl-\\ or Ctrl-Z meant for faultbox, or a kill of its process group, spares it.
+  ::setsid();
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGINT, &ignore, nullptr);
-  ::sigaction(SIGTERM, &ignore, nullptr);
-  ::sigaction(SIGHUP, &ignore, nullptr);
-  ::sigaction(SIGPIPE, &ignore, nullptr);
+  for (int signal = 1; signal < NSIG; ++signal) ::sigaction(signal, &ignore, nullptr);
   if (channel != 3) {
     ::dup2(channel, 3);
   }
@@ -323,7 +325,14 @@ std::string errno_name(int error) {
   return e ? std::string(e->name) : std::to_string(error);
 }
 
-enum Kind : std::uint64_t { kWake = 0, kPidfd = 1, kListener = 2 };
+/// `from + d`, saturating: a delay of 290 years must not wrap round to the past.
+Clock::time_point later(Clock::time_point from, std::chrono::nanoseconds d) {
+  auto room = Clock::time_point::max() - from;
+  return d >= room ? Clock::time_point::max()
+                   : from + std::chrono::duration_cast<Clock::duration>(d);
+}
+
+enum Kind : std::uint64_t { kWake = 0, kPidfd = 1, kListener = 2, kExecPipe = 3 };
 std::uint64_t epoll_key(TargetId id, Kind kind) { return id << 2 | kind; }
 
 }  // namespace
@@ -350,8 +359,11 @@ struct Supervisor::Target {
   UniqueFd pidfd;
   UniqueFd listener;
   std::vector<bool> trapped;
-  bool launching = true;   // exec not confirmed yet: events wait in `pending`
-  bool exec_seen = false;  // faultbox's own execve of the target was let through
+  LaunchSpec spec;            // as launched (for messages)
+  std::string initial_rules;  // the launch's rule set, as text
+  UniqueFd exec_pipe;         // the child's report pipe, until the exec is settled
+  bool launching = true;      // exec not confirmed yet: faultbox's own calls go through
+  std::string launch_error;   // why the exec failed
   bool exited = false;
   bool discard = false;  // the launch failed: record nothing
   ExitStatus status;
@@ -391,7 +403,7 @@ struct Supervisor::Target {
         break;
       }
     }
-    if (tgids.size() > 4096) tgids.clear();
+    if (tgids.size() > 1024) tgids.clear();
     tgids.emplace(tid, tgid);
     return tgid;
   }
@@ -401,8 +413,8 @@ struct Supervisor::LaunchRequest {
   std::string service;
   const LaunchSpec* spec = nullptr;
   std::vector<RuleSlot> slots;
-  bool done = false;
-  std::optional<StartedTarget> started;
+  std::string rules_text;
+  bool done = false;  // the target is forked (id set) or could not be (error set)
   std::string error;
   TargetId id = 0;
 };
@@ -412,6 +424,13 @@ struct Supervisor::LaunchRequest {
 Supervisor::Supervisor(EventLog& log, std::uint64_t seed) : log_(log), seed_(seed) {
   // Orphans of a target are re-parented to us, not to init, so they can be reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  // An inherited SIGCHLD = SIG_IGN makes the kernel reap our targets itself, and their
+  // exit statuses would be lost.
+  struct sigaction child {};
+  if (::sigaction(SIGCHLD, nullptr, &child) == 0 && child.sa_handler == SIG_IGN) {
+    child.sa_handler = SIG_DFL;
+    ::sigaction(SIGCHLD, &child, nullptr);
+  }
   epoll_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
   wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   epoll_event wake_event{EPOLLIN, {.u64 = epoll_key(0, kWake)}};
@@ -470,6 +489,12 @@ Supervisor::Target* Supervisor::find(TargetId id) const {
   return it == targets_.end() ? nullptr : it->second.get();
 }
 
+bool Supervisor::any_live() const {
+  for (const auto& [id, target] : targets_)
+    if (!target->exited) return true;
+  return false;
+}
+
 pid_t Supervisor::pid(TargetId target) const {
   std::lock_guard lock(mutex_);
   Target* t = find(target);
@@ -497,6 +522,15 @@ bool Supervisor::compile(std::vector<FaultRule>& rules, const std::vector<bool>&
         return false;
       }
       slot.numbers[index] = true;
+    }
+    if (rule.action == FaultRule::Action::kDeny && (rule.error < 1 || rule.error > 4095)) {
+      error = "rule " + slot.text + ": errno " + std::to_string(rule.error) +
+              " is not one a syscall can fail with (1..4095)";
+      return false;
+    }
+    if (rule.delay < std::chrono::nanoseconds::zero()) {
+      error = "rule " + slot.text + ": a delay cannot be negative";
+      return false;
     }
     slot.rule = std::move(rule);
     slots.push_back(std::move(slot));
@@ -574,48 +608,82 @@ std::optional<TargetId> Supervisor::launch(const std::string& service, const Lau
   }
   launches_.push_back(&request);
   wake();
+  request.rules_text = text;
   changed_.wait(lock, [&] { return request.done; });
-  if (!request.started) {
+  if (!request.id) {
     error = request.error;
     return std::nullopt;
   }
-  // The target runs: wait, unlocked, until its exec has succeeded or failed.
-  lock.unlock();
-  std::optional<std::string> failure = await_exec(*request.started, spec);
-  lock.lock();
+  // The loop thread watches the report pipe and decides when the exec has happened.
   Target* target = find(request.id);
-  if (failure) {
-    target->discard = true;
-    target->pending.clear();
-    changed_.wait(lock, [&] { return target->exited; });
-    error = *failure;
+  changed_.wait(lock, [&] { return !target->launching || target->exited; });
+  if (target->discard) {
+    changed_.wait(lock, [&] { return target->exited; });  // reaped: nothing left behind
+    error =
+        target->launch_error.empty() ? "the target ended before its exec" : target->launch_error;
     return std::nullopt;
   }
-  target->launching = false;
-  log_.append("service_started", service,
-              {{"pid", static_cast<std::int64_t>(target->pid)},
-               {"binary", resolve_binary(spec.binary, spec.env)}});
-  if (!target->rule_sets.empty())
-    log_.append(
-        "fault_applied", service,
-        {{"rule_set", static_cast<std::int64_t>(target->rule_sets.front().id)}, {"rules", text}});
-  for (auto& [type, fields] : target->pending) log_.append(type, service, std::move(fields));
-  target->pending.clear();
-  return request.id;  // a quick exit was among the pending events, after service_started
+  return request.id;
 }
 
-void Supervisor::start_launches() {
-  for (LaunchRequest* request : launches_) {
+bool Supervisor::settle_launch(Target& target) {
+  if (!target.launching) return true;
+  std::string message;
+  switch (poll_exec(target.exec_pipe.get(), target.spec, message)) {
+    case ExecState::kPending: return false;
+    case ExecState::kFailed:
+      target.launch_error = std::move(message);
+      target.discard = true;
+      target.pending.clear();
+      break;
+    case ExecState::kSucceeded: {
+      target.launching = false;
+      log_.append(
+          "service_started", target.service,
+          {{"pid", static_cast<std::int64_t>(target.pid)},
+           {"binary", resolve_binary(target.spec.binary, target.spec.env, target.spec.cwd)}});
+      if (!target.rule_sets.empty())
+        log_.append("fault_applied", target.service,
+                    {{"rule_set", static_cast<std::int64_t>(target.rule_sets.front().id)},
+                     {"rules", target.initial_rules}});
+      for (auto& [type, fields] : target.pending)
+        log_.append(type, target.service, std::move(fields));
+      target.pending.clear();
+      break;
+    }
+  }
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, target.exec_pipe.get(), nullptr);
+  target.exec_pipe = UniqueFd();
+  notify_ = true;
+  return !target.discard;
+}
+
+void Supervisor::start_launches(std::unique_lock<std::mutex>& lock) {
+  while (!launches_.empty() && !quit_) {
+    LaunchRequest* request = launches_.front();
+    launches_.erase(launches_.begin());
     const LaunchSpec& spec = *request->spec;
-    request->started = start_target(spec, request->error);
+    // Forking and waiting for the child's stop take a while: API callers need not wait.
+    // Only this thread touches targets_ and epoll, so nothing moves meanwhile.
+    lock.unlock();
+    std::string error;
+    std::optional<StartedTarget> started = start_target(spec, error);
+    lock.lock();
     request->done = true;
-    if (!request->started) continue;
+    notify_ = true;
+    if (!started) {
+      request->error = std::move(error);
+      continue;
+    }
     auto target = std::make_unique<Target>();
     target->id = request->id = next_target_++;
     target->service = request->service;
-    target->pid = request->started->pid;
-    target->pidfd = std::move(request->started->pidfd);
-    target->listener = std::move(request->started->listener);
+    target->spec = spec;
+    target->initial_rules = request->rules_text;
+    target->pid = started->pid;
+    target->pidfd = std::move(started->pidfd);
+    target->listener = std::move(started->listener);
+    target->exec_pipe = std::move(started->error_pipe);
     target->trapped = trap_table(spec.trapped);
     target->record_paths = spec.record_paths;
     if (!request->slots.empty()) {
@@ -625,12 +693,14 @@ void Supervisor::start_launches() {
       target->rule_sets.push_back(std::move(set));
     }
     if (spec.timeout.count() > 0) {
-      target->stop_at = Clock::now() + spec.timeout;
+      target->stop_at = later(Clock::now(), spec.timeout);
       target->grace = spec.grace;
       target->stopping_for_timeout = true;
     }
     epoll_event exit_event{EPOLLIN, {.u64 = epoll_key(target->id, kPidfd)}};
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, target->pidfd.get(), &exit_event);
+    epoll_event exec_event{EPOLLIN, {.u64 = epoll_key(target->id, kExecPipe)}};
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, target->exec_pipe.get(), &exec_event);
     if (target->listener) {
       // The kernel wakes us on the CPU the target ran on and switches straight to us:
       // a several-fold shorter round trip where it exists (Linux 6.6).
@@ -644,8 +714,6 @@ void Supervisor::start_launches() {
     ::kill(target->pid, SIGCONT);
     targets_.emplace(target->id, std::move(target));
   }
-  if (!launches_.empty()) notify_ = true;
-  launches_.clear();
 }
 
 // ---- the loop --------------------------------------------------------------------------------
@@ -658,7 +726,7 @@ std::optional<Clock::time_point> Supervisor::next_deadline() const {
   if (!delayed_.empty()) consider(delayed_.begin()->first);
   for (const auto& [id, target] : targets_)
     if (target->stop_at && !target->exited) consider(*target->stop_at);
-  if (sweeps_left_ > 0) consider(next_sweep_);
+  if (sweeps_left_ > 0 || any_live()) consider(next_sweep_);
   return next;
 }
 
@@ -669,7 +737,7 @@ void Supervisor::loop() {
     timespec* wait = nullptr;
     {
       std::lock_guard lock(mutex_);
-      if (quit_) return;
+      if (quit_) break;
       if (auto deadline = next_deadline()) {
         auto left = std::max(Clock::duration::zero(), *deadline - Clock::now());
         auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
@@ -705,7 +773,7 @@ void Supervisor::loop() {
       changed_.notify_all();
       return;
     }
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     for (int i = 0; i < n; ++i) {
       std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;
       auto kind = static_cast<Kind>(key & 3);
@@ -727,22 +795,35 @@ void Supervisor::loop() {
         }
       } else if (kind == kPidfd) {
         handle_exit(*target);
+      } else if (kind == kExecPipe && target->exec_pipe) {
+        settle_launch(*target);
       }
     }
-    if (quit_) return;
-    start_launches();
+    if (quit_) break;
+    start_launches(lock);
     auto now = Clock::now();
     answer_due(now);
     enforce_stops(now);
-    if (sweeps_left_ > 0 && now >= next_sweep_) {
+    // Orphans are swept often for a while after an exit, then once a second while any
+    // target runs (so that those of a long-lived target do not pile up as zombies).
+    if ((sweeps_left_ > 0 || any_live()) && now >= next_sweep_) {
       sweep_orphans();
-      --sweeps_left_;
-      next_sweep_ = now + std::chrono::milliseconds(100);
+      if (sweeps_left_ > 0 && --sweeps_left_ == 0) dead_groups_.clear();
+      next_sweep_ = now + (sweeps_left_ > 0 ? std::chrono::milliseconds(100)
+                                            : std::chrono::milliseconds(1000));
     }
     // Waking waiters only for what they wait on: a wake per notification would cost
     // two context switches on every trapped call.
     if (std::exchange(notify_, false)) changed_.notify_all();
   }
+  // Shutting down: a launch still queued will not happen.
+  std::lock_guard lock(mutex_);
+  for (LaunchRequest* request : launches_) {
+    request->error = "the supervisor is shutting down";
+    request->done = true;
+  }
+  launches_.clear();
+  changed_.notify_all();
 }
 
 const Supervisor::RuleSlot* Supervisor::decide(Target& target, int nr,
@@ -826,9 +907,10 @@ void Supervisor::handle_notification(Target& target) {
   int nr = req.data.nr;
   auto tid = static_cast<pid_t>(req.pid);
   std::string_view name = syscall_name(host_arch(), nr);
-  if (target.launching && !target.exec_seen && name == "execve" && tid == target.pid) {
-    // faultbox's own exec of the target: not the target's business.
-    target.exec_seen = true;
+  // Until its exec has happened, every call is faultbox's own (the stop, the exec, a
+  // failure report and exit): let it through unrecorded. The report pipe reaches end of
+  // file during the exec, before the program's first syscall, so this is exact.
+  if (target.discard || !settle_launch(target)) {
     ::ioctl(target.listener.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
     return;
   }
@@ -891,7 +973,7 @@ void Supervisor::handle_notification(Target& target) {
   switch (action) {
     case FaultRule::Action::kDelay:
       // Answered by answer_due(); the calling thread waits, every other one goes on.
-      delayed_.emplace(started + slot->rule.delay, std::pair(target.id, req.id));
+      delayed_.emplace(later(started, slot->rule.delay), std::pair(target.id, req.id));
       return;
     case FaultRule::Action::kHold:
       notify_ = true;
@@ -919,7 +1001,10 @@ void Supervisor::answer_due(Clock::time_point now) {
 
 void Supervisor::handle_exit(Target& target) {
   int status = 0;
-  if (::waitpid(target.pid, &status, WNOHANG) != target.pid) return;
+  pid_t reaped = ::waitpid(target.pid, &status, WNOHANG);
+  if (reaped == 0) return;
+  if (reaped < 0) status = 0;  // reaped elsewhere (SIGCHLD ignored): the status is lost
+  if (target.launching) settle_launch(target);  // a failure report explains the exit
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, target.pidfd.get(), nullptr);
   target.pidfd = UniqueFd();
   ::kill(-target.pid, SIGKILL);  // anything the target left in its group
@@ -935,7 +1020,16 @@ void Supervisor::handle_exit(Target& target) {
   target.exited = true;
   notify_ = true;
   target.stop_at.reset();
-  target.held.clear();  // their threads are gone with the group
+  // Held calls of processes that outlived the group kill (they left it) go on.
+  for (const auto& parked : target.held) {
+    seccomp_notif_resp resp{};
+    resp.id = parked.notification;
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    if (target.listener) ::ioctl(target.listener.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+  target.held.clear();
+  target.tgids.clear();
+  target.fd_dirs = FdDirs();
   EventLog::Fields fields{{"pid", static_cast<std::int64_t>(target.pid)}};
   if (target.status.signal)
     fields.emplace_back("signal", signal_name(target.status.signal));
@@ -952,7 +1046,7 @@ void Supervisor::enforce_stops(Clock::time_point now) {
     if (target->stopping_for_timeout) target->status.timed_out = true;
     if (target->stop_signal == SIGTERM) {
       target->stop_signal = SIGKILL;
-      target->stop_at = now + target->grace;
+      target->stop_at = later(now, target->grace);
     } else {
       target->stop_at.reset();
     }
@@ -960,27 +1054,31 @@ void Supervisor::enforce_stops(Clock::time_point now) {
 }
 
 void Supervisor::sweep_orphans() {
-  // Our children that belonged to a finished target's group, or that left our session
-  // (a daemon's setsid): re-parented here because we are a subreaper.
+  // Our children re-parented here (we are a subreaper) from the targets' trees.
   pid_t own_session = ::getsid(0);
   std::set<pid_t> live_targets;
   for (const auto& [id, target] : targets_)
     if (!target->exited) live_targets.insert(target->pid);
+  std::vector<pid_t> children;
   std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream children(task.path() / "children");
-    for (pid_t child = 0; children >> child;) {
-      if (child == watchdog_pid_ || live_targets.contains(child)) continue;
-      pid_t group = ::getpgid(child);
-      bool ours = std::find(dead_groups_.begin(), dead_groups_.end(), group) != dead_groups_.end();
-      // One that left our session may belong to a target still running (a daemon that
-      // forked away): it goes only when everything is shut down.
-      if (!ours && !(quit_ && ::getsid(child) != own_session)) continue;
+  std::filesystem::directory_iterator it("/proc/self/task", ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::ifstream list(it->path() / "children");
+    for (pid_t child = 0; list >> child;) children.push_back(child);
+  }
+  for (pid_t child : children) {
+    if (child == watchdog_pid_ || live_targets.contains(child)) continue;
+    pid_t group = ::getpgid(child);
+    bool dead_group =
+        std::find(dead_groups_.begin(), dead_groups_.end(), group) != dead_groups_.end();
+    // One that left our session may belong to a target still running (a daemon that
+    // forked away): it goes only when everything is shut down.
+    bool escaped = quit_ && ::getsid(child) != own_session;
+    if (dead_group || escaped) {
       ::kill(child, SIGKILL);
-      if (quit_)
-        ::waitpid(child, nullptr, 0);
-      else
-        ::waitpid(child, nullptr, WNOHANG);
+      ::waitpid(child, nullptr, quit_ ? 0 : WNOHANG);
+    } else if (live_targets.contains(group)) {
+      ::waitpid(child, nullptr, WNOHANG);  // an orphan of a running target that has ended
     }
   }
 }
@@ -1004,6 +1102,7 @@ bool Supervisor::wait_held(TargetId id, std::size_t count, std::chrono::millisec
 }
 
 std::size_t Supervisor::release(TargetId id, std::string_view label, int error, std::size_t limit) {
+  if (error < 0 || error > 4095) return 0;  // no syscall fails with that
   std::lock_guard lock(mutex_);
   Target* target = find(id);
   if (!target) return 0;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -85,7 +86,7 @@ class Supervisor {
 
   pid_t pid(TargetId target) const;
   /// Whether the kernel accepted SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6 and later).
-  bool sync_wake_up() const { return sync_wake_up_; }
+  bool sync_wake_up() const { return sync_wake_up_.load(); }
 
  private:
   struct Target;
@@ -104,7 +105,9 @@ class Supervisor {
 
   void loop();
   void wake();
-  void start_launches();
+  void start_launches(std::unique_lock<std::mutex>& lock);
+  /// Settles a launching target's exec from its report pipe: true once it has exec'd.
+  bool settle_launch(Target& target);
 
   void handle_notification(Target& target);
   void handle_exit(Target& target);
@@ -112,6 +115,7 @@ class Supervisor {
   void enforce_stops(std::chrono::steady_clock::time_point now);
   void sweep_orphans();
   Target* find(TargetId id) const;
+  bool any_live() const;
   std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
 
   EventLog& log_;
@@ -120,7 +124,7 @@ class Supervisor {
   UniqueFd wake_;      // eventfd: commands for the loop thread
   UniqueFd watchdog_;  // pipe to the process that kills our groups if faultbox dies
   pid_t watchdog_pid_ = -1;
-  bool sync_wake_up_ = false;
+  std::atomic<bool> sync_wake_up_{false};
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;

@@ -64,12 +64,21 @@ class SignalWatch {
       }
     });
   }
-  /// Ends the watcher; returns the first signal received (0: none).
-  int finish() {
+  /// The first signal received so far (0: none).
+  int received() {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+  /// Stops watching (before the supervisor goes away); the signals stay blocked.
+  void stop_watching() {
     if (thread_.joinable()) {
       ::pthread_kill(thread_.native_handle(), SIGUSR1);
       thread_.join();
     }
+  }
+  /// Ends the watch; returns the first signal received (0: none).
+  int finish() {
+    stop_watching();
     // A signal that arrived after the watcher ended is still pending: take it, so that
     // restoring the mask does not deliver it to a process that has finished its work.
     timespec zero{};
@@ -168,13 +177,22 @@ int run_run(const Context& context, const ParsedArgs& args) {
   {
     std::string service = spec.binary.substr(spec.binary.rfind('/') + 1);
     runtime::Supervisor supervisor(log, seed);
+    signals.start(supervisor);  // a Ctrl-C during the launch counts too
     auto id = supervisor.launch(service, spec, std::move(rules), error);
     if (!id) {
+      signals.stop_watching();
+      if (int signal = signals.finish()) {
+        context.err << "faultbox run: interrupted by SIG" << ::sigabbrev_np(signal)
+                    << " while starting the target\n";
+        return 128 + signal;
+      }
       context.err << "faultbox run: " << error << "\n";
       return kExitUsage;
     }
-    signals.start(supervisor);
+    // A signal that came before the target was registered stopped nothing yet.
+    if (signals.received()) supervisor.stop_all(std::chrono::milliseconds(2000));
     status = supervisor.wait(*id);
+    signals.stop_watching();  // it calls into the supervisor, which is about to go
   }
   if (int signal = signals.finish()) {
     context.err << "faultbox run: interrupted by SIG" << ::sigabbrev_np(signal)

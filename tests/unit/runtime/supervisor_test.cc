@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -167,6 +168,109 @@ TEST(Supervisor, RuleSetsComeAndGoWhileTheTargetRuns) {
   EXPECT_EQ(story,
             (std::vector<std::string>{"fault_applied", "allow", "fault_applied",
                                       "deny(no space left on device)", "fault_removed", "allow"}));
+}
+
+TEST(Supervisor, TwoTargetsEachGetTheirOwnListenerAndRules) {
+  TempDir dir;
+  EventLog log;
+  Supervisor supervisor(log, 1);
+  std::string a_file = dir.file("a.dat"), b_file = dir.file("b.dat");
+  LaunchSpec a{FB_SUT_FILE_WRITER, {a_file}, {}, trap({"write", "open"})};
+  a.stdout_path = dir.file("a.out");
+  LaunchSpec b{FB_SUT_FILE_WRITER, {b_file}, {}, trap({"write", "open"})};
+  b.stdout_path = dir.file("b.out");
+  std::string error;
+  // A stays parked at its open while B starts, so both listeners live at once (B's
+  // child inherits A's listener until it closes what it inherited).
+  auto ida =
+      supervisor.launch("a", a, {rule("write=EIO:**/*.dat"), hold("open", "**/a.dat", "a")}, error);
+  ASSERT_TRUE(ida) << error;
+  ASSERT_TRUE(supervisor.wait_held(*ida, 1, 60s));
+  auto idb = supervisor.launch("b", b, {rule("write=ENOSPC:**/*.dat")}, error);
+  ASSERT_TRUE(idb) << error;
+  EXPECT_EQ(supervisor.wait(*idb).exit_code, 1);
+  EXPECT_EQ(supervisor.release(*ida, "a"), 1u);
+  EXPECT_EQ(supervisor.wait(*ida).exit_code, 1);
+  EXPECT_EQ(testing::read_file(dir.file("a.out")), a_file + ": EIO\n");
+  EXPECT_EQ(testing::read_file(dir.file("b.out")), b_file + ": ENOSPC\n");
+  for (const auto& e : of_type(log, "syscall")) {
+    if (e.text("path") == a_file) {
+      EXPECT_EQ(e.service, "a");
+    }
+    if (e.text("path") == b_file) {
+      EXPECT_EQ(e.service, "b");
+    }
+  }
+}
+
+TEST(Supervisor, RulesOnFaultboxsOwnCallsCannotHideAnExecFailure) {
+  EventLog log;
+  Supervisor supervisor(log, 1);
+  std::string error;
+  // The child reports a failed exec with write() and ends with exit: neither may be
+  // denied or parked, or the launch would look fine or never return.
+  LaunchSpec spec{"/nonexistent/program", {}, {}, trap({"write", "exit_group"})};
+  EXPECT_FALSE(supervisor.launch("t", spec, {rule("write=EIO")}, error));
+  EXPECT_EQ(error, "cannot run /nonexistent/program: No such file or directory");
+  EXPECT_FALSE(
+      supervisor.launch("t", spec, {hold("write", "", "w"), hold("exit_group", "", "x")}, error));
+  EXPECT_EQ(error, "cannot run /nonexistent/program: No such file or directory");
+  EXPECT_EQ(log.size(), 0u) << "a launch that failed logs nothing";
+}
+
+TEST(Supervisor, ASetUpThatBlocksFailsTheLaunchInsteadOfHanging) {
+  TempDir dir;
+  std::string fifo = dir.file("fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EventLog log;
+  Supervisor supervisor(log, 1);
+  LaunchSpec spec{"/bin/true", {}, {}, trap({"write"})};
+  spec.stdout_path = fifo;  // opening a FIFO nobody reads blocks
+  spec.start_timeout = 300ms;
+  std::string error;
+  EXPECT_FALSE(supervisor.launch("t", spec, {}, error));
+  EXPECT_NE(error.find("did not reach its exec"), std::string::npos) << error;
+  // The supervisor still serves other targets.
+  auto id = supervisor.launch("ok", {"/bin/sh", {"-c", "exit 4"}, {}, trap({"write"})}, {}, error);
+  ASSERT_TRUE(id) << error;
+  EXPECT_EQ(supervisor.wait(*id).exit_code, 4);
+}
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+TEST(Supervisor, ManyShortLivedProcessesDoNotUseUpOurFds) {
+  TempDir dir;
+  EventLog log;
+  Supervisor supervisor(log, 1);
+  std::size_t before = open_fds();
+  std::string marker = dir.file("done");
+  // 300 processes, each closing files: every close needs a path (the glob rule).
+  std::string script = "for i in $(seq 300); do /bin/true; done; : > " + marker;
+  std::string error;
+  auto id =
+      supervisor.launch("sh", {"/bin/sh", {"-c", script}, {}, trap({"close", "open"})},
+                        {rule("close=EIO:**/nothing"), hold("open", "**/done", "end")}, error);
+  ASSERT_TRUE(id) << error;
+  ASSERT_TRUE(supervisor.wait_held(*id, 1, 120s));
+  EXPECT_LT(open_fds(), before + 100) << "per-thread /proc directories must be capped";
+  supervisor.release(*id, "end");
+  EXPECT_EQ(supervisor.wait(*id).exit_code, 0);
+}
+
+TEST(Supervisor, AnIgnoredSigchldDoesNotLoseExitStatuses) {
+  struct sigaction ignore {
+  }, old{};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGCHLD, &ignore, &old);
+  std::string error;
+  auto result = run_supervised({"/bin/sh", {"-c", "exit 5"}, {}, trap({"write"})}, {}, 1, error);
+  ::sigaction(SIGCHLD, &old, nullptr);
+  ASSERT_TRUE(result) << error;
+  EXPECT_EQ(result->exit_code, 5);
 }
 
 TEST(Supervisor, ARuleForAnUntrappedSyscallIsRefused) {
