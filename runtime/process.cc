@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -236,6 +237,11 @@ std::optional<StartedTarget> start_target(const LaunchSpec& spec, std::string& e
   if (pid < 0) return error = std::string("fork: ") + std::strerror(errno), std::nullopt;
   if (pid == 0) child_main(spec, filter, error_write.get(), parent, argv, envp);
   error_write = UniqueFd();
+  if (spec.foreground_tty) {
+    ::setpgid(pid, pid);  // also here, so that the group exists before we hand it over
+    // The caller blocks SIGTTOU, or this would stop faultbox (see Supervisor::loop).
+    ::tcsetpgrp(STDIN_FILENO, pid);
+  }
   StartedTarget target;
   target.pid = pid;
   target.pidfd = UniqueFd(pidfd_open(pid));

@@ -54,6 +54,11 @@ struct LaunchSpec {
   /// How long the child may take to reach its exec (set-up can block on a FIFO or a
   /// hung mount); it is killed and the launch fails after that.
   std::chrono::milliseconds start_timeout{30000};
+  /// Give the target faultbox's terminal (stdin) while it runs, as a shell gives it to a
+  /// foreground job: a target in its own process group that reads the terminal would
+  /// otherwise be stopped by SIGTTIN. Ctrl-C then goes to the target, as without
+  /// faultbox. Set it only when faultbox is itself in the foreground.
+  bool foreground_tty = false;
 };
 
 /// A target forked and, when it traps anything, stopped with its filter installed and

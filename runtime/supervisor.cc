@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -332,6 +333,18 @@ Clock::time_point later(Clock::time_point from, std::chrono::nanoseconds d) {
                    : from + std::chrono::duration_cast<Clock::duration>(d);
 }
 
+/// Takes faultbox's terminal back from a foreground target's group, if it still has it.
+/// From a background group that raises SIGTTOU, blocked here for the call.
+void reclaim_terminal(pid_t group) {
+  if (::tcgetpgrp(STDIN_FILENO) != group) return;
+  sigset_t ttou, old;
+  ::sigemptyset(&ttou);
+  ::sigaddset(&ttou, SIGTTOU);
+  ::pthread_sigmask(SIG_BLOCK, &ttou, &old);
+  ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
 enum Kind : std::uint64_t { kWake = 0, kPidfd = 1, kListener = 2, kExecPipe = 3 };
 std::uint64_t epoll_key(TargetId id, Kind kind) { return id << 2 | kind; }
 
@@ -470,6 +483,7 @@ Supervisor::~Supervisor() {
       ::waitpid(target->pid, nullptr, 0);
       target->exited = true;
       tell_watchdog(watchdog_.get(), -target->pid);
+      if (target->spec.foreground_tty) reclaim_terminal(target->pid);
     }
     dead_groups_.push_back(target->pid);
   }
@@ -731,6 +745,12 @@ std::optional<Clock::time_point> Supervisor::next_deadline() const {
 }
 
 void Supervisor::loop() {
+  // Handing the terminal to a target and taking it back (foreground_tty) from what is
+  // then a background group would raise SIGTTOU: blocked, it lets the call through.
+  sigset_t ttou;
+  ::sigemptyset(&ttou);
+  ::sigaddset(&ttou, SIGTTOU);
+  ::pthread_sigmask(SIG_BLOCK, &ttou, nullptr);
   std::array<epoll_event, 32> events{};
   for (;;) {
     timespec timeout{};
@@ -1005,6 +1025,7 @@ void Supervisor::handle_exit(Target& target) {
   if (reaped == 0) return;
   if (reaped < 0) status = 0;  // reaped elsewhere (SIGCHLD ignored): the status is lost
   if (target.launching) settle_launch(target);  // a failure report explains the exit
+  if (target.spec.foreground_tty) reclaim_terminal(target.pid);
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, target.pidfd.get(), nullptr);
   target.pidfd = UniqueFd();
   ::kill(-target.pid, SIGKILL);  // anything the target left in its group

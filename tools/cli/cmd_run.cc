@@ -139,6 +139,8 @@ int run_run(const Context& context, const ParsedArgs& args) {
   spec.trapped.assign(trapped.begin(), trapped.end());
   // Nobody reads the paths of merely allowed calls unless the events are written.
   spec.record_paths = args.has("events");
+  // Run from an interactive shell, the target gets the terminal, as it would alone.
+  spec.foreground_tty = ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp();
   if (auto text = args.value("timeout")) {
     auto timeout = runtime::parse_duration(*text, error);
     if (!timeout || timeout->count() <= 0)

@@ -1,6 +1,7 @@
 // `faultbox run` as a user runs it: the real binary, real targets, real signals
 // (label: syscall).
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -196,6 +197,45 @@ TEST(RunCommand, InterruptingFaultboxLeavesNoProcessBehind) {
     }
     EXPECT_TRUE(all_gone(pids)) << "signal " << signal;
   }
+}
+
+TEST(RunCommand, AnInteractiveTargetGetsTheTerminal) {
+  // faultbox runs in the foreground of a fresh pseudo-terminal, as from a shell. The
+  // target, in its own process group, can read the terminal only if faultbox handed it
+  // over; otherwise SIGTTIN stops it and nothing comes back.
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  std::string slave = ::ptsname(master);
+  pid_t faultbox = ::fork();
+  if (faultbox == 0) {
+    ::setsid();
+    int tty = ::open(slave.c_str(), O_RDWR);  // becomes the controlling terminal
+    ::dup2(tty, 0);
+    ::dup2(tty, 1);
+    ::dup2(tty, 2);
+    ::execl(FB_FAULTBOX, FB_FAULTBOX, "run", "--fault", "fsync=EIO", "/bin/sh", "-c",
+            "read line; echo \"got $line\"", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_EQ(::write(master, "hello\n", 6), 6);
+  std::string seen;
+  char buffer[256];
+  // Bounded only so that a broken build fails instead of hanging; not a timing goal.
+  for (int i = 0; i < 400 && seen.find("got hello") == std::string::npos; ++i) {
+    pollfd p{master, POLLIN, 0};
+    if (::poll(&p, 1, 50) > 0) {
+      ssize_t n = ::read(master, buffer, sizeof buffer);
+      if (n > 0) seen.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  EXPECT_NE(seen.find("got hello"), std::string::npos) << seen;
+  if (seen.find("got hello") == std::string::npos) ::kill(faultbox, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(faultbox, &status, 0), faultbox);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ::close(master);
 }
 
 TEST(RunCommand, ATimeoutStopsTheTarget) {
