@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -345,8 +346,14 @@ void reclaim_terminal(pid_t group) {
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
-enum Kind : std::uint64_t { kWake = 0, kPidfd = 1, kListener = 2, kExecPipe = 3 };
-std::uint64_t epoll_key(TargetId id, Kind kind) { return id << 2 | kind; }
+enum Kind : std::uint64_t {
+  kWake = 0,
+  kPidfd = 1,
+  kListener = 2,
+  kExecPipe = 3,
+  kSweepTimer = 4,
+};
+std::uint64_t epoll_key(TargetId id, Kind kind) { return id << 3 | kind; }
 
 }  // namespace
 
@@ -448,6 +455,11 @@ Supervisor::Supervisor(EventLog& log, std::uint64_t seed) : log_(log), seed_(see
   wake_ = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   epoll_event wake_event{EPOLLIN, {.u64 = epoll_key(0, kWake)}};
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &wake_event);
+  sweep_timer_ = UniqueFd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  itimerspec every_second{{1, 0}, {1, 0}};
+  ::timerfd_settime(sweep_timer_.get(), 0, &every_second, nullptr);
+  epoll_event sweep_event{EPOLLIN, {.u64 = epoll_key(0, kSweepTimer)}};
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, sweep_timer_.get(), &sweep_event);
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
     pid_t pid = ::fork();
@@ -740,7 +752,7 @@ std::optional<Clock::time_point> Supervisor::next_deadline() const {
   if (!delayed_.empty()) consider(delayed_.begin()->first);
   for (const auto& [id, target] : targets_)
     if (target->stop_at && !target->exited) consider(*target->stop_at);
-  if (sweeps_left_ > 0 || any_live()) consider(next_sweep_);
+  if (sweeps_left_ > 0) consider(next_sweep_);
   return next;
 }
 
@@ -796,13 +808,17 @@ void Supervisor::loop() {
     std::unique_lock lock(mutex_);
     for (int i = 0; i < n; ++i) {
       std::uint64_t key = events[static_cast<std::size_t>(i)].data.u64;
-      auto kind = static_cast<Kind>(key & 3);
-      if (kind == kWake) {
+      auto kind = static_cast<Kind>(key & 7);
+      if (kind == kWake || kind == kSweepTimer) {
         std::uint64_t count = 0;
-        (void)!::read(wake_.get(), &count, sizeof count);
+        (void)!::read(kind == kWake ? wake_.get() : sweep_timer_.get(), &count, sizeof count);
+        // Once a second, while targets run: their orphans that ended are reaped, so a
+        // process that double-forks piles up no zombies. A timerfd, because a timeout
+        // on every epoll wait would arm a timer on every trapped call.
+        if (kind == kSweepTimer && any_live()) sweep_orphans();
         continue;
       }
-      Target* target = find(key >> 2);
+      Target* target = find(key >> 3);
       if (!target) continue;
       std::uint32_t flags = events[static_cast<std::size_t>(i)].events;
       if (kind == kListener) {
@@ -824,13 +840,11 @@ void Supervisor::loop() {
     auto now = Clock::now();
     answer_due(now);
     enforce_stops(now);
-    // Orphans are swept often for a while after an exit, then once a second while any
-    // target runs (so that those of a long-lived target do not pile up as zombies).
-    if ((sweeps_left_ > 0 || any_live()) && now >= next_sweep_) {
+    // For a while after an exit, the group's orphans are swept often.
+    if (sweeps_left_ > 0 && now >= next_sweep_) {
       sweep_orphans();
-      if (sweeps_left_ > 0 && --sweeps_left_ == 0) dead_groups_.clear();
-      next_sweep_ = now + (sweeps_left_ > 0 ? std::chrono::milliseconds(100)
-                                            : std::chrono::milliseconds(1000));
+      if (--sweeps_left_ == 0) dead_groups_.clear();
+      next_sweep_ = now + std::chrono::milliseconds(100);
     }
     // Waking waiters only for what they wait on: a wake per notification would cost
     // two context switches on every trapped call.
@@ -846,8 +860,7 @@ void Supervisor::loop() {
   changed_.notify_all();
 }
 
-const Supervisor::RuleSlot* Supervisor::decide(Target& target, int nr,
-                                               const std::function<const std::string&()>& path,
+const Supervisor::RuleSlot* Supervisor::decide(Target& target, int nr, const PathSource& path,
                                                bool& system_path) {
   system_path = false;
   auto index = static_cast<std::size_t>(nr);
@@ -944,10 +957,14 @@ void Supervisor::handle_notification(Target& target) {
   // much as the whole notification round trip.
   std::string dest;
   std::optional<std::string> path;
-  std::function<const std::string&()> path_of = [&]() -> const std::string& {
+  auto resolve = [&]() -> const std::string& {
     if (!path) path = syscall_path(target.fd_dirs, req, kind, tgid, dest);
     return *path;
   };
+  PathSource path_of{[](void* context) -> const std::string& {
+                       return (*static_cast<decltype(resolve)*>(context))();
+                     },
+                     &resolve};
   bool system_path = false;
   const RuleSlot* slot = decide(target, nr, path_of, system_path);
   FaultRule::Action action = slot ? slot->rule.action : FaultRule::Action::kAllow;

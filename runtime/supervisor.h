@@ -100,8 +100,14 @@ class Supervisor {
   /// The newest installed rule that fires for this call (its counters move on every
   /// match, fired or not, so nth/after count matches). `path` is asked only when a rule
   /// needs it; `system_path` says a glob-less rule passed over a system file.
-  const RuleSlot* decide(Target& target, int nr, const std::function<const std::string&()>& path,
-                         bool& system_path);
+  /// The path of the call being decided, worked out on first use. A plain callback and
+  /// context: a std::function holding the lambda would allocate on every call.
+  struct PathSource {
+    const std::string& (*get)(void* context);
+    void* context;
+    const std::string& operator()() const { return get(context); }
+  };
+  const RuleSlot* decide(Target& target, int nr, const PathSource& path, bool& system_path);
 
   void loop();
   void wake();
@@ -121,8 +127,9 @@ class Supervisor {
   EventLog& log_;
   std::uint64_t seed_;
   UniqueFd epoll_;
-  UniqueFd wake_;      // eventfd: commands for the loop thread
-  UniqueFd watchdog_;  // pipe to the process that kills our groups if faultbox dies
+  UniqueFd wake_;         // eventfd: commands for the loop thread
+  UniqueFd sweep_timer_;  // timerfd: the once-a-second orphan sweep
+  UniqueFd watchdog_;     // pipe to the process that kills our groups if faultbox dies
   pid_t watchdog_pid_ = -1;
   std::atomic<bool> sync_wake_up_{false};
 
