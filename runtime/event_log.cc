@@ -182,6 +182,18 @@ void EventLog::merge(std::string_view into, std::string_view from) {
 void EventLog::subscribe(Listener listener) {
   std::lock_guard lock(mutex_);
   listeners_.push_back(std::move(listener));
+  observed_ = true;
+}
+
+void EventLog::tick(std::string_view service) {
+  std::lock_guard lock(mutex_);
+  ++appended_;
+  if (service.empty()) return;
+  auto it = clocks_.find(service);
+  if (it == clocks_.end()) it = clocks_.emplace(std::string(service), VectorClock{}).first;
+  auto own = it->second.find(service);
+  if (own == it->second.end()) own = it->second.emplace(std::string(service), 0).first;
+  ++own->second;
 }
 
 std::vector<Event> EventLog::snapshot() const {

@@ -2,6 +2,7 @@
 /// The run's event log: append-only, thread-safe, one global sequence number, and a
 /// vector clock per service lane so that causality between services can be asked later.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -49,7 +50,7 @@ class EventLog {
 
   /// `retain`: keep every event for snapshot(). A log only streamed to listeners (as
   /// `faultbox run` does) need not grow without bound.
-  explicit EventLog(bool retain = true) : retain_(retain) {}
+  explicit EventLog(bool retain = true) : retain_(retain), observed_(retain) {}
 
   /// Appends an event, ticking `service`'s own clock entry, and returns its seq.
   /// Listeners run under the log's lock, in seq order.
@@ -62,6 +63,13 @@ class EventLog {
   /// Called for every event appended from now on (e.g. a JSON-lines writer).
   void subscribe(Listener listener);
 
+  /// Whether anything will see an appended event: the log keeps events or has a
+  /// listener. When not, a caller on a hot path may tick() instead of building one.
+  bool observed() const { return observed_.load(std::memory_order_relaxed); }
+  /// Counts an event nobody will see: its seq and its lane's clock move on as if it
+  /// had been appended.
+  void tick(std::string_view service);
+
   /// Every event appended so far (none when the log does not retain them).
   std::vector<Event> snapshot() const;
   /// How many events were appended.
@@ -70,6 +78,7 @@ class EventLog {
  private:
   mutable std::mutex mutex_;
   bool retain_ = true;
+  std::atomic<bool> observed_{true};
   std::uint64_t appended_ = 0;
   std::vector<Event> events_;
   std::map<std::string, VectorClock, std::less<>> clocks_;

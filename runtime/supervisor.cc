@@ -990,6 +990,33 @@ void Supervisor::handle_notification(Target& target) {
     case FaultRule::Action::kHold: decision = "hold"; break;
     case FaultRule::Action::kAllow: break;
   }
+  if (!log_.observed()) {
+    log_.tick(target.service);  // nobody would see the event: do not build it
+  } else {
+    record_syscall(target, req, tgid, name, path, dest, action, slot, decision, started,
+                   latency_us);
+  }
+  switch (action) {
+    case FaultRule::Action::kDelay:
+      // Answered by answer_due(); the calling thread waits, every other one goes on.
+      delayed_.emplace(later(started, slot->rule.delay), std::pair(target.id, req.id));
+      return;
+    case FaultRule::Action::kHold:
+      notify_ = true;
+      target.held.push_back(
+          {HeldCall{next_hold_++, tid, std::string(name), *path, slot->rule.label}, req.id,
+           started});
+      return;
+    default: ::ioctl(target.listener.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+}
+
+void Supervisor::record_syscall(Target& target, const seccomp_notif& req, pid_t tgid,
+                                std::string_view name, const std::optional<std::string>& path,
+                                const std::string& dest, FaultRule::Action action,
+                                const RuleSlot* slot, const std::string& decision,
+                                Clock::time_point started, std::int64_t latency_us) {
+  auto tid = static_cast<pid_t>(req.pid);
   EventLog::Fields fields;
   fields.reserve(9);
   fields.emplace_back("pid", static_cast<std::int64_t>(tgid));
@@ -1007,19 +1034,6 @@ void Supervisor::handle_notification(Target& target) {
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
   fields.emplace_back("latency_us", latency_us);
   target.record(log_, "syscall", std::move(fields));
-  switch (action) {
-    case FaultRule::Action::kDelay:
-      // Answered by answer_due(); the calling thread waits, every other one goes on.
-      delayed_.emplace(later(started, slot->rule.delay), std::pair(target.id, req.id));
-      return;
-    case FaultRule::Action::kHold:
-      notify_ = true;
-      target.held.push_back(
-          {HeldCall{next_hold_++, tid, std::string(name), *path, slot->rule.label}, req.id,
-           started});
-      return;
-    default: ::ioctl(target.listener.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp);
-  }
 }
 
 void Supervisor::answer_due(Clock::time_point now) {

@@ -3,6 +3,7 @@
 /// timers, decides trapped syscalls against the rule sets installed for that target, and
 /// records every decision and lifecycle change in an EventLog.
 
+#include <linux/seccomp.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -116,6 +117,10 @@ class Supervisor {
   bool settle_launch(Target& target);
 
   void handle_notification(Target& target);
+  void record_syscall(Target& target, const seccomp_notif& req, pid_t tgid, std::string_view name,
+                      const std::optional<std::string>& path, const std::string& dest,
+                      FaultRule::Action action, const RuleSlot* slot, const std::string& decision,
+                      std::chrono::steady_clock::time_point started, std::int64_t latency_us);
   void handle_exit(Target& target);
   void answer_due(std::chrono::steady_clock::time_point now);
   void enforce_stops(std::chrono::steady_clock::time_point now);

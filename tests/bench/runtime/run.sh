@@ -10,8 +10,10 @@
 #                 blocking RECV / SEND CONTINUE loop with sync wake-up, nothing else
 #   min C+path    the same, also naming the fd's file through /proc and checking
 #                 ID_VALID: the least any supervisor does to decide a rule on a path
-#   fb rule       faultbox deciding getppid against a rule that never fires (after=N):
-#                 rule matching and an event per call. Compared with minimal C.
+#   fb rule       faultbox deciding getppid against a rule that never fires (after=N),
+#                 with nobody reading events (so none is built). Compared with minimal C.
+#   fb rule+ev    the same with every event written as JSON lines. Compared with
+#                 minimal C.
 #   fb glob       faultbox deciding pwrite against a path-glob rule that does not match.
 #                 Compared with min C+path.
 #   fb glob+ev    the same with every event written as JSON lines (so every path
@@ -57,6 +59,8 @@ untrapped=$(best "$faultbox" run --fault 'fsync=EIO' -- "${loop[@]}")
 min_c=$(best "$minimal" "$getppid_nr" "${spin[@]}")
 min_path=$(best "$minimal" --path "$pwrite_nr" "${loop[@]}")
 fb_rule=$(best "$faultbox" run --fault "getppid=EIO:after=4000000000" -- "${spin[@]}")
+fb_rule_events=$(best "$faultbox" run --fault "getppid=EIO:after=4000000000" \
+  --events "$work/events" -- "${spin[@]}")
 fb_glob=$(best "$faultbox" run --fault "pwrite64=EIO:/nonexistent/**" -- "${loop[@]}")
 fb_events=$(best "$faultbox" run --fault "pwrite64=EIO:/nonexistent/**" --events "$work/events" \
   -- "${loop[@]}")
@@ -73,6 +77,8 @@ printf "%-12s %-7s %10s  %s native\n" untrapped pwrite "$untrapped" "$(ratio "$u
 printf "%-12s %-7s %10s\n" "minimal C" getppid "$min_c"
 printf "%-12s %-7s %10s\n" "min C+path" pwrite "$min_path"
 printf "%-12s %-7s %10s  %s minimal C\n" "fb rule" getppid "$fb_rule" "$(ratio "$fb_rule" "$min_c")"
+printf "%-12s %-7s %10s  %s minimal C\n" "fb rule+ev" getppid "$fb_rule_events" \
+  "$(ratio "$fb_rule_events" "$min_c")"
 printf "%-12s %-7s %10s  %s min C+path\n" "fb glob" pwrite "$fb_glob" "$(ratio "$fb_glob" "$min_path")"
 printf "%-12s %-7s %10s  %s min C+path\n" "fb glob+ev" pwrite "$fb_events" "$(ratio "$fb_events" "$min_path")"
 printf "%-12s %-7s %10s  %s min C+path\n" strace pwrite "$strace_ns" "$(ratio "$strace_ns" "$min_path")"

@@ -107,6 +107,21 @@ TEST(EventLog, AStreamingLogKeepsNothingButStillNumbersAndTells) {
   EXPECT_TRUE(log.snapshot().empty());
 }
 
+TEST(EventLog, AnUnobservedEventStillCounts) {
+  EventLog log(/*retain=*/false);
+  EXPECT_FALSE(log.observed());
+  log.tick("db");  // built by nobody, seen by nobody
+  log.tick("db");
+  std::vector<Event> seen;
+  log.subscribe([&](const Event& e) { seen.push_back(e); });
+  EXPECT_TRUE(log.observed());
+  log.append("syscall", "db", {});
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].seq, 3u);
+  EXPECT_EQ(seen[0].clock, (VectorClock{{"db", 3}}));
+  EXPECT_TRUE(EventLog().observed()) << "a log that keeps its events is always observed";
+}
+
 TEST(EventLog, FieldsReadBackAsText) {
   Event e;
   e.fields = {{"code", std::int64_t{-3}}, {"signal", std::string("SIGKILL")}};
