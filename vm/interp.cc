@@ -786,8 +786,6 @@ bool call(Thread& thread, const Value& callee, Args& args, Value& result) {
   return thread.fail("invalid call of non-function (" + std::string(type_of(callee)) + ")");
 }
 
-namespace {
-
 void freeze(const Value& v) {
   if (!v.is_heap() || v.object()->frozen) return;
   v.object()->frozen = true;
@@ -812,11 +810,10 @@ void freeze(const Value& v) {
       for (const auto& f : v.as<Struct>()->fields) freeze(f.second);
       break;
     case Type::kBuiltin: freeze(v.as<Builtin>()->self); break;
+    case Type::kHost: v.as<HostObject>()->freeze_values(); break;
     default: break;
   }
 }
-
-}  // namespace
 
 bool run_program(Thread& thread, const std::shared_ptr<Program>& program) {
   Frame frame(thread, nullptr, *program, 0);

@@ -95,6 +95,25 @@ struct Struct final : Object {
   const Value* find(std::string_view name) const;
 };
 
+/// A value the embedding program makes: a service, an interface, a step's response, an
+/// event. Its type name, attributes and repr come from C++; Starlark cannot change it.
+/// It compares by identity and is not hashable, like the reference's host values.
+/// Subclasses keep the Values they hold in members and freeze them in freeze_values.
+struct HostObject : Object {
+  HostObject() : Object(Type::kHost) {}
+  /// What type() says ("service", "response").
+  virtual std::string_view type_name() const = 0;
+  /// Sets `out` to the attribute and returns true, or returns false when there is none.
+  /// `self` is this object as a Value, for binding methods.
+  virtual bool attr(const Value& self, std::string_view name, Value& out) const = 0;
+  /// The attribute names, for dir().
+  virtual std::vector<std::string> attr_names() const = 0;
+  virtual void repr(std::string& out) const;
+  virtual bool truth() const { return true; }
+  /// Freezes the Values held (called when the object is frozen with a module).
+  virtual void freeze_values() {}
+};
+
 /// The state of a for loop or comprehension over a value.
 struct Iterator final : Object {
   Value iterable;

@@ -14,7 +14,9 @@ namespace fb::vm {
 
 using ir::Op;
 
-std::string_view type_of(const Value& v) { return type_name(v.type()); }
+std::string_view type_of(const Value& v) {
+  return v.is(Type::kHost) ? v.as<HostObject>()->type_name() : type_name(v.type());
+}
 
 void destroy(Object* object) {
   thread_local std::vector<Object*>* queue = nullptr;
@@ -52,9 +54,12 @@ std::string_view type_name(Type type) {
     case Type::kIterator: return "iterator";
     case Type::kUnbound: return "unbound";
     case Type::kBigInt: return "int";
+    case Type::kHost: return "object";
   }
   return "?";
 }
+
+void HostObject::repr(std::string& out) const { out += "<" + std::string(type_name()) + ">"; }
 
 // ---- truth, equality, hashing -----------------------------------------------------------
 
@@ -71,6 +76,7 @@ bool truth(const Value& v) {
     case Type::kDict:
     case Type::kSet: return !v.as<Dict>()->entries.empty();
     case Type::kRange: return v.as<Range>()->length() > 0;
+    case Type::kHost: return v.as<HostObject>()->truth();
     default: return true;
   }
 }
@@ -963,7 +969,9 @@ const Value* Struct::find(std::string_view name) const {
 }
 
 bool get_attr(Thread& thread, const Value& x, std::string_view name, Value& out) {
-  if (x.is(Type::kStruct)) {
+  if (x.is(Type::kHost)) {
+    if (x.as<HostObject>()->attr(x, name, out)) return true;
+  } else if (x.is(Type::kStruct)) {
     if (const Value* v = x.as<Struct>()->find(name)) {
       out = *v;
       return true;
@@ -978,10 +986,15 @@ bool get_attr(Thread& thread, const Value& x, std::string_view name, Value& out)
 
 bool has_attr(const Value& x, std::string_view name) {
   if (x.is(Type::kStruct)) return x.as<Struct>()->find(name) != nullptr;
+  if (x.is(Type::kHost)) {
+    Value ignored;
+    return x.as<HostObject>()->attr(x, name, ignored);
+  }
   return find_method(x.type(), name) != nullptr;
 }
 
 std::vector<std::string> attr_names(const Value& x) {
+  if (x.is(Type::kHost)) return x.as<HostObject>()->attr_names();
   if (x.is(Type::kStruct)) {
     std::vector<std::string> names;
     for (const auto& f : x.as<Struct>()->fields) names.push_back(f.first);
@@ -1149,6 +1162,7 @@ void repr_to(std::string& out, const Value& v, int depth) {
       out += ')';
       return;
     }
+    case Type::kHost: v.as<HostObject>()->repr(out); return;
     default: out += "<" + std::string(type_of(v)) + ">"; return;
   }
 }

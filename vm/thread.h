@@ -98,6 +98,9 @@ class Thread {
 /// Runs a program's top level, then freezes its globals. False on error (see thread).
 bool run_program(Thread& thread, const std::shared_ptr<Program>& program);
 
+/// Makes a value and everything it holds immutable (module globals after the top level).
+void freeze(const Value& v);
+
 /// Calls any callable value.
 bool call(Thread& thread, const Value& callee, Args& args, Value& result);
 

@@ -33,6 +33,7 @@ enum class Type : std::uint8_t {
   kCell,
   kIterator,
   kBigInt,  // an int outside the int64 range (vm/bigint.h); type() says "int"
+  kHost,    // made by the embedding program (vm/objects.h HostObject)
 };
 
 /// The name `type(x)` returns.
