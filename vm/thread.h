@@ -71,6 +71,8 @@ class Thread {
   /// Resolves faultbox builtins (PREDECLARED names); the embedder installs stdlib's table.
   /// Returns None for a name it does not provide.
   std::function<Value(std::string_view)> predeclared;
+  /// The embedding program's context for its builtins (faultbox: the stdlib::Session).
+  void* host = nullptr;
   /// Steps so far (one per loop iteration, jump and call) and the limit; an exceeded
   /// limit is an error. Counting there, not per instruction, keeps dispatch lean while
   /// still bounding every run (the verifier lets only JUMP go backwards).

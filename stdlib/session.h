@@ -1,0 +1,63 @@
+#pragma once
+/// What a spec declares and what a run of it needs: the services (topology) registered
+/// by service() while the module's top level runs, and their start order. The spec
+/// builtins reach it through vm::Thread::host.
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "vm/value.h"
+
+namespace fb::vm {
+class Thread;
+}
+
+namespace fb::stdlib {
+
+struct InterfaceDecl {
+  std::string name;
+  std::string protocol;  // "http", "tcp", "redis", "postgres", ...
+  int port = 0;
+};
+
+struct Healthcheck {
+  enum class Kind { kNone, kTcp, kHttp } kind = Kind::kNone;
+  std::string target;  // "localhost:5432" or "http://localhost:8080/health"
+  std::chrono::milliseconds timeout{10000};
+};
+
+struct ServiceDecl {
+  std::string name;
+  std::string binary;
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;  // in the order given
+  std::vector<InterfaceDecl> interfaces;
+  Healthcheck healthcheck;
+  std::vector<std::string> depends_on;
+  bool seccomp = true;
+  bool reuse = false;
+  const InterfaceDecl* find_interface(std::string_view wanted) const;
+};
+
+class Session {
+ public:
+  /// The session whose builtins `thread` runs, or nullptr (a plain `faultbox eval`).
+  static Session* of(vm::Thread& thread);
+  /// Makes this the session of `thread`'s builtins.
+  void attach(vm::Thread& thread);
+
+  std::vector<ServiceDecl> services;  // in declaration order
+
+  const ServiceDecl* find(std::string_view name) const;
+  /// FAULTBOX_<SVC>_<IFACE>_{HOST,PORT,ADDR} for every service and interface, with the
+  /// names upper-cased as the reference does (dashes kept).
+  std::vector<std::pair<std::string, std::string>> wiring() const;
+  /// Services in start order: dependencies first, otherwise declaration order. nullopt
+  /// with `error` for an unknown dependency or a cycle (named in full).
+  std::optional<std::vector<const ServiceDecl*>> start_order(std::string& error) const;
+};
+
+}  // namespace fb::stdlib
