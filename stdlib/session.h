@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/event_log.h"
+#include "runtime/supervisor.h"
 #include "vm/value.h"
 
 namespace fb::vm {
@@ -50,6 +52,15 @@ class Session {
   void attach(vm::Thread& thread);
 
   std::vector<ServiceDecl> services;  // in declaration order
+
+  /// What a running test's builtins act on: its event log, its supervisor and the
+  /// targets of its services. Null outside a test body.
+  struct Run {
+    runtime::EventLog* log = nullptr;
+    runtime::Supervisor* supervisor = nullptr;
+    std::map<std::string, runtime::TargetId, std::less<>> targets;
+  };
+  Run* run = nullptr;
 
   const ServiceDecl* find(std::string_view name) const;
   /// FAULTBOX_<SVC>_<IFACE>_{HOST,PORT,ADDR} for every service and interface, with the

@@ -9,6 +9,11 @@
 //   tree PIDFILE       forks two children that sleep; writes every pid to PIDFILE; sleeps
 //   loop N PATH        writes one byte to PATH N times with pwrite; prints the mean
 //                      nanoseconds per call (for the runtime benchmarks)
+//   http PORT [WAL]    a one-connection-at-a-time HTTP/1.1 server on 127.0.0.1:PORT:
+//                      GET /health answers 200 "ok"; POST appends its body and a
+//                      newline to WAL with write+fsync and answers 200 "stored", or
+//                      500 "wal: ERRNO" when that fails; anything else answers 200
+//                      "<METHOD> <path>". Every answer closes the connection.
 //   spin N             calls getppid N times, a syscall about no file; prints the mean
 //                      nanoseconds per call
 #include <arpa/inet.h>
@@ -126,6 +131,70 @@ int tree(const char* pidfile) {
   for (;;) ::pause();
 }
 
+void answer(int client, int status, const std::string& body) {
+  std::string response =
+      "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Internal Server Error") +
+      "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\n\r\n" + body;
+  (void)!::write(client, response.data(), response.size());
+}
+
+int http_server(int port, const char* wal) {
+  int server = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(server, 16) != 0)
+    return std::fprintf(stderr, "listen: %s\n", strerrorname_np(errno)), 1;
+  for (;;) {
+    int client = ::accept(server, nullptr, nullptr);
+    if (client < 0) continue;
+    std::string request;
+    char buffer[4096];
+    std::size_t header_end = std::string::npos;
+    while (header_end == std::string::npos) {
+      ssize_t n = ::read(client, buffer, sizeof buffer);
+      if (n <= 0) break;
+      request.append(buffer, static_cast<std::size_t>(n));
+      header_end = request.find("\r\n\r\n");
+    }
+    if (header_end == std::string::npos) {
+      ::close(client);
+      continue;
+    }
+    std::string method = request.substr(0, request.find(' '));
+    std::size_t path_start = method.size() + 1;
+    std::string path = request.substr(path_start, request.find(' ', path_start) - path_start);
+    std::size_t length = 0;
+    if (auto at = request.find("Content-Length: "); at != std::string::npos)
+      length = std::strtoul(request.c_str() + at + 16, nullptr, 10);
+    std::string body = request.substr(header_end + 4);
+    while (body.size() < length) {
+      ssize_t n = ::read(client, buffer, sizeof buffer);
+      if (n <= 0) break;
+      body.append(buffer, static_cast<std::size_t>(n));
+    }
+    if (method == "GET" && path == "/health") {
+      answer(client, 200, "ok");
+    } else if (method == "POST" && wal) {
+      int fd = ::open(wal, O_WRONLY | O_CREAT | O_APPEND, 0644);
+      std::string line = body + "\n";
+      if (fd < 0 || ::write(fd, line.data(), line.size()) < 0 || ::fsync(fd) != 0)
+        answer(client, 500, std::string("wal: ") + strerrorname_np(errno));
+      else
+        answer(client, 200, "stored");
+      if (fd >= 0) ::close(fd);
+    } else {
+      answer(client, 200, method + " " + path);
+    }
+    ::close(client);
+  }
+}
+
 int spin(long count) {
   if (count <= 0) return 1;
   auto start = std::chrono::steady_clock::now();
@@ -160,8 +229,10 @@ int main(int argc, char** argv) {
   if (mode == "tree" && argc == 3) return tree(argv[2]);
   if (mode == "loop" && argc == 4) return loop(std::atol(argv[2]), argv[3]);
   if (mode == "spin" && argc == 3) return spin(std::atol(argv[2]));
+  if (mode == "http" && (argc == 3 || argc == 4))
+    return http_server(std::atoi(argv[2]), argc == 4 ? argv[3] : nullptr);
   std::fprintf(stderr,
                "usage: probe threads N PATH | connect PORT | fsync PATH | escape MARKER | "
-               "tree PIDFILE | loop N PATH | spin N\n");
+               "tree PIDFILE | loop N PATH | spin N | http PORT [WAL]\n");
   return 2;
 }

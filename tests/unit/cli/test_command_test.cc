@@ -1,0 +1,189 @@
+// `faultbox test` as a user runs it: real specs, real services, verdicts and exit codes
+// (label: syscall).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/unit/test_support.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Spec {
+  fs::path dir = fs::temp_directory_path() / ("fb-test-cmd-" + std::to_string(::getpid()));
+  explicit Spec(const std::string& text) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream(dir / "faultbox.star") << text;
+  }
+  ~Spec() { fs::remove_all(dir); }
+  std::string file(const std::string& name) const { return (dir / name).string(); }
+};
+
+struct Outcome {
+  int code;
+  std::string out, err;
+};
+
+/// Runs `faultbox test ARGS` in the spec's directory.
+Outcome faultbox_test(const Spec& spec, std::vector<std::string> args) {
+  args.insert(args.begin(), {FB_FAULTBOX, "test"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string out = spec.file("out.txt"), err = spec.file("err.txt");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::chdir(spec.dir.c_str()) != 0) ::_exit(126);
+    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr))
+      ::_exit(126);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+          fb::testing::read_file(out), fb::testing::read_file(err)};
+}
+
+std::string probe() { return FB_SUT_PROBE; }
+
+TEST(TestCommand, RunsEachTestAgainstItsServicesAndReportsVerdicts) {
+  Spec spec("web = service('web', '" + probe() + R"(', interface('main', 'http', 18231),
+              args = ['http', '18231'], healthcheck = http('localhost:18231/health'))
+
+def test_passes():
+    assert_eq(web.main.addr, 'localhost:18231')
+
+def test_fails():
+    assert_eq(web.main.port, 1, 'the port')
+
+def helper():
+    fail('not a test')
+)");
+  auto r = faultbox_test(spec, {"--seed", "42"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.out.find("FAIL test_fails ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Error: assert_eq failed: 18231 != 1 (the port)"), std::string::npos);
+  EXPECT_NE(r.out.find("faultbox.star:8:14: in test_fails"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("replay: faultbox test faultbox.star --test test_fails --seed 42"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("PASS test_passes ("), std::string::npos);
+  EXPECT_LT(r.out.find("FAIL test_fails"), r.out.find("PASS test_passes")) << "name order";
+  EXPECT_TRUE(r.out.ends_with("\n1 passed, 1 failed\n")) << r.out;
+  EXPECT_EQ(r.out.find("helper"), std::string::npos);
+  EXPECT_EQ(r.err, "") << "an explicit seed is not announced";
+
+  for (std::string pattern : {"passes", "test_passes", "*pass*", "~^test_p"}) {
+    auto one = faultbox_test(spec, {"--seed", "1", "--test", pattern});
+    EXPECT_EQ(one.code, 0) << pattern << "\n" << one.out << one.err;
+    EXPECT_TRUE(one.out.ends_with("\n1 passed, 0 failed\n")) << pattern << "\n" << one.out;
+  }
+  auto none = faultbox_test(spec, {"--test", "nothing"});
+  EXPECT_EQ(none.code, 1);
+  EXPECT_NE(none.err.find("no test matched \"nothing\" (available: test_fails, test_passes)"),
+            std::string::npos)
+      << none.err;
+}
+
+TEST(TestCommand, ServicesAreFreshForEachTestWiredAndStoppedAfter) {
+  // The shell notes its pid and what it was told, then becomes the HTTP probe, whose
+  // healthcheck makes the test wait until the note is written.
+  Spec spec(R"(
+svc = service('svc', '/bin/sh', interface('main', 'http', 18232),
+              args = ['-c', 'echo $$ $FAULTBOX_SVC_MAIN_ADDR $MODE >> pids; exec )" +
+            probe() + R"( http 18232'],
+              env = {'MODE': 'quiet'}, healthcheck = http('localhost:18232/health'))
+
+def test_one():
+    pass
+
+def test_two():
+    pass
+)");
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  std::istringstream lines(fb::testing::read_file(spec.file("pids")));
+  std::vector<pid_t> pids;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    pid_t pid = 0;
+    std::string addr, mode;
+    words >> pid >> addr >> mode;
+    EXPECT_EQ(addr, "localhost:18232");
+    EXPECT_EQ(mode, "quiet");
+    pids.push_back(pid);
+  }
+  ASSERT_EQ(pids.size(), 2u) << "one start per test";
+  EXPECT_NE(pids[0], pids[1]);
+  for (pid_t p : pids) EXPECT_TRUE(::kill(p, 0) != 0 && errno == ESRCH) << "pid " << p << " lives";
+}
+
+TEST(TestCommand, ServicesThatDoNotComeUpAreErrorsWithTheirStderr) {
+  Spec spec(R"(
+dies = service('dies', '/bin/sh', interface('main', 'tcp', 18233),
+               args = ['-c', 'echo cannot open database >&2; exit 3'],
+               healthcheck = tcp('localhost:18233'))
+
+def test_any():
+    pass
+)");
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("ERROR test_any ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[SERVICE_EXITED]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("service \"dies\" exited before becoming ready (exit code 3)"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("cannot open database"), std::string::npos) << "the stderr tail";
+
+  Spec slow(R"(
+mute = service('mute', '/bin/sh', interface('main', 'tcp', 18234),
+               args = ['-c', 'echo still booting >&2; exec sleep 600'],
+               healthcheck = tcp('localhost:18234', timeout = '300ms'))
+
+def test_any():
+    pass
+)");
+  r = faultbox_test(slow, {"--seed", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("[HEALTHCHECK_TIMEOUT]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("service \"mute\" not ready: TCP healthcheck \"localhost:18234\" timed out "
+                       "after 300ms"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("still booting"), std::string::npos);
+}
+
+TEST(TestCommand, SpecsThatCannotLoadExitOne) {
+  Spec syntax("def test_x(:\n    pass\n");
+  auto r = faultbox_test(syntax, {"--seed", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("faultbox.star:1:"), std::string::npos) << r.err;
+  Spec cycle(R"(
+a = service('a', '/bin/true', depends_on = ['b'])
+b = service('b', '/bin/true', depends_on = ['a'])
+def test_x():
+    pass
+)");
+  r = faultbox_test(cycle, {"--seed", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("depends_on has a cycle: a -> b -> a"), std::string::npos) << r.err;
+  Spec top(R"(
+service('a', '/bin/true', interface('x', 'tcp', 0))
+)");
+  r = faultbox_test(top, {"--seed", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("interface: port must be between 1 and 65535, got 0"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("faultbox.star:2:"), std::string::npos) << "with the backtrace";
+}
+
+}  // namespace

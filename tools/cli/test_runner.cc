@@ -1,0 +1,242 @@
+#include "tools/cli/test_runner.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "compiler/frontend.h"
+#include "compiler/lower.h"
+#include "grammar/render.h"
+#include "runtime/supervisor.h"
+#include "stdlib/builtins.h"
+#include "stdlib/net.h"
+
+extern char** environ;
+
+namespace fb::cli {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+TestRunner::TestRunner(std::string spec_path, std::uint64_t seed, std::string log_dir)
+    : spec_path_(std::move(spec_path)), seed_(seed), log_dir_(std::move(log_dir)) {}
+
+TestRunner::~TestRunner() = default;
+
+bool TestRunner::load(std::string& error) {
+  grammar::SourceMap sources;
+  std::string why;
+  auto id = sources.load(spec_path_, why);
+  if (!id) {
+    error = "cannot read '" + spec_path_ + "': " + why;
+    return false;
+  }
+  grammar::DiagnosticList diagnostics;
+  auto module = compiler::analyze(sources.file(*id), diagnostics);
+  if (diagnostics.has_errors()) {
+    diagnostics.sort_by_location();
+    for (const auto& d : diagnostics.items())
+      if (d.level == grammar::Level::kError) error += grammar::render_text(sources, d);
+    return false;
+  }
+  ir::Module code = compiler::lower(*module, sources.file(*id));
+  if (auto problems = ir::verify(code); !problems.empty()) {
+    error = "internal error: invalid bytecode: " + problems.front();
+    return false;
+  }
+  program_ = vm::load_program(std::move(code));
+  thread_.predeclared = stdlib::lookup;
+  thread_.print = [](std::string_view line) {
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fputc('\n', stdout);
+  };
+  session_.attach(thread_);
+  loader_ = std::make_unique<ModuleLoader>(spec_path_);
+  loader_->attach(thread_);
+  if (!loader_->run(thread_, spec_path_, program_)) {
+    error = vm::format_error(thread_);
+    return false;
+  }
+  auto order = session_.start_order(error);
+  if (!order) return false;
+  order_ = std::move(*order);
+  const auto& names = program_->module.globals;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const vm::Value& value = program_->globals[i];
+    if (names[i].starts_with("test_") && program_->assigned[i] && value.is(vm::Type::kFunction))
+      tests_.push_back(names[i]);
+  }
+  std::sort(tests_.begin(), tests_.end());
+  return true;
+}
+
+namespace {
+
+/// The last lines of a log file, for a report.
+std::string tail(const std::string& path, std::size_t lines = 20) {
+  std::ifstream in(path);
+  std::vector<std::string> all;
+  for (std::string line; std::getline(in, line);) all.push_back(line);
+  std::string out;
+  for (std::size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+    out += "    " + all[i] + "\n";
+  return out;
+}
+
+bool port_free(int port) {
+  runtime::UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int one = 1;
+  ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_ANY);
+  return ::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+}
+
+/// One attempt of a healthcheck: true when the service answers.
+bool healthy(const stdlib::Healthcheck& check) {
+  std::string error;
+  if (check.kind == stdlib::Healthcheck::Kind::kTcp) {
+    std::string host;
+    int port = 0;
+    if (!stdlib::split_host_port(check.target, host, port)) return false;
+    return static_cast<bool>(stdlib::dial(host, port, 2s, error));
+  }
+  auto response = stdlib::http_request("GET", check.target, "", {}, 2s);
+  return response.status >= 200 && response.status < 400;
+}
+
+std::string describe(const stdlib::Healthcheck& check) {
+  return (check.kind == stdlib::Healthcheck::Kind::kTcp ? "TCP healthcheck \""
+                                                        : "HTTP healthcheck \"") +
+         check.target + "\"";
+}
+
+}  // namespace
+
+TestOutcome TestRunner::run(const std::string& name) {
+  TestOutcome outcome;
+  outcome.name = name;
+  auto started = Clock::now();
+  runtime::EventLog log;
+  std::string dir = log_dir_ + "/" + name;
+  std::error_code ec;
+  fs::remove_all(dir, ec);  // this run's output only
+  fs::create_directories(dir, ec);
+  {
+    runtime::Supervisor supervisor(log, seed_);
+    stdlib::Session::Run state;
+    state.log = &log;
+    state.supervisor = &supervisor;
+    session_.run = &state;
+    auto error_out = [&](std::string code, std::string reason) {
+      outcome.verdict = TestOutcome::Verdict::kError;
+      outcome.code = std::move(code);
+      outcome.reason = std::move(reason);
+    };
+    // Start every service, dependencies first.
+    std::vector<std::string> base_env;
+    for (char** e = environ; e && *e; ++e) base_env.emplace_back(*e);
+    auto wiring = session_.wiring();
+    bool up = true;
+    for (const stdlib::ServiceDecl* service : order_) {
+      for (const auto& iface : service->interfaces) {
+        auto deadline = Clock::now() + 10s;
+        while (!port_free(iface.port) && Clock::now() < deadline)
+          std::this_thread::sleep_for(100ms);
+        if (!port_free(iface.port)) {
+          error_out("PORT_IN_USE", "port " + std::to_string(iface.port) + " of " + service->name +
+                                       "." + iface.name + " is in use by another program");
+          up = false;
+          break;
+        }
+      }
+      if (!up) break;
+      runtime::LaunchSpec spec;
+      spec.binary = service->binary;
+      spec.args = service->args;
+      std::vector<std::pair<std::string, std::string>> settings = wiring;
+      settings.insert(settings.end(), service->env.begin(), service->env.end());
+      spec.env = base_env;
+      for (const auto& [key, value] : settings) {
+        std::string prefix = key + "=";
+        std::erase_if(spec.env, [&](const std::string& kv) { return kv.starts_with(prefix); });
+        spec.env.push_back(prefix + value);
+      }
+      spec.stdout_path = dir + "/" + service->name + ".stdout";
+      spec.stderr_path = dir + "/" + service->name + ".stderr";
+      std::string error;
+      auto id = supervisor.launch(service->name, spec, {}, error);
+      if (!id) {
+        error_out("SERVICE_START_FAILED", "service \"" + service->name + "\": " + error);
+        up = false;
+        break;
+      }
+      state.targets[service->name] = *id;
+      if (service->healthcheck.kind == stdlib::Healthcheck::Kind::kNone) continue;
+      auto deadline = Clock::now() + service->healthcheck.timeout;
+      bool ready = false;
+      // Poll soon, then less often: most services are ready within milliseconds, and a
+      // fixed 100 ms interval would be most of a test's overhead.
+      auto pause = std::chrono::milliseconds(2);
+      for (;;) {
+        if (auto status = supervisor.wait_for(*id, 0ms)) {
+          error_out("SERVICE_EXITED",
+                    "service \"" + service->name + "\" exited before becoming ready (exit code " +
+                        std::to_string(status->exit_code) + ")\n" + tail(spec.stderr_path));
+          break;
+        }
+        if (healthy(service->healthcheck)) {
+          ready = true;
+          break;
+        }
+        if (Clock::now() >= deadline) {
+          error_out("HEALTHCHECK_TIMEOUT",
+                    "service \"" + service->name +
+                        "\" not ready: " + describe(service->healthcheck) + " timed out after " +
+                        runtime::format_duration(service->healthcheck.timeout) + "\n" +
+                        tail(spec.stderr_path));
+          break;
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min<std::chrono::milliseconds>(pause * 2, 100ms);
+      }
+      if (!ready) {
+        up = false;
+        break;
+      }
+      log.append("service_ready", service->name, {});
+    }
+    if (up) {
+      const auto& names = program_->module.globals;
+      auto at = std::find(names.begin(), names.end(), name);
+      vm::Value fn = program_->globals[static_cast<std::size_t>(at - names.begin())];
+      vm::Args args;
+      vm::Value result;
+      thread_.clear_error();
+      thread_.steps = 0;
+      if (!vm::call(thread_, fn, args, result)) {
+        outcome.verdict = TestOutcome::Verdict::kFail;
+        outcome.reason = vm::format_error(thread_);
+        thread_.clear_error();
+      }
+    }
+    // Stop every service, whatever happened: SIGTERM, SIGKILL two seconds later.
+    supervisor.stop_all(2000ms);
+    for (const auto& [service, id] : state.targets) supervisor.wait(id);
+    session_.run = nullptr;
+  }
+  outcome.events = log.snapshot();
+  outcome.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  return outcome;
+}
+
+}  // namespace fb::cli
