@@ -2,6 +2,7 @@
 #include <map>
 
 #include "stdlib/builtins.h"
+#include "stdlib/faults.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
 #include "vm/ops.h"
@@ -50,6 +51,7 @@ Value lookup(std::string_view name) {
     add("assert_true", assert_true);
     add("assert_eq", assert_eq);
     add_topology(add);
+    add_faults(add);
     return m;
   }());
   auto it = table.find(name);

@@ -6,6 +6,7 @@
 #include "runtime/rules.h"
 #include "stdlib/builtins.h"
 #include "stdlib/session.h"
+#include "stdlib/steps.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
 #include "vm/ops.h"
@@ -40,17 +41,20 @@ void HealthcheckValue::repr(std::string& out) const {
 }
 
 std::string_view InterfaceRef::type_name() const { return "interface_ref"; }
-bool InterfaceRef::attr(const Value&, std::string_view name, Value& out) const {
+bool InterfaceRef::attr(const Value& self, std::string_view name, Value& out) const {
   if (name == "addr") return out = vm::make_string("localhost:" + std::to_string(decl.port)), true;
   if (name == "host") return out = vm::make_string("localhost"), true;
   if (name == "port") return out = Value::integer(decl.port), true;
   if (name == "name") return out = vm::make_string(decl.name), true;
   if (name == "protocol") return out = vm::make_string(decl.protocol), true;
   if (name == "service") return out = vm::make_string(service), true;
-  return false;
+  return step_method(*this, self, name, out);
 }
 std::vector<std::string> InterfaceRef::attr_names() const {
-  return {"addr", "host", "name", "port", "protocol", "service"};
+  std::vector<std::string> names{"addr", "host", "name", "port", "protocol", "service"};
+  for (auto& m : step_methods(*this)) names.push_back(m);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 void InterfaceRef::repr(std::string& out) const {
   out += "<interface " + service + "." + decl.name + " " + decl.protocol +
@@ -70,6 +74,13 @@ bool ServiceValue::attr(const Value&, std::string_view wanted, Value& out) const
     }
   }
   if (wanted == "name") return out = vm::make_string(name), true;
+  // svc.get(...) and the like: the shorthand for a service with one interface.
+  if (interfaces.size() == 1) {
+    InterfaceRef ref;
+    ref.service = name;
+    ref.decl = interfaces[0];
+    return step_method(ref, Value(), wanted, out);
+  }
   return false;
 }
 std::vector<std::string> ServiceValue::attr_names() const {

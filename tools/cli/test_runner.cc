@@ -15,6 +15,7 @@
 #include "grammar/render.h"
 #include "runtime/supervisor.h"
 #include "stdlib/builtins.h"
+#include "stdlib/faults.h"
 #include "stdlib/net.h"
 
 extern char** environ;
@@ -64,6 +65,7 @@ bool TestRunner::load(std::string& error) {
     error = vm::format_error(thread_);
     return false;
   }
+  trapped_ = stdlib::trap_set(program_->module.facts);
   auto order = session_.start_order(error);
   if (!order) return false;
   order_ = std::move(*order);
@@ -171,6 +173,7 @@ TestOutcome TestRunner::run(const std::string& name) {
         std::erase_if(spec.env, [&](const std::string& kv) { return kv.starts_with(prefix); });
         spec.env.push_back(prefix + value);
       }
+      if (service->seccomp) spec.trapped.assign(trapped_.begin(), trapped_.end());
       spec.stdout_path = dir + "/" + service->name + ".stdout";
       spec.stderr_path = dir + "/" + service->name + ".stderr";
       std::string error;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,7 @@ class TestRunner {
   std::shared_ptr<vm::Program> program_;
   std::vector<std::string> tests_;
   std::vector<const stdlib::ServiceDecl*> order_;
+  std::set<int> trapped_;  // syscall numbers every seccomp service traps
 };
 
 }  // namespace fb::cli

@@ -162,6 +162,51 @@ def test_any():
   EXPECT_NE(r.out.find("still booting"), std::string::npos);
 }
 
+TEST(TestCommand, FaultsHitTheServiceOnlyWhileTheirCallbackRuns) {
+  Spec spec("web = service('web', '" + probe() + R"(', interface('main', 'http', 18235),
+              args = ['http', '18235', 'orders.wal'], healthcheck = http('localhost:18235/health'))
+
+def test_stores():
+    r = web.main.post(path = '/orders', body = 'o1')
+    assert_eq((r.status, r.body, r.ok), (200, 'stored', True))
+
+def test_fsync_fails_inside_the_window_only():
+    r = fault(web, fsync = deny('EIO'), run = lambda: web.main.post(path = '/orders', body = 'o2'))
+    assert_eq((r.status, r.body, r.ok), (500, 'wal: EIO', False))
+    assert_eq(web.post(path = '/orders', body = 'o3').body, 'stored')
+
+def boom():
+    web.main.post(path = '/orders', body = 'o4')
+    fail('boom')
+
+def test_removed_even_when_the_callback_fails():
+    fault(web, fsync = deny('EIO'), run = boom)
+
+def test_unfilterable():
+    extra = {'getrandom': deny('EIO')}
+    fault(web, run = lambda: None, **extra)
+
+def test_step_to_nowhere():
+    r = web.main.get(path = '/', timeout = '1s')
+    assert_true(r.ok)
+)");
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS test_stores"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS test_fsync_fails_inside_the_window_only"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL test_removed_even_when_the_callback_fails"), std::string::npos);
+  EXPECT_NE(r.out.find("Error: fail: boom"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL test_unfilterable"), std::string::npos);
+  EXPECT_NE(r.out.find("[FAULT_NOT_FILTERABLE] fault: rule getrandom=deny(\"EIO\") needs syscall "
+                       "getrandom, which the target's filter does not trap"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("PASS test_step_to_nowhere"), std::string::npos) << r.out;
+  // Each test had a fresh service; the WAL kept what the writes wrote (fsync failing
+  // does not undo a write).
+  EXPECT_EQ(fb::testing::read_file(spec.file("orders.wal")), "o2\no3\no4\no1\n");
+}
+
 TEST(TestCommand, SpecsThatCannotLoadExitOne) {
   Spec syntax("def test_x(:\n    pass\n");
   auto r = faultbox_test(syntax, {"--seed", "1"});

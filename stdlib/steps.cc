@@ -1,0 +1,312 @@
+#include "stdlib/steps.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "runtime/rules.h"
+#include "stdlib/net.h"
+#include "stdlib/session.h"
+#include "stdlib/topology.h"
+#include "vm/methods.h"
+#include "vm/ops.h"
+#include "vm/thread.h"
+
+namespace fb::stdlib {
+
+using vm::Args;
+using vm::Thread;
+using vm::Value;
+using Clock = std::chrono::steady_clock;
+
+std::string_view ResponseValue::type_name() const { return "response"; }
+bool ResponseValue::attr(const Value&, std::string_view name, Value& out) const {
+  if (name == "status") return out = Value::integer(status), true;
+  if (name == "body") return out = vm::make_string(body), true;
+  if (name == "data") return out = data, true;
+  if (name == "ok") return out = Value::boolean(truth()), true;
+  if (name == "error") return out = vm::make_string(error), true;
+  if (name == "duration_ms") return out = Value::integer(duration_ms), true;
+  if (name == "headers") return out = headers, true;
+  return false;
+}
+std::vector<std::string> ResponseValue::attr_names() const {
+  return {"body", "data", "duration_ms", "error", "headers", "ok", "status"};
+}
+void ResponseValue::repr(std::string& out) const {
+  out += error.empty() ? "<response status=" + std::to_string(status) + ">"
+                       : "<response error=" + vm::repr(vm::make_string(error)) + ">";
+}
+void ResponseValue::freeze_values() {
+  vm::freeze(data);
+  vm::freeze(headers);
+}
+
+namespace {
+
+bool from_json(Thread& t, const nlohmann::json& j, Value& out) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::null: out = Value(); return true;
+    case nlohmann::json::value_t::boolean: out = Value::boolean(j.get<bool>()); return true;
+    case nlohmann::json::value_t::number_integer:
+      out = Value::integer(j.get<std::int64_t>());
+      return true;
+    case nlohmann::json::value_t::number_unsigned: {
+      auto u = j.get<std::uint64_t>();
+      out = u <= static_cast<std::uint64_t>(INT64_MAX)
+                ? Value::integer(static_cast<std::int64_t>(u))
+                : Value::floating(static_cast<double>(u));
+      return true;
+    }
+    case nlohmann::json::value_t::number_float: out = Value::floating(j.get<double>()); return true;
+    case nlohmann::json::value_t::string: out = vm::make_string(j.get<std::string>()); return true;
+    case nlohmann::json::value_t::array: {
+      std::vector<Value> items;
+      for (const auto& e : j) {
+        Value v;
+        if (!from_json(t, e, v)) return false;
+        items.push_back(std::move(v));
+      }
+      out = vm::make_list(std::move(items));
+      return true;
+    }
+    case nlohmann::json::value_t::object: {
+      auto* d = new vm::Dict();
+      out = Value::adopt(d);
+      for (const auto& [k, e] : j.items()) {
+        Value v;
+        if (!from_json(t, e, v) || !vm::dict_set(t, *d, vm::make_string(k), std::move(v)))
+          return false;
+      }
+      return true;
+    }
+    default: return false;
+  }
+}
+
+/// Starlark values as JSON, for a dict or list body.
+bool to_json(Thread& t, const Value& v, nlohmann::json& out, int depth = 0) {
+  if (depth > 100) return t.fail("body: nested too deeply for JSON");
+  switch (v.type()) {
+    case vm::Type::kNone: out = nullptr; return true;
+    case vm::Type::kBool: out = vm::truth(v); return true;
+    case vm::Type::kInt: out = v.as_int(); return true;
+    case vm::Type::kFloat: out = v.as_float(); return true;
+    case vm::Type::kString: out = vm::str(v); return true;
+    case vm::Type::kList:
+    case vm::Type::kTuple:
+      out = nlohmann::json::array();
+      for (const Value& item : v.as<vm::List>()->items) {
+        nlohmann::json e;
+        if (!to_json(t, item, e, depth + 1)) return false;
+        out.push_back(std::move(e));
+      }
+      return true;
+    case vm::Type::kDict:
+      out = nlohmann::json::object();
+      for (const auto& e : v.as<vm::Dict>()->entries) {
+        if (!e.key.is(vm::Type::kString)) return t.fail("body: JSON object keys must be strings");
+        nlohmann::json value;
+        if (!to_json(t, e.value, value, depth + 1)) return false;
+        out[vm::str(e.key)] = std::move(value);
+      }
+      return true;
+    default: return t.fail("body: cannot send a " + std::string(vm::type_of(v)) + " as JSON");
+  }
+}
+
+/// What a step method is bound to: the interface it talks to.
+struct StepSelf final : vm::HostObject {
+  std::string service;
+  InterfaceDecl decl;
+  std::string method;
+  std::string_view type_name() const override { return "step"; }
+  bool attr(const Value&, std::string_view, Value&) const override { return false; }
+  std::vector<std::string> attr_names() const override { return {}; }
+};
+
+bool http_step(Thread& t, const Value& self, Args& a, Value& r) {
+  const auto* step = self.as<StepSelf>();
+  const StepSelf& ref = *step;
+  std::string fn = ref.service + "." + ref.decl.name + "." + step->method;
+  Value path, body, headers, timeout;
+  if (!vm::unpack(
+          t, fn, a,
+          {{"path?", &path}, {"body?", &body}, {"headers?", &headers}, {"timeout?", &timeout}}))
+    return false;
+  std::string path_text = path.is(vm::Type::kNone) ? "/" : vm::str(path);
+  if (!path.is(vm::Type::kNone) && !path.is(vm::Type::kString))
+    return t.fail(fn + ": path must be a string, got " + std::string(vm::type_of(path)));
+  if (!path_text.starts_with("/")) path_text = "/" + path_text;
+  std::vector<std::pair<std::string, std::string>> header_list;
+  if (!headers.is(vm::Type::kNone)) {
+    if (!headers.is(vm::Type::kDict))
+      return t.fail(fn + ": headers must be a dict, got " + std::string(vm::type_of(headers)));
+    for (const auto& e : headers.as<vm::Dict>()->entries)
+      header_list.emplace_back(vm::str(e.key), vm::str(e.value));
+  }
+  std::string body_text;
+  if (body.is(vm::Type::kString) || body.is(vm::Type::kBytes)) {
+    body_text = body.as<vm::String>()->text;
+  } else if (!body.is(vm::Type::kNone)) {
+    nlohmann::json j;
+    if (!to_json(t, body, j)) return false;
+    body_text = j.dump();
+    header_list.emplace_back("Content-Type", "application/json");
+  }
+  std::chrono::milliseconds limit(30000);
+  if (!timeout.is(vm::Type::kNone)) {
+    std::string why;
+    auto d = timeout.is(vm::Type::kString) ? runtime::parse_duration(vm::str(timeout), why)
+                                           : std::nullopt;
+    if (!d || d->count() <= 0)
+      return t.fail(fn + ": timeout must be a positive duration like \"5s\"" +
+                    (why.empty() ? "" : ": " + why));
+    limit = std::chrono::ceil<std::chrono::milliseconds>(*d);
+  }
+  std::string method_upper = step->method;
+  for (char& c : method_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  Session* session = Session::of(t);
+  runtime::EventLog* log = session && session->run ? session->run->log : nullptr;
+  if (log) {
+    log->append("step_send", "test",
+                {{"target", ref.service},
+                 {"interface", ref.decl.name},
+                 {"protocol", "http"},
+                 {"method", step->method},
+                 {"path", path_text}});
+    log->merge(ref.service, "test");  // the request reaches the service
+  }
+  auto started = Clock::now();
+  HttpResponse response =
+      http_request(method_upper, "http://localhost:" + std::to_string(ref.decl.port) + path_text,
+                   body_text, header_list, limit);
+  auto* value = new ResponseValue();
+  r = Value::adopt(value);
+  value->status = response.status;
+  value->body = response.body;
+  value->error = response.error;
+  value->duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  if (!json_to_value(t, response.body, value->data)) value->data = vm::make_string(response.body);
+  auto* dict = new vm::Dict();
+  value->headers = Value::adopt(dict);
+  for (auto& [k, v] : response.headers) {
+    std::string key = k;
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!vm::dict_set(t, *dict, vm::make_string(key), vm::make_string(v))) return false;
+  }
+  if (log) {
+    log->merge("test", ref.service);  // and its reply reaches the test
+    runtime::EventLog::Fields fields{{"target", ref.service},
+                                     {"interface", ref.decl.name},
+                                     {"method", step->method},
+                                     {"duration_ms", value->duration_ms},
+                                     {"success", std::string(value->truth() ? "true" : "false")}};
+    if (value->status) fields.emplace_back("status_code", static_cast<std::int64_t>(value->status));
+    if (!value->error.empty()) fields.emplace_back("error", value->error);
+    log->append("step_recv", "test", std::move(fields));
+  }
+  return true;
+}
+
+/// tcp send(data=): one line out, one line back. As in the reference, the reply comes
+/// back as a string and a failure raises "tcp send failed: <why>".
+bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
+  const auto* step = self.as<StepSelf>();
+  const StepSelf& ref = *step;
+  std::string fn = ref.service + "." + ref.decl.name + ".send";
+  Value data, timeout;
+  if (!vm::unpack(t, fn, a, {{"data", &data}, {"timeout?", &timeout}})) return false;
+  if (!data.is(vm::Type::kString) || vm::str(data).empty())
+    return t.fail(fn + ": data must be a non-empty string");
+  std::string line = vm::str(data);
+  if (!line.ends_with("\n")) line += "\n";
+  Session* session = Session::of(t);
+  runtime::EventLog* log = session && session->run ? session->run->log : nullptr;
+  if (log) {
+    log->append("step_send", "test",
+                {{"target", ref.service},
+                 {"interface", ref.decl.name},
+                 {"protocol", "tcp"},
+                 {"method", std::string("send")}});
+    log->merge(ref.service, "test");
+  }
+  auto started = Clock::now();
+  std::string error, reply;
+  runtime::UniqueFd fd = dial("localhost", ref.decl.port, std::chrono::seconds(5), error);
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  if (fd) {
+    if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) < 0) error = std::strerror(errno);
+    while (error.empty() && reply.find('\n') == std::string::npos) {
+      pollfd p{fd.get(), POLLIN, 0};
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        error = "timed out waiting for a reply";
+        break;
+      }
+      char buffer[4096];
+      ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) continue;
+        error = std::strerror(errno);
+        break;
+      }
+      reply.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  reply = reply.substr(0, reply.find('\n'));
+  while (!reply.empty() && (reply.back() == '\r' || reply.back() == ' ')) reply.pop_back();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  if (log) {
+    log->merge("test", ref.service);
+    runtime::EventLog::Fields fields{{"target", ref.service},
+                                     {"interface", ref.decl.name},
+                                     {"method", std::string("send")},
+                                     {"duration_ms", ms},
+                                     {"success", std::string(error.empty() ? "true" : "false")}};
+    if (!error.empty()) fields.emplace_back("error", error);
+    log->append("step_recv", "test", std::move(fields));
+  }
+  if (!error.empty()) return t.fail("tcp send failed: " + error);
+  r = vm::make_string(reply);
+  return true;
+}
+
+constexpr std::string_view kHttpMethods[] = {"delete", "get", "patch", "post", "put"};
+
+}  // namespace
+
+bool json_to_value(Thread& t, const std::string& text, Value& out) {
+  if (text.empty()) return false;
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return false;
+  return from_json(t, j, out);
+}
+
+bool step_method(const InterfaceRef& ref, const Value&, std::string_view name, Value& out) {
+  auto make = [&](vm::NativeFn fn) {
+    auto* self = new StepSelf();
+    self->service = ref.service;
+    self->decl = ref.decl;
+    self->method = std::string(name);
+    out = Value::adopt(new vm::Builtin(std::string(name), fn, Value::adopt(self)));
+    return true;
+  };
+  if (ref.decl.protocol == "http") {
+    for (auto m : kHttpMethods)
+      if (name == m) return make(http_step);
+  }
+  if (ref.decl.protocol == "tcp" && name == "send") return make(tcp_send);
+  return false;
+}
+
+std::vector<std::string> step_methods(const InterfaceRef& ref) {
+  if (ref.decl.protocol == "http") return {kHttpMethods, kHttpMethods + 5};
+  if (ref.decl.protocol == "tcp") return {"send"};
+  return {};
+}
+
+}  // namespace fb::stdlib

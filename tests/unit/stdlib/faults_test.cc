@@ -1,0 +1,123 @@
+// deny(), delay() and allow() as values, and the trap set computed from static facts.
+#include <gtest/gtest.h>
+
+#include "compiler/frontend.h"
+#include "compiler/lower.h"
+#include "runtime/syscalls.h"
+#include "stdlib/builtins.h"
+#include "stdlib/faults.h"
+#include "vm/ops.h"
+#include "vm/thread.h"
+
+namespace fb::stdlib {
+namespace {
+
+struct Run {
+  std::shared_ptr<vm::Program> program;
+  vm::Thread thread;
+  bool ok = false;
+  vm::Value global(std::string_view name) const {
+    const auto& names = program->module.globals;
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == name) return program->globals[i];
+    return vm::Value();
+  }
+};
+
+std::unique_ptr<Run> run(const std::string& text) {
+  grammar::SourceMap map;
+  auto id = map.add("spec.star", text);
+  grammar::DiagnosticList diagnostics;
+  auto module = compiler::analyze(map.file(id), diagnostics);
+  EXPECT_FALSE(diagnostics.has_errors()) << text;
+  auto r = std::make_unique<Run>();
+  r->program = vm::load_program(compiler::lower(*module, map.file(id)));
+  r->thread.predeclared = lookup;
+  r->ok = vm::run_program(r->thread, r->program);
+  return r;
+}
+
+const runtime::FaultRule& rule_of(const Run& r, std::string_view name) {
+  return r.global(name).as<FaultValue>()->rule;
+}
+
+TEST(Faults, ValuesCarryTheirRule) {
+  auto r = run(R"(
+a = deny("eio", probability = "20%", label = "wal")
+b = delay("1.5s", probability = 0.5)
+c = allow()
+d = deny("ENOSPC", probability = 20)
+e = deny("EIO", nth = 2)
+shown = repr(a)
+kind = type(a)
+)");
+  ASSERT_TRUE(r->ok) << r->thread.error();
+  EXPECT_EQ(rule_of(*r, "a").action, runtime::FaultRule::Action::kDeny);
+  EXPECT_EQ(rule_of(*r, "a").error, 5);
+  EXPECT_DOUBLE_EQ(rule_of(*r, "a").probability, 0.2);
+  EXPECT_EQ(rule_of(*r, "a").label, "wal");
+  EXPECT_EQ(rule_of(*r, "b").delay, std::chrono::milliseconds(1500));
+  EXPECT_DOUBLE_EQ(rule_of(*r, "b").probability, 0.5);
+  EXPECT_EQ(rule_of(*r, "c").action, runtime::FaultRule::Action::kAllow);
+  EXPECT_DOUBLE_EQ(rule_of(*r, "d").probability, 0.2) << "a number above 1 is a percentage";
+  EXPECT_EQ(rule_of(*r, "e").nth, 2u);
+  EXPECT_EQ(vm::str(r->global("shown")), R"(deny("EIO", probability="20%", label="wal"))");
+  EXPECT_EQ(vm::str(r->global("kind")), "fault");
+}
+
+TEST(Faults, BadFaultsAreErrorsNamingWhatIsWrong) {
+  struct Case {
+    const char* spec;
+    const char* error;
+  } cases[] = {
+      {R"(deny("EIOO"))", "deny: unknown errno \"EIOO\" (did you mean \"EIO\"?)"},
+      {R"(deny(5))", "deny: errno must be a string like \"EIO\", got int"},
+      {R"(deny("EIO", probability = "lots"))",
+       "deny: probability \"lots\" is not a number (write \"20%\" or 0.2)"},
+      {R"(deny("EIO", probability = "150%"))", "deny: probability \"150%\" is outside 0%..100%"},
+      {R"(deny("EIO", max_fires = 2))", "deny: max_fires= is only meaningful with probability < 1"},
+      {R"(deny("EIO", mode = "sometimes"))", "deny: mode must be \"exhaustive\" or \"stochastic\""},
+      {R"(delay(500))", "delay: the duration must be a string like \"500ms\", got int"},
+      {R"(delay("soon"))", "delay: invalid duration \"soon\""},
+      {R"(delay(delay = "1s"))", "delay: protocol delays"},
+  };
+  for (const auto& c : cases) {
+    auto r = run(c.spec);
+    EXPECT_FALSE(r->ok) << c.spec;
+    EXPECT_EQ(r->thread.error().substr(0, std::string(c.error).size()), c.error) << c.spec;
+  }
+}
+
+std::set<std::string> names(const std::set<int>& numbers) {
+  std::set<std::string> out;
+  for (int n : numbers) out.insert(std::string(runtime::syscall_name(runtime::host_arch(), n)));
+  return out;
+}
+
+std::set<int> traps_of(const std::string& text) {
+  grammar::SourceMap map;
+  auto id = map.add("spec.star", text);
+  grammar::DiagnosticList diagnostics;
+  auto module = compiler::analyze(map.file(id), diagnostics);
+  return trap_set(compiler::lower(*module, map.file(id)).facts);
+}
+
+TEST(Faults, TheTrapSetIsWhatTheSpecNames) {
+  std::string head = "svc = service('s', '/bin/true')\n";
+  EXPECT_TRUE(traps_of(head).empty()) << "no fault, no filter";
+  auto literal = names(traps_of(head + R"(
+def test_a():
+    fault(svc, fsync = deny("EIO"), connect = delay("1s"), run = lambda: None)
+)"));
+  EXPECT_EQ(literal, (std::set<std::string>{"fsync", "fdatasync", "connect"}));
+  auto computed = names(traps_of(head + R"(
+def test_a(**kw):
+    fault(svc, run = lambda: None, **kw)
+)"));
+  EXPECT_TRUE(computed.contains("write") && computed.contains("pwritev2") &&
+              computed.contains("openat") && computed.contains("close"))
+      << "computed faults trap the whole faultable set";
+}
+
+}  // namespace
+}  // namespace fb::stdlib
