@@ -3,6 +3,8 @@
 
 #include "stdlib/builtins.h"
 #include "stdlib/faults.h"
+#include "stdlib/queries.h"
+#include "stdlib/session.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
 #include "vm/ops.h"
@@ -14,10 +16,16 @@ using vm::Args;
 using vm::Thread;
 using vm::Value;
 
+/// Counts an assertion for the running test (TEST_NO_ASSERTIONS needs to know).
+void count_assertion(Thread& t) {
+  if (Session* s = Session::of(t); s && s->run) ++s->run->assertions;
+}
+
 /// assert_true(cond, msg): the message is positional (spec-surface §2.5).
 bool assert_true(Thread& t, const Value&, Args& a, Value& r) {
   Value cond, msg;
   if (!vm::unpack(t, "assert_true", a, {{"cond", &cond}, {"msg?", &msg}})) return false;
+  count_assertion(t);
   r = Value();
   if (vm::truth(cond)) return true;
   return t.fail(msg.is(vm::Type::kNone) ? "assertion failed" : vm::str(msg));
@@ -29,6 +37,7 @@ bool assert_eq(Thread& t, const Value&, Args& a, Value& r) {
   if (!vm::unpack(t, "assert_eq", a,
                   {{"actual", &actual}, {"expected", &expected}, {"msg?", &msg}}))
     return false;
+  count_assertion(t);
   r = Value();
   if (vm::equals(actual, expected)) return true;
   std::string text = "assert_eq failed: " + vm::repr(actual) + " != " + vm::repr(expected);
@@ -52,6 +61,7 @@ Value lookup(std::string_view name) {
     add("assert_eq", assert_eq);
     add_topology(add);
     add_faults(add);
+    add_queries(add);
     return m;
   }());
   auto it = table.find(name);

@@ -59,6 +59,7 @@ class Session {
     runtime::EventLog* log = nullptr;
     runtime::Supervisor* supervisor = nullptr;
     std::map<std::string, runtime::TargetId, std::less<>> targets;
+    int assertions = 0;  // assert_* calls made, passing or not
   };
   Run* run = nullptr;
 

@@ -66,7 +66,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
   std::string logs = args.value("logs").value_or(
       (fs::path(spec).parent_path() / ".faultbox" / "logs").lexically_normal().string());
   if (logs.empty()) logs = ".faultbox/logs";
-  TestRunner runner(spec, seed, logs);
+  TestRunner runner(spec, seed, logs, [&](std::string_view line) { context.out << line << '\n'; });
   std::string error;
   if (!runner.load(error)) {
     context.err << "faultbox test: " << spec << ": cannot load the spec:\n" << error;
@@ -85,6 +85,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
     return kExitUsage;
   }
   int passed = 0, failed = 0;
+  std::vector<std::string> warnings;
   for (const auto& name : chosen) {
     TestOutcome outcome = runner.run(name);
     const char* word = outcome.verdict == TestOutcome::Verdict::kPass   ? "PASS"
@@ -95,6 +96,11 @@ int run_test(const Context& context, const ParsedArgs& args) {
     context.out << "\n";
     if (outcome.verdict == TestOutcome::Verdict::kPass) {
       ++passed;
+      if (outcome.assertions == 0)
+        warnings.push_back("WARNING: [TEST_NO_ASSERTIONS] " + name +
+                           ": passed without evaluating any assertion\n  This test cannot fail. "
+                           "Add an assert_* call, or say in a comment that it only exercises a "
+                           "path.");
       continue;
     }
     ++failed;
@@ -105,6 +111,10 @@ int run_test(const Context& context, const ParsedArgs& args) {
                 << "\n";
   }
   context.out << passed << " passed, " << failed << " failed\n";
+  if (!warnings.empty()) {
+    context.out << "\n";
+    for (const auto& w : warnings) context.out << w << "\n";
+  }
   return failed ? kExitFindings : kExitOk;
 }
 

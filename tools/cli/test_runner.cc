@@ -26,8 +26,12 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-TestRunner::TestRunner(std::string spec_path, std::uint64_t seed, std::string log_dir)
-    : spec_path_(std::move(spec_path)), seed_(seed), log_dir_(std::move(log_dir)) {}
+TestRunner::TestRunner(std::string spec_path, std::uint64_t seed, std::string log_dir,
+                       std::function<void(std::string_view)> print)
+    : spec_path_(std::move(spec_path)),
+      seed_(seed),
+      log_dir_(std::move(log_dir)),
+      print_(std::move(print)) {}
 
 TestRunner::~TestRunner() = default;
 
@@ -54,10 +58,7 @@ bool TestRunner::load(std::string& error) {
   }
   program_ = vm::load_program(std::move(code));
   thread_.predeclared = stdlib::lookup;
-  thread_.print = [](std::string_view line) {
-    std::fwrite(line.data(), 1, line.size(), stdout);
-    std::fputc('\n', stdout);
-  };
+  thread_.print = print_;
   session_.attach(thread_);
   loader_ = std::make_unique<ModuleLoader>(spec_path_);
   loader_->attach(thread_);
@@ -232,6 +233,7 @@ TestOutcome TestRunner::run(const std::string& name) {
         thread_.clear_error();
       }
     }
+    outcome.assertions = state.assertions;
     // Stop every service, whatever happened: SIGTERM, SIGKILL two seconds later.
     supervisor.stop_all(2000ms);
     for (const auto& [service, id] : state.targets) supervisor.wait(id);

@@ -4,6 +4,7 @@
 /// every service after it, whatever happened.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -23,12 +24,15 @@ struct TestOutcome {
   std::string reason;  // why it failed, with the backtrace for a failure in the body
   std::string code;    // HEALTHCHECK_TIMEOUT, SERVICE_START_FAILED, ... for kError
   std::chrono::milliseconds duration{0};
+  int assertions = 0;  // assert_* calls the body made
   std::vector<runtime::Event> events;
 };
 
 class TestRunner {
  public:
-  TestRunner(std::string spec_path, std::uint64_t seed, std::string log_dir);
+  /// `print` receives what the spec's print() writes, a line at a time.
+  TestRunner(std::string spec_path, std::uint64_t seed, std::string log_dir,
+             std::function<void(std::string_view)> print);
   ~TestRunner();
 
   /// Compiles and runs the spec's top level and checks its topology. False with
@@ -42,6 +46,7 @@ class TestRunner {
   std::string spec_path_;
   std::uint64_t seed_;
   std::string log_dir_;
+  std::function<void(std::string_view)> print_;
   stdlib::Session session_;
   vm::Thread thread_;
   std::unique_ptr<ModuleLoader> loader_;

@@ -207,6 +207,52 @@ def test_step_to_nowhere():
   EXPECT_EQ(fb::testing::read_file(spec.file("orders.wal")), "o2\no3\no4\no1\n");
 }
 
+TEST(TestCommand, AssertionsReadTheTrace) {
+  Spec spec("web = service('web', '" + probe() + R"(', interface('main', 'http', 18236),
+              args = ['http', '18236', 'orders.wal'], healthcheck = http('localhost:18236/health'))
+
+def test_trace():
+    r = fault(web, fsync = deny('EIO', label = 'wal-sync'),
+              run = lambda: web.main.post(path = '/orders', body = 'o1'))
+    assert_eq(r.status, 500)
+    assert_eventually(service = 'web', syscall = 'fsync', decision = 'deny*', label = 'wal-sync')
+    assert_never(syscall = 'fsync', decision = 'allow')
+    assert_before(first = {'type': 'step_send'}, then = {'syscall': 'fsync'})
+    assert_before(first = {'syscall': 'fsync'}, then = {'type': 'step_recv'})
+    denied = events(type = 'syscall', where = lambda e: e.errno == 'EIO')
+    assert_eq(len(denied), 1)
+    assert_true(denied[0].path.endswith('/orders.wal'))
+    assert_eq(denied[0].service, 'web')
+    print('seen', denied[0].decision)
+
+def test_never_sees_an_allowed_fsync():
+    web.main.post(path = '/orders', body = 'o2')
+    assert_never(syscall = 'fsync', decision = 'allow')
+
+def test_eventually_wants_a_match():
+    assert_eventually(syscall = 'fsync', path = '**/nothing.wal')
+
+def test_silent():
+    web.main.get(path = '/')
+)");
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("seen deny(input/output error)\nPASS test_trace"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("FAIL test_never_sees_an_allowed_fsync"), std::string::npos);
+  EXPECT_NE(r.out.find("Error: assert_never: found matching event <event #"), std::string::npos);
+  EXPECT_NE(r.out.find("Error: assert_eventually: no matching event found (syscall=\"fsync\", "
+                       "path=\"**/nothing.wal\")"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("PASS test_silent"), std::string::npos);
+  EXPECT_NE(r.out.find("WARNING: [TEST_NO_ASSERTIONS] test_silent: passed without evaluating any "
+                       "assertion"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("[TEST_NO_ASSERTIONS] test_trace"), std::string::npos);
+}
+
 TEST(TestCommand, SpecsThatCannotLoadExitOne) {
   Spec syntax("def test_x(:\n    pass\n");
   auto r = faultbox_test(syntax, {"--seed", "1"});

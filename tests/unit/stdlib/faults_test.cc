@@ -6,6 +6,7 @@
 #include "runtime/syscalls.h"
 #include "stdlib/builtins.h"
 #include "stdlib/faults.h"
+#include "stdlib/queries.h"
 #include "vm/ops.h"
 #include "vm/thread.h"
 
@@ -117,6 +118,24 @@ def test_a(**kw):
   EXPECT_TRUE(computed.contains("write") && computed.contains("pwritev2") &&
               computed.contains("openat") && computed.contains("close"))
       << "computed faults trap the whole faultable set";
+}
+
+}  // namespace
+}  // namespace fb::stdlib
+
+namespace fb::stdlib {
+namespace {
+
+TEST(Queries, FiltersAreGlobsWithTheReferencesPrefixAndSuffixForms) {
+  EXPECT_TRUE(filter_match("", "anything"));
+  EXPECT_TRUE(filter_match("fsync", "fsync"));
+  EXPECT_FALSE(filter_match("fsync", "fdatasync"));
+  EXPECT_TRUE(filter_match("*.wal", "orders.wal"));
+  EXPECT_FALSE(filter_match("/data/*.wal", "/data/x/orders.wal"));
+  EXPECT_TRUE(filter_match("/data/**.wal", "/data/x/orders.wal"));
+  EXPECT_TRUE(filter_match("deny*", "deny(input/output error)")) << "a prefix, across '/'";
+  EXPECT_TRUE(filter_match("*orders.wal", "/tmp/x/orders.wal")) << "a suffix, across '/'";
+  EXPECT_FALSE(filter_match("delay*", "deny(input/output error)"));
 }
 
 }  // namespace

@@ -1,0 +1,246 @@
+// events() and the assertions over the recorded trace: assert_eventually, assert_never,
+// assert_before. Filters match event fields with globs; where= takes a predicate.
+#include "stdlib/queries.h"
+#include "runtime/rules.h"
+#include "stdlib/session.h"
+#include "vm/methods.h"
+#include "vm/ops.h"
+#include "vm/thread.h"
+
+namespace fb::stdlib {
+
+using vm::Args;
+using vm::Thread;
+using vm::Value;
+
+std::string_view EventValue::type_name() const { return "event"; }
+
+bool EventValue::attr(const Value&, std::string_view name, Value& out) const {
+  if (name == "seq") return out = Value::integer(static_cast<std::int64_t>(event.seq)), true;
+  if (name == "type") return out = vm::make_string(event.type), true;
+  if (name == "service") return out = vm::make_string(event.service), true;
+  if (name == "fields") {
+    auto* d = new vm::Dict();
+    out = Value::adopt(d);
+    Thread scratch;
+    for (const auto& [k, v] : event.fields) vm::dict_set(scratch, *d, vm::make_string(k), field(v));
+    return true;
+  }
+  // Any other name is a field, "" when absent, as in the reference: a predicate can ask
+  // e.path of an event that has none.
+  const runtime::FieldValue* v = event.field(name);
+  out = v ? field(*v) : vm::make_string("");
+  return true;
+}
+
+std::vector<std::string> EventValue::attr_names() const {
+  std::vector<std::string> names{"fields", "seq", "service", "type"};
+  for (const auto& [k, v] : event.fields) names.push_back(k);
+  return names;
+}
+
+void EventValue::repr(std::string& out) const {
+  out += "<event #" + std::to_string(event.seq) + " " + event.type;
+  if (!event.service.empty()) out += " " + event.service;
+  for (const auto& [k, v] : event.fields)
+    out += " " + k + "=" +
+           (std::holds_alternative<std::int64_t>(v) ? std::to_string(std::get<std::int64_t>(v))
+                                                    : std::get<std::string>(v));
+  out += ">";
+}
+
+Value EventValue::field(const runtime::FieldValue& v) {
+  if (const auto* n = std::get_if<std::int64_t>(&v)) return Value::integer(*n);
+  return vm::make_string(std::get<std::string>(v));
+}
+
+bool filter_match(std::string_view pattern, std::string_view value) {
+  if (pattern.empty()) return true;
+  if (pattern.find_first_of("*?") == std::string_view::npos) return pattern == value;
+  if (runtime::glob_match(pattern, value)) return true;
+  // As in the reference: a glob that does not match as a path still matches as a prefix
+  // ("deny*" and "deny(input/output error)") or a suffix.
+  if (pattern.size() > 1 && pattern.back() == '*' &&
+      pattern.find_first_of("*?") == pattern.size() - 1)
+    return value.starts_with(pattern.substr(0, pattern.size() - 1));
+  if (pattern.size() > 1 && pattern.front() == '*' &&
+      pattern.find_first_of("*?", 1) == std::string_view::npos)
+    return value.ends_with(pattern.substr(1));
+  return false;
+}
+
+namespace {
+
+struct Query {
+  Value where;
+  std::vector<std::pair<std::string, std::string>> filters;  // field → pattern
+  std::string describe() const {
+    std::string text;
+    for (const auto& [k, p] : filters) text += (text.empty() ? "" : ", ") + k + "=\"" + p + "\"";
+    return text;
+  }
+};
+
+bool parse_query(Thread& t, std::string_view fn, Args& a, Query& q) {
+  if (!a.positional.empty())
+    return t.fail(std::string(fn) + ": takes keyword arguments only (where=, field=pattern)");
+  for (auto& [key, v] : a.keywords) {
+    if (key == "where") {
+      if (!v.is(vm::Type::kFunction) && !v.is(vm::Type::kBuiltin))
+        return t.fail(std::string(fn) + ": where= must be a function, got " +
+                      std::string(vm::type_of(v)));
+      q.where = v;
+      continue;
+    }
+    std::string pattern;
+    if (v.is(vm::Type::kString))
+      pattern = vm::str(v);
+    else if (v.is(vm::Type::kInt))
+      pattern = std::to_string(v.as_int());
+    else
+      return t.fail(std::string(fn) + ": " + std::string(key) + "= must be a string pattern, got " +
+                    std::string(vm::type_of(v)));
+    q.filters.emplace_back(std::string(key), std::move(pattern));
+  }
+  return true;
+}
+
+std::string text_of(const runtime::Event& e, std::string_view key) {
+  if (key == "type") return e.type;
+  if (key == "service") return e.service;
+  return e.text(key);
+}
+
+/// Whether `e` matches; false with an error on the thread when where= failed.
+bool matches(Thread& t, std::string_view fn, const Query& q, const runtime::Event& e, bool& match) {
+  match = false;
+  for (const auto& [k, p] : q.filters)
+    if (!filter_match(p, text_of(e, k))) return true;
+  if (!q.where.is(vm::Type::kNone)) {
+    auto* value = new EventValue();
+    value->event = e;
+    Args args;
+    args.positional.push_back(Value::adopt(value));
+    Value result;
+    if (!vm::call(t, q.where, args, result))
+      return t.fail(std::string(fn) + ": where= failed: " + t.error());
+    if (!vm::truth(result)) return true;
+  }
+  match = true;
+  return true;
+}
+
+Session::Run* running(Thread& t, std::string_view fn) {
+  Session* s = Session::of(t);
+  if (!s || !s->run) {
+    t.fail(std::string(fn) + ": there is no running test here (the trace exists in a test body)");
+    return nullptr;
+  }
+  return s->run;
+}
+
+bool events_fn(Thread& t, const Value&, Args& a, Value& r) {
+  Query q;
+  if (!parse_query(t, "events", a, q)) return false;
+  Session::Run* run = running(t, "events");
+  if (!run) return false;
+  std::vector<Value> out;
+  for (const auto& e : run->log->snapshot()) {
+    bool match = false;
+    if (!matches(t, "events", q, e, match)) return false;
+    if (!match) continue;
+    auto* value = new EventValue();
+    value->event = e;
+    out.push_back(Value::adopt(value));
+  }
+  r = vm::make_list(std::move(out));
+  return true;
+}
+
+bool assert_eventually_fn(Thread& t, const Value&, Args& a, Value& r) {
+  Query q;
+  if (!parse_query(t, "assert_eventually", a, q)) return false;
+  Session::Run* run = running(t, "assert_eventually");
+  if (!run) return false;
+  ++run->assertions;
+  r = Value();
+  for (const auto& e : run->log->snapshot()) {
+    bool match = false;
+    if (!matches(t, "assert_eventually", q, e, match)) return false;
+    if (match) return true;
+  }
+  std::string what = q.describe();
+  if (!q.where.is(vm::Type::kNone)) what += std::string(what.empty() ? "" : ", ") + "where=";
+  return t.fail("assert_eventually: no matching event found (" + what + ")");
+}
+
+bool assert_never_fn(Thread& t, const Value&, Args& a, Value& r) {
+  Query q;
+  if (!parse_query(t, "assert_never", a, q)) return false;
+  Session::Run* run = running(t, "assert_never");
+  if (!run) return false;
+  ++run->assertions;
+  r = Value();
+  for (const auto& e : run->log->snapshot()) {
+    bool match = false;
+    if (!matches(t, "assert_never", q, e, match)) return false;
+    if (!match) continue;
+    EventValue shown;
+    shown.event = e;
+    std::string text;
+    shown.repr(text);
+    return t.fail("assert_never: found matching event " + text);
+  }
+  return true;
+}
+
+bool dict_query(Thread& t, std::string_view fn, std::string_view which, const Value& v, Query& q) {
+  if (!v.is(vm::Type::kDict))
+    return t.fail(std::string(fn) + ": " + std::string(which) +
+                  "= must be a dict of filters, got " + std::string(vm::type_of(v)));
+  for (const auto& e : v.as<vm::Dict>()->entries) {
+    if (!e.key.is(vm::Type::kString) || !e.value.is(vm::Type::kString))
+      return t.fail(std::string(fn) + ": " + std::string(which) +
+                    "= must map field names to patterns");
+    q.filters.emplace_back(vm::str(e.key), vm::str(e.value));
+  }
+  return true;
+}
+
+bool assert_before_fn(Thread& t, const Value&, Args& a, Value& r) {
+  Value first, then;
+  if (!vm::unpack(t, "assert_before", a, {{"first", &first}, {"then", &then}})) return false;
+  Query qf, qt;
+  if (!dict_query(t, "assert_before", "first", first, qf) ||
+      !dict_query(t, "assert_before", "then", then, qt))
+    return false;
+  Session::Run* run = running(t, "assert_before");
+  if (!run) return false;
+  ++run->assertions;
+  r = Value();
+  std::uint64_t first_seq = 0, then_seq = 0;
+  for (const auto& e : run->log->snapshot()) {
+    bool match = false;
+    if (!first_seq && matches(t, "assert_before", qf, e, match) && match) first_seq = e.seq;
+    if (!then_seq && matches(t, "assert_before", qt, e, match) && match) then_seq = e.seq;
+  }
+  if (!first_seq)
+    return t.fail("assert_before: no event matching 'first' filters (" + qf.describe() + ")");
+  if (!then_seq)
+    return t.fail("assert_before: no event matching 'then' filters (" + qt.describe() + ")");
+  if (first_seq >= then_seq)
+    return t.fail("assert_before: 'first' event (seq=" + std::to_string(first_seq) +
+                  ") did not occur before 'then' event (seq=" + std::to_string(then_seq) + ")");
+  return true;
+}
+
+}  // namespace
+
+void add_queries(const std::function<void(std::string_view, vm::NativeFn)>& add) {
+  add("events", events_fn);
+  add("assert_eventually", assert_eventually_fn);
+  add("assert_never", assert_never_fn);
+  add("assert_before", assert_before_fn);
+}
+
+}  // namespace fb::stdlib

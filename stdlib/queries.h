@@ -1,0 +1,32 @@
+#pragma once
+/// Queries and assertions over the running test's event trace.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/event_log.h"
+#include "vm/objects.h"
+
+namespace fb::stdlib {
+
+/// One recorded event: .seq .type .service .fields, and each field as an attribute
+/// ("" when the event has no such field).
+struct EventValue final : vm::HostObject {
+  runtime::Event event;
+  std::string_view type_name() const override;
+  bool attr(const vm::Value& self, std::string_view name, vm::Value& out) const override;
+  std::vector<std::string> attr_names() const override;
+  void repr(std::string& out) const override;
+  static vm::Value field(const runtime::FieldValue& v);
+};
+
+/// A filter pattern against a field's text: exact without wildcards; otherwise a glob
+/// ('*' within a path segment, '**' across), and, as in the reference, a single trailing
+/// or leading '*' also matches as a plain prefix or suffix ("deny*").
+bool filter_match(std::string_view pattern, std::string_view value);
+
+void add_queries(const std::function<void(std::string_view, vm::NativeFn)>& add);
+
+}  // namespace fb::stdlib
