@@ -1,19 +1,17 @@
 // `faultbox run`: one binary under syscall faults given on the command line.
-#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <ostream>
 #include <set>
-#include <thread>
 
 #include "grammar/suggest.h"
 #include "runtime/supervisor.h"
 #include "tools/cli/command.h"
+#include "tools/cli/signals.h"
 
 extern char** environ;
 
@@ -40,69 +38,6 @@ std::optional<std::vector<std::string>> target_env(const std::vector<std::string
   }
   return env;
 }
-
-/// Waits for SIGINT, SIGTERM or SIGHUP on its own thread while the target runs; SIGUSR1
-/// (sent by finish()) ends it. The first signal stops the target gracefully, a second
-/// one kills it at once.
-class SignalWatch {
- public:
-  SignalWatch() {
-    ::sigemptyset(&set_);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) ::sigaddset(&set_, s);
-    // Blocked before the supervisor starts its threads, so they inherit the mask and
-    // only this watcher ever takes these signals.
-    ::pthread_sigmask(SIG_BLOCK, &set_, &old_);
-  }
-  void start(runtime::Supervisor& supervisor) {
-    thread_ = std::thread([this, &supervisor] {
-      for (;;) {
-        int signal = 0;
-        if (::sigwait(&set_, &signal) != 0 || signal == SIGUSR1) return;
-        std::lock_guard lock(mutex_);
-        supervisor.stop_all(received_ ? 0ms : 2000ms);
-        if (!received_) received_ = signal;
-      }
-    });
-  }
-  /// The first signal received so far (0: none).
-  int received() {
-    std::lock_guard lock(mutex_);
-    return received_;
-  }
-  /// Stops watching (before the supervisor goes away); the signals stay blocked.
-  void stop_watching() {
-    if (thread_.joinable()) {
-      ::pthread_kill(thread_.native_handle(), SIGUSR1);
-      thread_.join();
-    }
-  }
-  /// Ends the watch; returns the first signal received (0: none).
-  int finish() {
-    stop_watching();
-    // A signal that arrived after the watcher ended is still pending: take it, so that
-    // restoring the mask does not deliver it to a process that has finished its work.
-    timespec zero{};
-    sigset_t pending;
-    ::sigpending(&pending);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) {
-      if (!::sigismember(&pending, s)) continue;
-      sigset_t one;
-      ::sigemptyset(&one);
-      ::sigaddset(&one, s);
-      ::sigtimedwait(&one, nullptr, &zero);
-      if (!received_ && s != SIGUSR1) received_ = s;
-    }
-    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    return received_;
-  }
-  ~SignalWatch() { finish(); }
-
- private:
-  sigset_t set_{}, old_{};
-  std::thread thread_;
-  std::mutex mutex_;
-  int received_ = 0;
-};
 
 int run_run(const Context& context, const ParsedArgs& args) {
   if (args.positionals.empty())
@@ -179,7 +114,11 @@ int run_run(const Context& context, const ParsedArgs& args) {
   {
     std::string service = spec.binary.substr(spec.binary.rfind('/') + 1);
     runtime::Supervisor supervisor(log, seed);
-    signals.start(supervisor);  // a Ctrl-C during the launch counts too
+    // The first signal stops the target gracefully, a second one kills it at once. A
+    // Ctrl-C during the launch counts too.
+    signals.start([&supervisor](int, bool first) {
+      supervisor.stop_all(first ? std::chrono::milliseconds(2000) : std::chrono::milliseconds(0));
+    });
     auto id = supervisor.launch(service, spec, std::move(rules), error);
     if (!id) {
       signals.stop_watching();

@@ -1,4 +1,5 @@
 // `faultbox test`: runs a spec's tests against freshly started services.
+#include <cstring>
 #include <filesystem>
 #include <ostream>
 #include <random>
@@ -6,6 +7,7 @@
 
 #include "runtime/rules.h"
 #include "tools/cli/command.h"
+#include "tools/cli/signals.h"
 #include "tools/cli/test_runner.h"
 
 namespace fb::cli {
@@ -67,6 +69,17 @@ int run_test(const Context& context, const ParsedArgs& args) {
       (fs::path(spec).parent_path() / ".faultbox" / "logs").lexically_normal().string());
   if (logs.empty()) logs = ".faultbox/logs";
   TestRunner runner(spec, seed, logs, [&](std::string_view line) { context.out << line << '\n'; });
+  if (auto text = args.value("timeout")) {
+    std::string why;
+    auto d = runtime::parse_duration(*text, why);
+    if (!d || d->count() <= 0)
+      return usage_error(context, "test",
+                         "--timeout: " + (d ? std::string("wants a positive duration") : why));
+    runner.timeout = std::chrono::ceil<std::chrono::milliseconds>(*d);
+  }
+  // Ctrl-C stops the running test and its services, and no further test starts.
+  SignalWatch signals;
+  signals.start([&runner](int, bool) { runner.interrupt(); });
   std::string error;
   if (!runner.load(error)) {
     context.err << "faultbox test: " << spec << ": cannot load the spec:\n" << error;
@@ -87,6 +100,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
   int passed = 0, failed = 0;
   std::vector<std::string> warnings;
   for (const auto& name : chosen) {
+    if (runner.interrupted()) break;
     TestOutcome outcome = runner.run(name);
     const char* word = outcome.verdict == TestOutcome::Verdict::kPass   ? "PASS"
                        : outcome.verdict == TestOutcome::Verdict::kFail ? "FAIL"
@@ -111,6 +125,12 @@ int run_test(const Context& context, const ParsedArgs& args) {
                 << "\n";
   }
   context.out << passed << " passed, " << failed << " failed\n";
+  signals.stop_watching();
+  if (int signal = signals.finish()) {
+    context.err << "faultbox test: interrupted by SIG" << ::sigabbrev_np(signal)
+                << "; the running test's services were stopped\n";
+    return 128 + signal;
+  }
   if (!warnings.empty()) {
     context.out << "\n";
     for (const auto& w : warnings) context.out << w << "\n";
@@ -124,7 +144,7 @@ const Command& command_test() {
   static const Command command{
       .name = "test",
       .summary = "Run a spec's tests against freshly started services",
-      .usage = "faultbox test [SPEC] [--test PATTERN] [--seed N] [--logs DIR]",
+      .usage = "faultbox test [SPEC] [--test PATTERN] [--seed N] [--timeout DUR] [--logs DIR]",
       .details =
           "Loads SPEC (default ./faultbox.star) and runs each top-level `def test_*` in name\n"
           "order. Before each test, every declared service is started: dependencies first,\n"
@@ -140,6 +160,8 @@ const Command& command_test() {
           "be loaded or no test matched.",
       .flags = {{"test", FlagKind::kValue, "PATTERN", "run only the matching tests"},
                 {"seed", FlagKind::kValue, "N", "seed for probabilistic faults (default: random)"},
+                {"timeout", FlagKind::kValue, "DUR",
+                 "stop a test body running longer than DUR (default 3m): TEST_TIMEOUT"},
                 {"logs", FlagKind::kValue, "DIR", "where service output goes"}},
       .run = run_test,
   };

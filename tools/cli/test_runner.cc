@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -34,6 +36,11 @@ TestRunner::TestRunner(std::string spec_path, std::uint64_t seed, std::string lo
       print_(std::move(print)) {}
 
 TestRunner::~TestRunner() = default;
+
+void TestRunner::interrupt() {
+  interrupted_ = true;
+  thread_.cancelled = true;
+}
 
 bool TestRunner::load(std::string& error) {
   grammar::SourceMap sources;
@@ -202,7 +209,7 @@ TestOutcome TestRunner::run(const std::string& name) {
           ready = true;
           break;
         }
-        if (Clock::now() >= deadline) {
+        if (Clock::now() >= deadline || interrupted_) {
           error_out("HEALTHCHECK_TIMEOUT",
                     "service \"" + service->name +
                         "\" not ready: " + describe(service->healthcheck) + " timed out after " +
@@ -227,11 +234,43 @@ TestOutcome TestRunner::run(const std::string& name) {
       vm::Value result;
       thread_.clear_error();
       thread_.steps = 0;
-      if (!vm::call(thread_, fn, args, result)) {
+      // A body that runs too long is cancelled from a timer thread: the VM checks the
+      // flag as it steps (a step client waits at most its own timeout first).
+      std::mutex mutex;
+      std::condition_variable done_changed;
+      bool done = false, timed_out = false;
+      std::thread timer;
+      if (timeout.count() > 0) {
+        timer = std::thread([&] {
+          std::unique_lock lock(mutex);
+          if (!done_changed.wait_for(lock, timeout, [&] { return done; })) {
+            timed_out = true;
+            thread_.cancelled = true;
+          }
+        });
+      }
+      if (!interrupted_ && !vm::call(thread_, fn, args, result)) {
         outcome.verdict = TestOutcome::Verdict::kFail;
         outcome.reason = vm::format_error(thread_);
         thread_.clear_error();
       }
+      {
+        std::lock_guard lock(mutex);
+        done = true;
+      }
+      done_changed.notify_all();
+      if (timer.joinable()) timer.join();
+      if (timed_out) {
+        outcome.verdict = TestOutcome::Verdict::kError;
+        outcome.code = "TEST_TIMEOUT";
+        outcome.reason = "the test ran longer than its timeout of " +
+                         runtime::format_duration(timeout) + " and was stopped";
+      } else if (interrupted_) {
+        outcome.verdict = TestOutcome::Verdict::kError;
+        outcome.code = "INTERRUPTED";
+        outcome.reason = "faultbox was interrupted";
+      }
+      if (!interrupted_) thread_.cancelled = false;
     }
     outcome.assertions = state.assertions;
     // Stop every service, whatever happened: SIGTERM, SIGKILL two seconds later.

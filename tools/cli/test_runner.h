@@ -3,6 +3,7 @@
 /// started services (dependency order, ports checked free, healthchecks), and stops
 /// every service after it, whatever happened.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -42,6 +43,14 @@ class TestRunner {
   const std::vector<std::string>& tests() const { return tests_; }
   TestOutcome run(const std::string& name);
 
+  /// Per test: a body still running after this is stopped and the test is an error
+  /// (TEST_TIMEOUT). Zero: no limit.
+  std::chrono::milliseconds timeout{std::chrono::minutes(3)};
+  /// From any thread (a signal watcher): stops the running test as soon as it can; the
+  /// services are stopped as after any test. Later run() calls return at once.
+  void interrupt();
+  bool interrupted() const { return interrupted_.load(); }
+
  private:
   std::string spec_path_;
   std::uint64_t seed_;
@@ -54,6 +63,7 @@ class TestRunner {
   std::vector<std::string> tests_;
   std::vector<const stdlib::ServiceDecl*> order_;
   std::set<int> trapped_;  // syscall numbers every seccomp service traps
+  std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace fb::cli

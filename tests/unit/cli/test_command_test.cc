@@ -253,6 +253,59 @@ def test_silent():
   EXPECT_EQ(r.out.find("[TEST_NO_ASSERTIONS] test_trace"), std::string::npos);
 }
 
+TEST(TestCommand, ABodyThatNeverEndsIsStoppedByTheTimeout) {
+  Spec spec(R"(
+def test_spins():
+    n = 0
+    while True:
+        n += 1
+
+def test_after():
+    assert_true(True)
+)");
+  auto r = faultbox_test(spec, {"--seed", "1", "--timeout", "200ms"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("ERROR test_spins ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[TEST_TIMEOUT]"), std::string::npos);
+  EXPECT_NE(r.out.find("the test ran longer than its timeout of 200ms"), std::string::npos);
+  EXPECT_NE(r.out.find("PASS test_after"), std::string::npos) << "the next test still runs";
+}
+
+TEST(TestCommand, InterruptingStopsTheTestAndItsServices) {
+  Spec spec(
+      "svc = service('svc', '/bin/sh', interface('main', 'http', 18237),\n"
+      "  args = ['-c', 'echo $$ > pid; exec " +
+      probe() +
+      " http 18237'],\n"
+      "  healthcheck = http('localhost:18237/health'))\n"
+      "def test_a_spins():\n    while True:\n        pass\n"
+      "def test_b_never_runs():\n    assert_true(True)\n");
+  std::vector<std::string> args{FB_FAULTBOX, "test", "--seed", "1"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string out = spec.file("out.txt");
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::chdir(spec.dir.c_str()) != 0 || !std::freopen(out.c_str(), "w", stdout)) ::_exit(126);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  // Bounded only so that a broken build fails instead of hanging; not a timing goal.
+  for (int i = 0; i < 600 && fb::testing::read_file(spec.file("pid")).empty(); ++i)
+    ::usleep(50'000);
+  pid_t service = std::atoi(fb::testing::read_file(spec.file("pid")).c_str());
+  ASSERT_GT(service, 0);
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGINT) << status;
+  std::string report = fb::testing::read_file(out);
+  EXPECT_NE(report.find("ERROR test_a_spins"), std::string::npos) << report;
+  EXPECT_EQ(report.find("test_b_never_runs"), std::string::npos) << report;
+  EXPECT_TRUE(::kill(service, 0) != 0 && errno == ESRCH) << "the service was stopped";
+}
+
 TEST(TestCommand, SpecsThatCannotLoadExitOne) {
   Spec syntax("def test_x(:\n    pass\n");
   auto r = faultbox_test(syntax, {"--seed", "1"});
