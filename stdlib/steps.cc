@@ -117,6 +117,41 @@ bool to_json(Thread& t, const Value& v, nlohmann::json& out, int depth = 0) {
 }
 
 /// What a step method is bound to: the interface it talks to.
+/// The running test's log, or nullptr when steps run outside a test.
+runtime::EventLog* step_log(Thread& t) {
+  Session* session = Session::of(t);
+  return session && session->run ? session->run->log : nullptr;
+}
+
+/// step_send in the test lane, then the request reaches the service.
+void record_send(runtime::EventLog* log, const std::string& service, const std::string& iface,
+                 std::string protocol, std::string method, runtime::EventLog::Fields extra = {}) {
+  if (!log) return;
+  runtime::EventLog::Fields fields{{"target", service},
+                                   {"interface", iface},
+                                   {"protocol", std::move(protocol)},
+                                   {"method", std::move(method)}};
+  for (auto& f : extra) fields.push_back(std::move(f));
+  log->append("step_send", "test", std::move(fields));
+  log->merge(service, "test");
+}
+
+/// The reply reaches the test, then step_recv in its lane.
+void record_recv(runtime::EventLog* log, const std::string& service, const std::string& iface,
+                 std::string method, std::int64_t ms, bool ok, int status,
+                 const std::string& error) {
+  if (!log) return;
+  log->merge("test", service);
+  runtime::EventLog::Fields fields{{"target", service},
+                                   {"interface", iface},
+                                   {"method", std::move(method)},
+                                   {"duration_ms", ms},
+                                   {"success", std::string(ok ? "true" : "false")}};
+  if (status) fields.emplace_back("status_code", static_cast<std::int64_t>(status));
+  if (!error.empty()) fields.emplace_back("error", error);
+  log->append("step_recv", "test", std::move(fields));
+}
+
 struct StepSelf final : vm::HostObject {
   std::string service;
   InterfaceDecl decl;
@@ -167,17 +202,8 @@ bool http_step(Thread& t, const Value& self, Args& a, Value& r) {
   }
   std::string method_upper = step->method;
   for (char& c : method_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  Session* session = Session::of(t);
-  runtime::EventLog* log = session && session->run ? session->run->log : nullptr;
-  if (log) {
-    log->append("step_send", "test",
-                {{"target", ref.service},
-                 {"interface", ref.decl.name},
-                 {"protocol", "http"},
-                 {"method", step->method},
-                 {"path", path_text}});
-    log->merge(ref.service, "test");  // the request reaches the service
-  }
+  runtime::EventLog* log = step_log(t);
+  record_send(log, ref.service, ref.decl.name, "http", step->method, {{"path", path_text}});
   auto started = Clock::now();
   HttpResponse response =
       http_request(method_upper, "http://localhost:" + std::to_string(ref.decl.port) + path_text,
@@ -197,17 +223,8 @@ bool http_step(Thread& t, const Value& self, Args& a, Value& r) {
     for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (!vm::dict_set(t, *dict, vm::make_string(key), vm::make_string(v))) return false;
   }
-  if (log) {
-    log->merge("test", ref.service);  // and its reply reaches the test
-    runtime::EventLog::Fields fields{{"target", ref.service},
-                                     {"interface", ref.decl.name},
-                                     {"method", step->method},
-                                     {"duration_ms", value->duration_ms},
-                                     {"success", std::string(value->truth() ? "true" : "false")}};
-    if (value->status) fields.emplace_back("status_code", static_cast<std::int64_t>(value->status));
-    if (!value->error.empty()) fields.emplace_back("error", value->error);
-    log->append("step_recv", "test", std::move(fields));
-  }
+  record_recv(log, ref.service, ref.decl.name, step->method, value->duration_ms, value->truth(),
+              value->status, value->error);
   return true;
 }
 
@@ -223,16 +240,8 @@ bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
     return t.fail(fn + ": data must be a non-empty string");
   std::string line = vm::str(data);
   if (!line.ends_with("\n")) line += "\n";
-  Session* session = Session::of(t);
-  runtime::EventLog* log = session && session->run ? session->run->log : nullptr;
-  if (log) {
-    log->append("step_send", "test",
-                {{"target", ref.service},
-                 {"interface", ref.decl.name},
-                 {"protocol", "tcp"},
-                 {"method", std::string("send")}});
-    log->merge(ref.service, "test");
-  }
+  runtime::EventLog* log = step_log(t);
+  record_send(log, ref.service, ref.decl.name, "tcp", "send");
   auto started = Clock::now();
   std::string error, reply;
   runtime::UniqueFd fd = dial("localhost", ref.decl.port, std::chrono::seconds(5), error);
@@ -260,16 +269,7 @@ bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
   reply = reply.substr(0, reply.find('\n'));
   while (!reply.empty() && (reply.back() == '\r' || reply.back() == ' ')) reply.pop_back();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
-  if (log) {
-    log->merge("test", ref.service);
-    runtime::EventLog::Fields fields{{"target", ref.service},
-                                     {"interface", ref.decl.name},
-                                     {"method", std::string("send")},
-                                     {"duration_ms", ms},
-                                     {"success", std::string(error.empty() ? "true" : "false")}};
-    if (!error.empty()) fields.emplace_back("error", error);
-    log->append("step_recv", "test", std::move(fields));
-  }
+  record_recv(log, ref.service, ref.decl.name, "send", ms, error.empty(), 0, error);
   if (!error.empty()) return t.fail("tcp send failed: " + error);
   r = vm::make_string(reply);
   return true;

@@ -1,6 +1,7 @@
 #include "tools/cli/args.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "grammar/suggest.h"
 
@@ -20,6 +21,13 @@ std::optional<std::string> ParsedArgs::value(std::string_view name) const {
   auto it = values.find(name);
   if (it == values.end()) return std::nullopt;
   return it->second;
+}
+
+std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 namespace {

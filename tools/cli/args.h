@@ -2,6 +2,7 @@
 /// Command-line flag parsing shared by every subcommand, so all of them accept the same
 /// forms (`--flag value`, `--flag=value`, `--` to end flags) and fail the same way.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,6 +31,9 @@ struct ParsedArgs {
   /// Every value a kRepeated flag was given, in order.
   std::vector<std::string> all(std::string_view name) const;
 };
+
+/// A non-negative decimal integer (a --seed), or nullopt for anything else.
+std::optional<std::uint64_t> parse_unsigned(std::string_view text);
 
 /// Parses `args` against `flags`. On a bad flag returns nullopt and sets `error` to a
 /// one-line message naming the flag ("unknown flag '--fromat' (did you mean '--format'?)").

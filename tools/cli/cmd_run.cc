@@ -55,15 +55,11 @@ int run_run(const Context& context, const ParsedArgs& args) {
   }
   std::uint64_t seed = 0;
   if (auto text = args.value("seed")) {
-    std::size_t used = 0;
-    try {
-      seed = std::stoull(*text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != text->size() || text->starts_with("-"))
+    auto value = parse_unsigned(*text);
+    if (!value)
       return usage_error(context, "run",
                          "--seed wants a non-negative integer, got '" + *text + "'");
+    seed = *value;
   }
   runtime::LaunchSpec spec;
   spec.binary = args.positionals[0];

@@ -48,15 +48,11 @@ int run_test(const Context& context, const ParsedArgs& args) {
   std::string spec = args.positionals.empty() ? "faultbox.star" : args.positionals[0];
   std::uint64_t seed = 0;
   if (auto text = args.value("seed")) {
-    std::size_t used = 0;
-    try {
-      seed = std::stoull(*text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != text->size() || text->starts_with("-"))
+    auto value = parse_unsigned(*text);
+    if (!value)
       return usage_error(context, "test",
                          "--seed wants a non-negative integer, got '" + *text + "'");
+    seed = *value;
   } else {
     seed = std::random_device{}() & 0x7fffffff;
     context.err << "seed: " << seed << " (generated; --seed " << seed << " repeats this run)\n";

@@ -7,36 +7,16 @@
 #include "stdlib/builtins.h"
 #include "stdlib/faults.h"
 #include "stdlib/queries.h"
+#include "tests/unit/spec_run.h"
 #include "vm/ops.h"
 #include "vm/thread.h"
 
 namespace fb::stdlib {
 namespace {
 
-struct Run {
-  std::shared_ptr<vm::Program> program;
-  vm::Thread thread;
-  bool ok = false;
-  vm::Value global(std::string_view name) const {
-    const auto& names = program->module.globals;
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return program->globals[i];
-    return vm::Value();
-  }
-};
+using Run = testing::SpecRun;
 
-std::unique_ptr<Run> run(const std::string& text) {
-  grammar::SourceMap map;
-  auto id = map.add("spec.star", text);
-  grammar::DiagnosticList diagnostics;
-  auto module = compiler::analyze(map.file(id), diagnostics);
-  EXPECT_FALSE(diagnostics.has_errors()) << text;
-  auto r = std::make_unique<Run>();
-  r->program = vm::load_program(compiler::lower(*module, map.file(id)));
-  r->thread.predeclared = lookup;
-  r->ok = vm::run_program(r->thread, r->program);
-  return r;
-}
+std::unique_ptr<Run> run(const std::string& text) { return testing::run_spec(text, lookup); }
 
 const runtime::FaultRule& rule_of(const Run& r, std::string_view name) {
   return r.global(name).as<FaultValue>()->rule;

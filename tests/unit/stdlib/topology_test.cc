@@ -2,10 +2,9 @@
 // session, the values they return, and the errors for bad declarations.
 #include <gtest/gtest.h>
 
-#include "compiler/frontend.h"
-#include "compiler/lower.h"
 #include "stdlib/builtins.h"
 #include "stdlib/session.h"
+#include "tests/unit/spec_run.h"
 #include "vm/ops.h"
 #include "vm/thread.h"
 
@@ -14,28 +13,20 @@ namespace {
 
 struct Run {
   Session session;
-  std::shared_ptr<vm::Program> program;
-  vm::Thread thread;
+  std::unique_ptr<testing::SpecRun> spec;
   bool ok = false;
   std::string global(std::string_view name) const {
-    const auto& names = program->module.globals;
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return vm::str(program->globals[i]);
-    return "<unset>";
+    vm::Value v = spec->global(name);
+    return v.is(vm::Type::kNone) ? "<unset>" : vm::str(v);
   }
 };
 
 std::unique_ptr<Run> run(const std::string& text, bool with_session = true) {
-  grammar::SourceMap map;
-  auto id = map.add("spec.star", text);
-  grammar::DiagnosticList diagnostics;
-  auto module = compiler::analyze(map.file(id), diagnostics);
-  EXPECT_FALSE(diagnostics.has_errors()) << text;
   auto r = std::make_unique<Run>();
-  r->program = vm::load_program(compiler::lower(*module, map.file(id)));
-  r->thread.predeclared = lookup;
-  if (with_session) r->session.attach(r->thread);
-  r->ok = vm::run_program(r->thread, r->program);
+  r->spec = testing::run_spec(text, lookup, [&](vm::Thread& t) {
+    if (with_session) r->session.attach(t);
+  });
+  r->ok = r->spec->ok;
   return r;
 }
 
@@ -56,7 +47,7 @@ shown = repr(db.main)
 
 TEST(Topology, ServicesRegisterWithTheirInterfacesAndAttributes) {
   auto r = run(kShop);
-  ASSERT_TRUE(r->ok) << r->thread.error();
+  ASSERT_TRUE(r->ok) << r->spec->thread.error();
   ASSERT_EQ(r->session.services.size(), 2u);
   const ServiceDecl& db = r->session.services[0];
   EXPECT_EQ(db.binary, "/usr/bin/kv");
@@ -85,7 +76,7 @@ TEST(Topology, EveryServiceLearnsEveryAddressThroughTheEnvironment) {
 a = service("my-db", "/bin/true", interface("main", "tcp", 7001))
 b = service("api", "/bin/true", interface("http", "http", 8080), interface("admin", "http", 9090))
 )");
-  ASSERT_TRUE(r->ok) << r->thread.error();
+  ASSERT_TRUE(r->ok) << r->spec->thread.error();
   auto env = r->session.wiring();
   auto has = [&](const std::string& k, const std::string& v) {
     return std::find(env.begin(), env.end(), std::pair(k, v)) != env.end();
@@ -104,7 +95,7 @@ api = service("api", "/bin/true", depends_on = ["db", "cache"])
 cache = service("cache", "/bin/true")
 db = service("db", "/bin/true")
 )");
-  ASSERT_TRUE(r->ok) << r->thread.error();
+  ASSERT_TRUE(r->ok) << r->spec->thread.error();
   std::string error;
   auto order = r->session.start_order(error);
   ASSERT_TRUE(order) << error;
@@ -154,11 +145,11 @@ TEST(Topology, BadDeclarationsAreErrorsNamingWhatIsWrong) {
   for (const auto& c : cases) {
     auto r = run(c.spec);
     EXPECT_FALSE(r->ok) << c.spec;
-    EXPECT_EQ(r->thread.error().substr(0, std::string(c.error).size()), c.error) << c.spec;
+    EXPECT_EQ(r->spec->thread.error().substr(0, std::string(c.error).size()), c.error) << c.spec;
   }
   auto r = run(R"(service("db", "/a"))", /*with_session=*/false);
   EXPECT_FALSE(r->ok);
-  EXPECT_EQ(r->thread.error(),
+  EXPECT_EQ(r->spec->thread.error(),
             "service() declares topology: it runs only in a spec run by faultbox test");
 }
 

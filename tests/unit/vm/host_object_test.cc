@@ -2,8 +2,7 @@
 // repr, truth, identity, and the errors Starlark code gets from them.
 #include <gtest/gtest.h>
 
-#include "compiler/frontend.h"
-#include "compiler/lower.h"
+#include "tests/unit/spec_run.h"
 #include "vm/methods.h"
 #include "vm/objects.h"
 #include "vm/ops.h"
@@ -32,34 +31,12 @@ struct Thing final : vm::HostObject {
   }
 };
 
-struct Run {
-  std::shared_ptr<vm::Program> program;
-  vm::Thread thread;
-  bool ok = false;
-  vm::Value global(std::string_view name) const {
-    const auto& names = program->module.globals;
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return program->globals[i];
-    return vm::Value();
-  }
-};
-
 /// Runs `text` with the name `interface` bound to one Thing (any name the frontend knows
 /// would do: the host hook is asked first).
-std::unique_ptr<Run> run(const std::string& text) {
-  grammar::SourceMap map;
-  auto id = map.add("host.star", text);
-  grammar::DiagnosticList diagnostics;
-  auto module = compiler::analyze(map.file(id), diagnostics);
-  EXPECT_FALSE(diagnostics.has_errors());
-  auto result = std::make_unique<Run>();
-  result->program = vm::load_program(compiler::lower(*module, map.file(id)));
+std::unique_ptr<testing::SpecRun> run(const std::string& text) {
   vm::Value thing = vm::Value::adopt(new Thing());
-  result->thread.predeclared = [thing](std::string_view name) {
-    return name == "interface" ? thing : vm::Value();
-  };
-  result->ok = vm::run_program(result->thread, result->program);
-  return result;
+  return testing::run_spec(
+      text, [thing](std::string_view name) { return name == "interface" ? thing : vm::Value(); });
 }
 
 TEST(HostObject, LooksLikeAValueOfItsOwnType) {
