@@ -159,36 +159,85 @@ bool allow_fn(Thread& t, const Value&, Args& a, Value& r) {
   return true;
 }
 
-bool fault_fn(Thread& t, const Value&, Args& a, Value& r) {
-  Session* session = Session::of(t);
-  if (a.positional.empty()) return t.fail("fault: missing argument for target");
+/// The service a fault builtin acts on: its first positional argument.
+bool target_service(Thread& t, std::string_view fn, const Args& a, std::string& service) {
+  if (a.positional.empty()) return t.fail(std::string(fn) + ": missing argument for the service");
   const Value& target = a.positional[0];
   if (!target.is(vm::Type::kHost) || vm::type_of(target) != "service")
-    return t.fail("fault: the target must be a service, got " + std::string(vm::type_of(target)) +
+    return t.fail(std::string(fn) + ": the target must be a service, got " +
+                  std::string(vm::type_of(target)) +
                   " (faults on interfaces and assumptions are not supported yet)");
   if (a.positional.size() > 1)
-    return t.fail("fault: protocol rules (fault(svc.iface, error(...))) are not supported yet");
-  std::string service = target.as<ServiceValue>()->name;
-  Value run;
-  std::vector<runtime::FaultRule> rules;
+    return t.fail(std::string(fn) +
+                  ": protocol rules (fault(svc.iface, error(...))) are not supported yet");
+  service = target.as<ServiceValue>()->name;
+  return true;
+}
+
+/// The syscalls a keyword stands for, or an error with a did-you-mean.
+bool syscalls_of(Thread& t, std::string_view fn, std::string_view name,
+                 std::vector<std::string>& out) {
+  out = runtime::expand(runtime::host_arch(), name);
+  if (!out.empty()) return true;
+  std::vector<std::string> names = runtime::syscall_names(runtime::host_arch());
+  for (auto& f : runtime::family_names()) names.push_back(f);
+  std::string message = std::string(fn) + ": unknown syscall \"" + std::string(name) + "\"";
+  if (auto near = grammar::closest_match(name, names))
+    message += " (did you mean \"" + *near + "\"?)";
+  return t.fail(message);
+}
+
+/// Installs `rules` on the running `service` as one set.
+std::optional<runtime::RuleSetId> install(Thread& t, std::string_view fn,
+                                          const std::string& service,
+                                          std::vector<runtime::FaultRule> rules) {
+  Session* session = Session::of(t);
+  if (!session || !session->run) {
+    t.fail(std::string(fn) + ": there is no running service \"" + service +
+           "\" here (faults are installed from a test body)");
+    return std::nullopt;
+  }
+  auto target = session->run->targets.find(service);
+  if (target == session->run->targets.end()) {
+    t.fail(std::string(fn) + ": service \"" + service + "\" is not running");
+    return std::nullopt;
+  }
+  std::string error;
+  auto set = session->run->supervisor->install(target->second, std::move(rules), error);
+  if (set) return set;
+  if (error.find("does not trap") != std::string::npos)
+    t.fail("[FAULT_NOT_FILTERABLE] " + std::string(fn) + ": " + error +
+           ". A service's filter is fixed when it starts, from the syscalls the spec names "
+           "literally in fault() calls; name it in one (e.g. write=deny(\"EIO\"))");
+  else
+    t.fail(std::string(fn) + ": " + error);
+  return std::nullopt;
+}
+
+/// Calls `run` under the rule set, then removes the set, also when run failed (the
+/// error stays on the thread). Returns run's value.
+bool run_under(Thread& t, runtime::RuleSetId set, const Value& run, Value& r) {
+  Args none;
+  bool ok = vm::call(t, run, none, r);
+  Session::of(t)->run->supervisor->remove(set);
+  return ok;
+}
+
+/// fault() and fault_start(): every keyword but run= is a syscall or family = a fault.
+bool fault_rules(Thread& t, std::string_view fn, Args& a, Value& run,
+                 std::vector<runtime::FaultRule>& rules) {
   for (auto& [key, v] : a.keywords) {
     if (key == "run") {
       run = v;
       continue;
     }
     if (key == "source")
-      return t.fail("fault: source= applies to protocol faults, which are not supported yet");
-    std::vector<std::string> syscalls = runtime::expand(runtime::host_arch(), key);
-    if (syscalls.empty()) {
-      std::vector<std::string> names = runtime::syscall_names(runtime::host_arch());
-      for (auto& f : runtime::family_names()) names.push_back(f);
-      std::string message = "fault: unknown syscall \"" + std::string(key) + "\"";
-      if (auto near = grammar::closest_match(key, names))
-        message += " (did you mean \"" + *near + "\"?)";
-      return t.fail(message);
-    }
+      return t.fail(std::string(fn) +
+                    ": source= applies to protocol faults, which are not supported yet");
+    std::vector<std::string> syscalls;
+    if (!syscalls_of(t, fn, key, syscalls)) return false;
     if (!v.is(vm::Type::kHost) || vm::type_of(v) != "fault")
-      return t.fail("fault: " + std::string(key) +
+      return t.fail(std::string(fn) + ": " + std::string(key) +
                     "= must be a fault (deny, delay or allow), got " + std::string(vm::type_of(v)) +
                     ", for example " + std::string(key) + "=deny(\"EIO\")");
     runtime::FaultRule rule = v.as<FaultValue>()->rule;
@@ -196,28 +245,120 @@ bool fault_fn(Thread& t, const Value&, Args& a, Value& r) {
     rule.source = std::string(key) + "=" + v.as<FaultValue>()->text;
     rules.push_back(std::move(rule));
   }
+  return true;
+}
+
+bool fault_fn(Thread& t, const Value&, Args& a, Value& r) {
+  std::string service;
+  if (!target_service(t, "fault", a, service)) return false;
+  Value run;
+  std::vector<runtime::FaultRule> rules;
+  if (!fault_rules(t, "fault", a, run, rules)) return false;
   if (run.is(vm::Type::kNone))
     return t.fail("fault: missing run=, the function to run under the faults");
-  if (!session || !session->run)
-    return t.fail("fault: there is no running service \"" + service +
-                  "\" here (faults are installed from a test body)");
-  auto target_id = session->run->targets.find(service);
-  if (target_id == session->run->targets.end())
-    return t.fail("fault: service \"" + service + "\" is not running");
-  std::string error;
-  auto set = session->run->supervisor->install(target_id->second, rules, error);
-  if (!set) {
-    if (error.find("does not trap") != std::string::npos)
-      return t.fail("[FAULT_NOT_FILTERABLE] fault: " + error +
-                    ". A service's filter is fixed when it starts, from the syscalls the spec "
-                    "names literally in fault() calls; name it in one (e.g. write=deny(\"EIO\"))");
-    return t.fail("fault: " + error);
+  auto set = install(t, "fault", service, std::move(rules));
+  return set && run_under(t, *set, run, r);
+}
+
+bool fault_start_fn(Thread& t, const Value&, Args& a, Value& r) {
+  std::string service;
+  if (!target_service(t, "fault_start", a, service)) return false;
+  Value run;
+  std::vector<runtime::FaultRule> rules;
+  if (!fault_rules(t, "fault_start", a, run, rules)) return false;
+  if (!run.is(vm::Type::kNone))
+    return t.fail("fault_start: takes no run= (use fault(..., run=fn) for a window)");
+  auto set = install(t, "fault_start", service, std::move(rules));
+  if (!set) return false;
+  Session::of(t)->run->started[service].push_back(*set);
+  r = Value();
+  return true;
+}
+
+/// fault_stop and trace_stop: remove what the _start builtin installed on a service.
+bool stop_started(
+    Thread& t, std::string_view fn, Args& a,
+    std::map<std::string, std::vector<runtime::RuleSetId>, std::less<>>& (*which)(Session::Run&),
+    Value& r) {
+  std::string service;
+  if (!target_service(t, fn, a, service)) return false;
+  if (!a.keywords.empty()) return t.fail(std::string(fn) + ": takes only the service");
+  Session* session = Session::of(t);
+  if (!session || !session->run) return t.fail(std::string(fn) + ": there is no running test here");
+  auto& sets = which(*session->run)[service];
+  for (auto it = sets.rbegin(); it != sets.rend(); ++it) session->run->supervisor->remove(*it);
+  sets.clear();
+  r = Value();
+  return true;
+}
+
+auto& fault_sets(Session::Run& run) { return run.started; }
+auto& trace_sets(Session::Run& run) { return run.traced; }
+
+bool fault_stop_fn(Thread& t, const Value&, Args& a, Value& r) {
+  return stop_started(t, "fault_stop", a, fault_sets, r);
+}
+
+/// trace() and trace_start(): syscalls= names what to record, as "trace" decisions.
+bool trace_rules(Thread& t, std::string_view fn, Args& a, Value& run,
+                 std::vector<runtime::FaultRule>& rules) {
+  Value syscalls;
+  for (auto& [key, v] : a.keywords) {
+    if (key == "run")
+      run = v;
+    else if (key == "syscalls")
+      syscalls = v;
+    else
+      return t.fail(std::string(fn) + ": unexpected keyword argument " + std::string(key) +
+                    " (use syscalls= for the list)");
   }
-  Args none;
-  bool ok = vm::call(t, run, none, r);
-  // Always removed, also when run failed; the error stays on the thread.
-  session->run->supervisor->remove(*set);
-  return ok;
+  if (!syscalls.is(vm::Type::kList) && !syscalls.is(vm::Type::kTuple))
+    return t.fail(std::string(fn) + ": syscalls= must be a list of syscall names");
+  runtime::FaultRule rule;
+  rule.action = runtime::FaultRule::Action::kTrace;
+  for (const Value& item : syscalls.as<vm::List>()->items) {
+    if (!item.is(vm::Type::kString))
+      return t.fail(std::string(fn) + ": syscalls= must hold strings, got " +
+                    std::string(vm::type_of(item)));
+    std::vector<std::string> names;
+    if (!syscalls_of(t, fn, vm::str(item), names)) return false;
+    rule.syscalls.insert(rule.syscalls.end(), names.begin(), names.end());
+    rule.source += (rule.source.empty() ? "" : ",") + vm::str(item);
+  }
+  if (rule.syscalls.empty()) return t.fail(std::string(fn) + ": syscalls= is empty");
+  rule.source = "trace(" + rule.source + ")";
+  rules.push_back(std::move(rule));
+  return true;
+}
+
+bool trace_fn(Thread& t, const Value&, Args& a, Value& r) {
+  std::string service;
+  if (!target_service(t, "trace", a, service)) return false;
+  Value run;
+  std::vector<runtime::FaultRule> rules;
+  if (!trace_rules(t, "trace", a, run, rules)) return false;
+  if (run.is(vm::Type::kNone)) return t.fail("trace: missing run=, the function to trace");
+  auto set = install(t, "trace", service, std::move(rules));
+  return set && run_under(t, *set, run, r);
+}
+
+bool trace_start_fn(Thread& t, const Value&, Args& a, Value& r) {
+  std::string service;
+  if (!target_service(t, "trace_start", a, service)) return false;
+  Value run;
+  std::vector<runtime::FaultRule> rules;
+  if (!trace_rules(t, "trace_start", a, run, rules)) return false;
+  if (!run.is(vm::Type::kNone))
+    return t.fail("trace_start: takes no run= (use trace(..., run=fn))");
+  auto set = install(t, "trace_start", service, std::move(rules));
+  if (!set) return false;
+  Session::of(t)->run->traced[service].push_back(*set);
+  r = Value();
+  return true;
+}
+
+bool trace_stop_fn(Thread& t, const Value&, Args& a, Value& r) {
+  return stop_started(t, "trace_stop", a, trace_sets, r);
 }
 
 }  // namespace
@@ -256,6 +397,11 @@ void add_faults(const std::function<void(std::string_view, vm::NativeFn)>& add) 
   add("delay", delay_fn);
   add("allow", allow_fn);
   add("fault", fault_fn);
+  add("fault_start", fault_start_fn);
+  add("fault_stop", fault_stop_fn);
+  add("trace", trace_fn);
+  add("trace_start", trace_start_fn);
+  add("trace_stop", trace_stop_fn);
 }
 
 }  // namespace fb::stdlib

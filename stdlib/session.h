@@ -60,6 +60,9 @@ class Session {
     runtime::Supervisor* supervisor = nullptr;
     std::map<std::string, runtime::TargetId, std::less<>> targets;
     int assertions = 0;  // assert_* calls made, passing or not
+    /// Rule sets fault_start()/trace_start() installed, per service, until their _stop.
+    std::map<std::string, std::vector<runtime::RuleSetId>, std::less<>> started;
+    std::map<std::string, std::vector<runtime::RuleSetId>, std::less<>> traced;
   };
   Run* run = nullptr;
 

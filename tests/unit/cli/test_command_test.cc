@@ -253,6 +253,37 @@ def test_silent():
   EXPECT_EQ(r.out.find("[TEST_NO_ASSERTIONS] test_trace"), std::string::npos);
 }
 
+TEST(TestCommand, StartStopFaultsAndTracesLastUntilStopped) {
+  Spec spec("web = service('web', '" + probe() + R"(', interface('main', 'http', 18238),
+              args = ['http', '18238', 'orders.wal'], healthcheck = http('localhost:18238/health'))
+
+def post(body):
+    return web.main.post(path = '/orders', body = body)
+
+def test_fault_start_stop():
+    fault_start(web, fsync = deny('ENOSPC'))
+    assert_eq(post('a').body, 'wal: ENOSPC')
+    assert_eq(post('b').body, 'wal: ENOSPC')
+    fault_stop(web)
+    assert_eq(post('c').body, 'stored')
+
+def test_trace_records_only_inside():
+    post('before')
+    trace(web, syscalls = ['fsync'], run = lambda: post('inside'))
+    post('after')
+    traced = events(syscall = 'fsync', decision = 'trace')
+    assert_eq(len(traced), 1)
+    trace_start(web, syscalls = ['fsync'])
+    post('again')
+    trace_stop(web)
+    assert_eq(len(events(syscall = 'fsync', decision = 'trace')), 2)
+    assert_eventually(type = 'fault_applied', rules = 'trace(fsync)')
+)");
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(r.out.ends_with("2 passed, 0 failed\n")) << r.out;
+}
+
 TEST(TestCommand, ABodyThatNeverEndsIsStoppedByTheTimeout) {
   Spec spec(R"(
 def test_spins():
