@@ -21,10 +21,21 @@ void count_assertion(Thread& t) {
   if (Session* s = Session::of(t); s && s->run) ++s->run->assertions;
 }
 
-/// assert_true(cond, msg): the message is positional (spec-surface §2.5).
+/// The message of an assertion: positional (as the reference takes it), msg= or
+/// message= (as its documentation shows); giving two is an error.
+bool message_of(Thread& t, std::string_view fn, Value& msg, Value& message) {
+  if (!msg.is(vm::Type::kNone) && !message.is(vm::Type::kNone))
+    return t.fail(std::string(fn) + ": give the message once, as msg or message=");
+  if (msg.is(vm::Type::kNone)) msg = std::move(message);
+  return true;
+}
+
+/// assert_true(cond, msg).
 bool assert_true(Thread& t, const Value&, Args& a, Value& r) {
-  Value cond, msg;
-  if (!vm::unpack(t, "assert_true", a, {{"cond", &cond}, {"msg?", &msg}})) return false;
+  Value cond, msg, message;
+  if (!vm::unpack(t, "assert_true", a, {{"cond", &cond}, {"msg?", &msg}, {"message?", &message}}) ||
+      !message_of(t, "assert_true", msg, message))
+    return false;
   count_assertion(t);
   r = Value();
   if (vm::truth(cond)) return true;
@@ -33,9 +44,11 @@ bool assert_true(Thread& t, const Value&, Args& a, Value& r) {
 
 /// assert_eq(actual, expected, msg): "assert_eq failed: A != B (msg)".
 bool assert_eq(Thread& t, const Value&, Args& a, Value& r) {
-  Value actual, expected, msg;
-  if (!vm::unpack(t, "assert_eq", a,
-                  {{"actual", &actual}, {"expected", &expected}, {"msg?", &msg}}))
+  Value actual, expected, msg, message;
+  if (!vm::unpack(
+          t, "assert_eq", a,
+          {{"actual", &actual}, {"expected", &expected}, {"msg?", &msg}, {"message?", &message}}) ||
+      !message_of(t, "assert_eq", msg, message))
     return false;
   count_assertion(t);
   r = Value();

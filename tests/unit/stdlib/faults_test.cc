@@ -120,3 +120,24 @@ TEST(Queries, FiltersAreGlobsWithTheReferencesPrefixAndSuffixForms) {
 
 }  // namespace
 }  // namespace fb::stdlib
+
+namespace fb::stdlib {
+namespace {
+
+TEST(Asserts, TheMessageIsPositionalMsgOrMessage) {
+  for (std::string call : {"assert_eq(1, 2, 'why')", "assert_eq(1, 2, msg = 'why')",
+                           "assert_eq(1, 2, message = 'why')"}) {
+    auto r = testing::run_spec(call + "\n", lookup);
+    EXPECT_FALSE(r->ok) << call;
+    EXPECT_EQ(r->thread.error(), "assert_eq failed: 1 != 2 (why)") << call;
+  }
+  for (std::string call : {"assert_true(False, 'why')", "assert_true(False, message = 'why')"}) {
+    auto r = testing::run_spec(call + "\n", lookup);
+    EXPECT_EQ(r->thread.error(), "why") << call;
+  }
+  auto r = testing::run_spec("assert_true(False, 'a', message = 'b')\n", lookup);
+  EXPECT_EQ(r->thread.error(), "assert_true: give the message once, as msg or message=");
+}
+
+}  // namespace
+}  // namespace fb::stdlib
