@@ -33,8 +33,9 @@ struct Outcome {
   std::string out, err;
 };
 
-/// Runs `faultbox test ARGS` in the spec's directory.
-Outcome faultbox_test(const Spec& spec, std::vector<std::string> args) {
+/// Starts `faultbox test ARGS` in the spec's directory, its output going to out.txt and
+/// err.txt there.
+pid_t start_faultbox_test(const Spec& spec, std::vector<std::string> args) {
   args.insert(args.begin(), {FB_FAULTBOX, "test"});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -48,10 +49,17 @@ Outcome faultbox_test(const Spec& spec, std::vector<std::string> args) {
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+/// Runs `faultbox test ARGS` in the spec's directory to the end.
+Outcome faultbox_test(const Spec& spec, std::vector<std::string> args) {
+  pid_t pid = start_faultbox_test(spec, std::move(args));
   int status = 0;
   ::waitpid(pid, &status, 0);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-          fb::testing::read_file(out), fb::testing::read_file(err)};
+          fb::testing::read_file(spec.file("out.txt")),
+          fb::testing::read_file(spec.file("err.txt"))};
 }
 
 std::string probe() { return FB_SUT_PROBE; }
@@ -311,17 +319,7 @@ TEST(TestCommand, InterruptingStopsTheTestAndItsServices) {
       "  healthcheck = http('localhost:18237/health'))\n"
       "def test_a_spins():\n    while True:\n        pass\n"
       "def test_b_never_runs():\n    assert_true(True)\n");
-  std::vector<std::string> args{FB_FAULTBOX, "test", "--seed", "1"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::string out = spec.file("out.txt");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::chdir(spec.dir.c_str()) != 0 || !std::freopen(out.c_str(), "w", stdout)) ::_exit(126);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  pid_t pid = start_faultbox_test(spec, {"--seed", "1"});
   // Bounded only so that a broken build fails instead of hanging; not a timing goal.
   for (int i = 0; i < 600 && fb::testing::read_file(spec.file("pid")).empty(); ++i)
     ::usleep(50'000);
@@ -331,7 +329,7 @@ TEST(TestCommand, InterruptingStopsTheTestAndItsServices) {
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGINT) << status;
-  std::string report = fb::testing::read_file(out);
+  std::string report = fb::testing::read_file(spec.file("out.txt"));
   EXPECT_NE(report.find("ERROR test_a_spins"), std::string::npos) << report;
   EXPECT_EQ(report.find("test_b_never_runs"), std::string::npos) << report;
   EXPECT_TRUE(::kill(service, 0) != 0 && errno == ESRCH) << "the service was stopped";
