@@ -335,6 +335,31 @@ TEST(TestCommand, InterruptingStopsTheTestAndItsServices) {
   EXPECT_TRUE(::kill(service, 0) != 0 && errno == ESRCH) << "the service was stopped";
 }
 
+TEST(TestCommand, TheQuickstartCatchesItsPlantedBug) {
+  // The README's demo, run against this build's binaries in a scratch directory.
+  std::string text =
+      fb::testing::read_file(fb::testing::source_dir() / "examples/quickstart/faultbox.star");
+  auto replace = [&](const std::string& from, const std::string& to) {
+    auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+  };
+  replace("build/examples/quickstart/kvstore", FB_QUICKSTART_KVSTORE);
+  replace("build/examples/quickstart/api", FB_QUICKSTART_API);
+  replace("examples/quickstart/.faultbox/kv.wal", "kv.wal");
+  Spec spec(text);
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  for (const char* name : {"test_put_then_get", "test_wal_is_synced_before_the_reply",
+                           "test_store_keeps_nothing_it_could_not_log",
+                           "test_slow_store_connection", "test_store_unreachable"})
+    EXPECT_NE(r.out.find(std::string("PASS ") + name + " ("), std::string::npos) << name << r.out;
+  EXPECT_NE(r.out.find("FAIL test_api_reports_store_failures"), std::string::npos);
+  EXPECT_NE(r.out.find("the API claimed 201 stored for a write the store refused"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("\n5 passed, 1 failed\n"), std::string::npos);
+}
+
 TEST(TestCommand, SpecsThatCannotLoadExitOne) {
   Spec syntax("def test_x(:\n    pass\n");
   auto r = faultbox_test(syntax, {"--seed", "1"});
