@@ -276,27 +276,22 @@ bool fault_start_fn(Thread& t, const Value&, Args& a, Value& r) {
 }
 
 /// fault_stop and trace_stop: remove what the _start builtin installed on a service.
-bool stop_started(
-    Thread& t, std::string_view fn, Args& a,
-    std::map<std::string, std::vector<runtime::RuleSetId>, std::less<>>& (*which)(Session::Run&),
-    Value& r) {
+bool stop_started(Thread& t, std::string_view fn, Args& a,
+                  decltype(Session::Run::started) Session::Run::*which, Value& r) {
   std::string service;
   if (!target_service(t, fn, a, service)) return false;
   if (!a.keywords.empty()) return t.fail(std::string(fn) + ": takes only the service");
   Session* session = Session::of(t);
   if (!session || !session->run) return t.fail(std::string(fn) + ": there is no running test here");
-  auto& sets = which(*session->run)[service];
+  auto& sets = (session->run->*which)[service];
   for (auto it = sets.rbegin(); it != sets.rend(); ++it) session->run->supervisor->remove(*it);
   sets.clear();
   r = Value();
   return true;
 }
 
-auto& fault_sets(Session::Run& run) { return run.started; }
-auto& trace_sets(Session::Run& run) { return run.traced; }
-
 bool fault_stop_fn(Thread& t, const Value&, Args& a, Value& r) {
-  return stop_started(t, "fault_stop", a, fault_sets, r);
+  return stop_started(t, "fault_stop", a, &Session::Run::started, r);
 }
 
 /// trace() and trace_start(): syscalls= names what to record, as "trace" decisions.
@@ -358,7 +353,7 @@ bool trace_start_fn(Thread& t, const Value&, Args& a, Value& r) {
 }
 
 bool trace_stop_fn(Thread& t, const Value&, Args& a, Value& r) {
-  return stop_started(t, "trace_stop", a, trace_sets, r);
+  return stop_started(t, "trace_stop", a, &Session::Run::traced, r);
 }
 
 }  // namespace

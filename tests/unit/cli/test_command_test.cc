@@ -64,6 +64,15 @@ Outcome faultbox_test(const Spec& spec, std::vector<std::string> args) {
 
 std::string probe() { return FB_SUT_PROBE; }
 
+/// A spec's first line: the HTTP probe as service "web" on `port`, appending each POST to
+/// orders.wal (write + fsync) and answering 500 "wal: ERRNO" when that fails.
+std::string web_with_wal(int port) {
+  std::string p = std::to_string(port);
+  return "web = service('web', '" + probe() + "', interface('main', 'http', " + p +
+         "),\n    args = ['http', '" + p + "', 'orders.wal'], healthcheck = http('localhost:" + p +
+         "/health'))\n";
+}
+
 TEST(TestCommand, RunsEachTestAgainstItsServicesAndReportsVerdicts) {
   Spec spec("web = service('web', '" + probe() + R"(', interface('main', 'http', 18231),
               args = ['http', '18231'], healthcheck = http('localhost:18231/health'))
@@ -171,8 +180,7 @@ def test_any():
 }
 
 TEST(TestCommand, FaultsHitTheServiceOnlyWhileTheirCallbackRuns) {
-  Spec spec("web = service('web', '" + probe() + R"(', interface('main', 'http', 18235),
-              args = ['http', '18235', 'orders.wal'], healthcheck = http('localhost:18235/health'))
+  Spec spec(web_with_wal(18235) + R"(
 
 def test_stores():
     r = web.main.post(path = '/orders', body = 'o1')
@@ -216,8 +224,7 @@ def test_step_to_nowhere():
 }
 
 TEST(TestCommand, AssertionsReadTheTrace) {
-  Spec spec("web = service('web', '" + probe() + R"(', interface('main', 'http', 18236),
-              args = ['http', '18236', 'orders.wal'], healthcheck = http('localhost:18236/health'))
+  Spec spec(web_with_wal(18236) + R"(
 
 def test_trace():
     r = fault(web, fsync = deny('EIO', label = 'wal-sync'),
@@ -262,8 +269,7 @@ def test_silent():
 }
 
 TEST(TestCommand, StartStopFaultsAndTracesLastUntilStopped) {
-  Spec spec("web = service('web', '" + probe() + R"(', interface('main', 'http', 18238),
-              args = ['http', '18238', 'orders.wal'], healthcheck = http('localhost:18238/health'))
+  Spec spec(web_with_wal(18238) + R"(
 
 def post(body):
     return web.main.post(path = '/orders', body = body)
