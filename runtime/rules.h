@@ -39,6 +39,7 @@ struct FaultRule {
   std::uint64_t after = 0;      // fire on every match after the first `after`
   std::uint64_t max_fires = 0;  // stop firing after this many fires, 0: no limit
   std::string label;
+  std::string op;      // the service's named operation this rule came from, if any
   std::string source;  // the text the rule came from, for messages and events
 };
 

@@ -608,14 +608,34 @@ bool Supervisor::remove(RuleSetId rule_set) {
         std::find_if(sets.begin(), sets.end(), [&](const RuleSet& s) { return s.id == rule_set; });
     if (it == sets.end()) continue;
     std::string text;
-    for (const auto& slot : it->slots) text += (text.empty() ? "" : "; ") + slot.text;
+    std::int64_t fires = 0;
+    auto& counters = retired_[rule_set];
+    for (const auto& slot : it->slots) {
+      text += (text.empty() ? "" : "; ") + slot.text;
+      fires += static_cast<std::int64_t>(slot.fires);
+      counters.push_back({slot.text, slot.matches, slot.fires});
+    }
     sets.erase(it);
     if (!target->exited)
-      target->record(log_, "fault_removed",
-                     {{"rule_set", static_cast<std::int64_t>(rule_set)}, {"rules", text}});
+      target->record(
+          log_, "fault_removed",
+          {{"rule_set", static_cast<std::int64_t>(rule_set)}, {"rules", text}, {"fires", fires}});
     return true;
   }
   return false;
+}
+
+std::vector<RuleHits> Supervisor::hits(RuleSetId rule_set) const {
+  std::lock_guard lock(mutex_);
+  if (auto it = retired_.find(rule_set); it != retired_.end()) return it->second;
+  for (const auto& [id, target] : targets_)
+    for (const auto& set : target->rule_sets)
+      if (set.id == rule_set) {
+        std::vector<RuleHits> out;
+        for (const auto& slot : set.slots) out.push_back({slot.text, slot.matches, slot.fires});
+        return out;
+      }
+  return {};
 }
 
 // ---- launch ----------------------------------------------------------------------------------
@@ -1028,6 +1048,7 @@ void Supervisor::record_syscall(Target& target, const seccomp_notif& req, pid_t 
   if (action == FaultRule::Action::kDeny)
     fields.emplace_back("errno", errno_name(slot->rule.error));
   if (slot && !slot->rule.label.empty()) fields.emplace_back("label", slot->rule.label);
+  if (slot && !slot->rule.op.empty()) fields.emplace_back("op", slot->rule.op);
   if (action == FaultRule::Action::kAllow || action == FaultRule::Action::kTrace ||
       action == FaultRule::Action::kDeny)
     latency_us =

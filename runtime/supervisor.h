@@ -29,6 +29,14 @@ namespace fb::runtime {
 using TargetId = std::uint64_t;
 using RuleSetId = std::uint64_t;
 
+/// How often one rule of a rule set saw its syscalls and how often it fired, counted
+/// where the decisions are made.
+struct RuleHits {
+  std::string rule;  // its text, as in fault_applied
+  std::uint64_t matches = 0;
+  std::uint64_t fires = 0;
+};
+
 struct ExitStatus {
   int exit_code = 0;  // the target's, or 128 + signal
   int signal = 0;
@@ -67,6 +75,9 @@ class Supervisor {
                                    std::string& error);
   /// Removes a rule set, atomically. False when it is not installed.
   bool remove(RuleSetId rule_set);
+  /// The counters of each rule of a set, installed or already removed, in rule order;
+  /// empty for an unknown set.
+  std::vector<RuleHits> hits(RuleSetId rule_set) const;
 
   /// Calls parked by hold rules, oldest first.
   std::vector<HeldCall> held(TargetId target) const;
@@ -142,7 +153,8 @@ class Supervisor {
   std::condition_variable changed_;
   std::map<TargetId, std::unique_ptr<Target>> targets_;
   std::multimap<std::chrono::steady_clock::time_point, std::pair<TargetId, std::uint64_t>>
-      delayed_;                     // due → (target, notification id)
+      delayed_;                                         // due → (target, notification id)
+  std::map<RuleSetId, std::vector<RuleHits>> retired_;  // counters of removed sets
   std::vector<pid_t> dead_groups_;  // process groups of exited targets, for the orphan sweep
   std::chrono::steady_clock::time_point next_sweep_{};
   int sweeps_left_ = 0;

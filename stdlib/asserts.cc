@@ -39,7 +39,8 @@ bool assert_true(Thread& t, const Value&, Args& a, Value& r) {
   count_assertion(t);
   r = Value();
   if (vm::truth(cond)) return true;
-  return t.fail(msg.is(vm::Type::kNone) ? "assertion failed" : vm::str(msg));
+  return fail_assertion(t, "assert_true",
+                        msg.is(vm::Type::kNone) ? "assertion failed" : vm::str(msg));
 }
 
 /// assert_eq(actual, expected, msg): "assert_eq failed: A != B (msg)".
@@ -55,7 +56,7 @@ bool assert_eq(Thread& t, const Value&, Args& a, Value& r) {
   if (vm::equals(actual, expected)) return true;
   std::string text = "assert_eq failed: " + vm::repr(actual) + " != " + vm::repr(expected);
   if (!msg.is(vm::Type::kNone)) text += " (" + vm::str(msg) + ")";
-  return t.fail(text);
+  return fail_assertion(t, "assert_eq", text);
 }
 
 }  // namespace

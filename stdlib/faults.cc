@@ -1,6 +1,7 @@
 // deny(), delay(), allow() and fault(): syscall faults as the spec writes them.
 #include "stdlib/faults.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "grammar/suggest.h"
@@ -203,8 +204,12 @@ std::optional<runtime::RuleSetId> install(Thread& t, std::string_view fn,
     return std::nullopt;
   }
   std::string error;
+  std::vector<runtime::FaultRule> copy = rules;
   auto set = session->run->supervisor->install(target->second, std::move(rules), error);
-  if (set) return set;
+  if (set) {
+    session->run->installed.push_back({service, *set, std::move(copy)});
+    return set;
+  }
   if (error.find("does not trap") != std::string::npos)
     t.fail("[FAULT_NOT_FILTERABLE] " + std::string(fn) + ": " + error +
            ". A service's filter is fixed when it starts, from the syscalls the spec names "
@@ -223,9 +228,13 @@ bool run_under(Thread& t, runtime::RuleSetId set, const Value& run, Value& r) {
   return ok;
 }
 
-/// fault() and fault_start(): every keyword but run= is a syscall or family = a fault.
-bool fault_rules(Thread& t, std::string_view fn, Args& a, Value& run,
+/// fault(), fault_start() and fault_all(): every keyword but run= names one of the
+/// service's ops or a syscall or family, and its value is the fault for it. An op gives
+/// a rule over the op's syscalls, limited to its path glob.
+bool fault_rules(Thread& t, std::string_view fn, const std::string& service, Args& a, Value& run,
                  std::vector<runtime::FaultRule>& rules) {
+  Session* session = Session::of(t);
+  const ServiceDecl* decl = session ? session->find(service) : nullptr;
   for (auto& [key, v] : a.keywords) {
     if (key == "run") {
       run = v;
@@ -234,13 +243,41 @@ bool fault_rules(Thread& t, std::string_view fn, Args& a, Value& run,
     if (key == "source")
       return t.fail(std::string(fn) +
                     ": source= applies to protocol faults, which are not supported yet");
+    runtime::FaultRule rule;
+    auto op = decl ? decl->ops.find(key) : decltype(decl->ops)::const_iterator{};
     std::vector<std::string> syscalls;
-    if (!syscalls_of(t, fn, key, syscalls)) return false;
+    if (decl && op != decl->ops.end()) {
+      for (const auto& name : op->second.syscalls) {
+        auto expanded = runtime::expand(runtime::host_arch(), name);
+        syscalls.insert(syscalls.end(), expanded.begin(), expanded.end());
+      }
+      rule.path_glob = op->second.path;
+      rule.op = std::string(key);
+    } else if (decl && !decl->ops.empty() && runtime::expand(runtime::host_arch(), key).empty()) {
+      std::vector<std::string> names;
+      std::string ops;
+      for (const auto& [name, _] : decl->ops) {
+        names.push_back(name);
+        ops += (ops.empty() ? "" : ", ") + name;
+      }
+      std::string message = std::string(fn) + ": \"" + std::string(key) +
+                            "\" is neither a syscall nor an op of service \"" + service +
+                            "\" (its ops: " + ops + ")";
+      if (auto near = grammar::closest_match(key, names))
+        message += "; did you mean \"" + *near + "\"?";
+      return t.fail(message);
+    } else if (!syscalls_of(t, fn, key, syscalls)) {
+      return false;
+    }
     if (!v.is(vm::Type::kHost) || vm::type_of(v) != "fault")
       return t.fail(std::string(fn) + ": " + std::string(key) +
                     "= must be a fault (deny, delay or allow), got " + std::string(vm::type_of(v)) +
                     ", for example " + std::string(key) + "=deny(\"EIO\")");
-    runtime::FaultRule rule = v.as<FaultValue>()->rule;
+    const runtime::FaultRule& given = v.as<FaultValue>()->rule;
+    std::string glob = std::move(rule.path_glob), op_name = std::move(rule.op);
+    rule = given;
+    rule.path_glob = std::move(glob);
+    rule.op = std::move(op_name);
     rule.syscalls = std::move(syscalls);
     rule.source = std::string(key) + "=" + v.as<FaultValue>()->text;
     rules.push_back(std::move(rule));
@@ -253,7 +290,7 @@ bool fault_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!target_service(t, "fault", a, service)) return false;
   Value run;
   std::vector<runtime::FaultRule> rules;
-  if (!fault_rules(t, "fault", a, run, rules)) return false;
+  if (!fault_rules(t, "fault", service, a, run, rules)) return false;
   if (run.is(vm::Type::kNone))
     return t.fail("fault: missing run=, the function to run under the faults");
   auto set = install(t, "fault", service, std::move(rules));
@@ -265,7 +302,7 @@ bool fault_start_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!target_service(t, "fault_start", a, service)) return false;
   Value run;
   std::vector<runtime::FaultRule> rules;
-  if (!fault_rules(t, "fault_start", a, run, rules)) return false;
+  if (!fault_rules(t, "fault_start", service, a, run, rules)) return false;
   if (!run.is(vm::Type::kNone))
     return t.fail("fault_start: takes no run= (use fault(..., run=fn) for a window)");
   auto set = install(t, "fault_start", service, std::move(rules));
@@ -273,6 +310,50 @@ bool fault_start_fn(Thread& t, const Value&, Args& a, Value& r) {
   Session::of(t)->run->started[service].push_back(*set);
   r = Value();
   return true;
+}
+
+/// fault_all([svc, ...], run = fn, **faults): the same faults on every listed service
+/// (each service's own ops resolve), installed before fn runs and all removed after it.
+bool fault_all_fn(Thread& t, const Value&, Args& a, Value& r) {
+  if (a.positional.size() != 1)
+    return t.fail("fault_all: want one list of services first, like fault_all([db, cache], ...)");
+  const Value& list = a.positional[0];
+  if (!list.is(vm::Type::kList) && !list.is(vm::Type::kTuple))
+    return t.fail("fault_all: the first argument must be a list of services, got " +
+                  std::string(vm::type_of(list)));
+  std::vector<std::string> services;
+  for (const Value& item : list.as<vm::List>()->items) {
+    if (!item.is(vm::Type::kHost) || vm::type_of(item) != "service")
+      return t.fail("fault_all: the list must hold services, got " +
+                    std::string(vm::type_of(item)));
+    services.push_back(item.as<ServiceValue>()->name);
+  }
+  if (services.empty()) return t.fail("fault_all: the list of services is empty");
+  std::vector<std::vector<runtime::FaultRule>> per_service;
+  Value run;
+  for (const auto& service : services) {
+    per_service.emplace_back();
+    if (!fault_rules(t, "fault_all", service, a, run, per_service.back())) return false;
+  }
+  if (run.is(vm::Type::kNone))
+    return t.fail("fault_all: missing run=, the function to run under the faults");
+  std::vector<runtime::RuleSetId> sets;
+  auto remove_all = [&] {
+    for (auto it = sets.rbegin(); it != sets.rend(); ++it)
+      Session::of(t)->run->supervisor->remove(*it);
+  };
+  for (std::size_t i = 0; i < services.size(); ++i) {
+    auto set = install(t, "fault_all", services[i], std::move(per_service[i]));
+    if (!set) {
+      remove_all();
+      return false;
+    }
+    sets.push_back(*set);
+  }
+  Args none;
+  bool ok = vm::call(t, run, none, r);
+  remove_all();
+  return ok;
 }
 
 /// fault_stop and trace_stop: remove what the _start builtin installed on a service.
@@ -362,29 +443,50 @@ bool faultable(std::string_view name) {
   return !runtime::expand(runtime::host_arch(), name).empty();
 }
 
-std::set<int> trap_set(const std::vector<ir::StaticFact>& facts) {
-  std::set<int> numbers;
-  auto add = [&](std::string_view name) {
+std::map<std::string, std::set<int>, std::less<>> trap_sets(
+    const std::vector<ir::StaticFact>& facts, const std::vector<ServiceDecl>& services,
+    const std::function<std::string(std::string_view global)>& service_of) {
+  std::map<std::string, std::set<int>, std::less<>> sets;
+  for (const auto& s : services) sets[s.name];
+  auto add = [](std::set<int>& into, std::string_view name) {
     for (const auto& s : runtime::expand(runtime::host_arch(), name))
-      if (auto nr = runtime::syscall_number(runtime::host_arch(), s)) numbers.insert(*nr);
+      if (auto nr = runtime::syscall_number(runtime::host_arch(), s)) into.insert(*nr);
   };
-  bool everything = false;
   for (const auto& fact : facts) {
-    if (fact.builtin == "fault" || fact.builtin == "fault_start") {
-      for (const auto& arg : fact.args) {
-        if (arg.keyword == "**") everything = true;
-        if (arg.keyword.empty() || arg.keyword == "*" || arg.keyword == "**" ||
-            arg.keyword == "run" || arg.keyword == "source")
-          continue;
-        if (faultable(arg.keyword)) add(arg.keyword);
+    bool faults =
+        fact.builtin == "fault" || fact.builtin == "fault_start" || fact.builtin == "fault_all";
+    bool traces = fact.builtin == "trace" || fact.builtin == "trace_start";
+    if (!faults && !traces) continue;
+    // The services this call can reach: one, when its target is a service's global.
+    std::vector<const ServiceDecl*> targets;
+    auto first = std::find_if(fact.args.begin(), fact.args.end(),
+                              [](const auto& arg) { return arg.keyword.empty(); });
+    std::string named;
+    if (fact.builtin != "fault_all" && first != fact.args.end() && !first->literal &&
+        first->shape.starts_with("name "))
+      named = service_of(first->shape.substr(5));
+    for (const auto& s : services)
+      if (named.empty() || s.name == named) targets.push_back(&s);
+    for (const ServiceDecl* target : targets) {
+      std::set<int>& into = sets[target->name];
+      if (traces) {
+        for (auto name : kDefaultTraps) add(into, name);  // syscalls= lists are not folded
+        continue;
       }
-    } else if (fact.builtin == "trace") {
-      everything = true;  // its syscalls= list is not folded statically
+      for (const auto& arg : fact.args) {
+        const std::string& key = arg.keyword;
+        if (key == "**") {
+          for (auto name : kDefaultTraps) add(into, name);
+        } else if (auto op = target->ops.find(key); op != target->ops.end()) {
+          for (const auto& name : op->second.syscalls) add(into, name);
+        } else if (!key.empty() && key != "*" && key != "run" && key != "source" &&
+                   faultable(key)) {
+          add(into, key);
+        }
+      }
     }
   }
-  if (everything)
-    for (auto name : kDefaultTraps) add(name);
-  return numbers;
+  return sets;
 }
 
 void add_faults(const std::function<void(std::string_view, vm::NativeFn)>& add) {
@@ -393,6 +495,7 @@ void add_faults(const std::function<void(std::string_view, vm::NativeFn)>& add) 
   add("allow", allow_fn);
   add("fault", fault_fn);
   add("fault_start", fault_start_fn);
+  add("fault_all", fault_all_fn);
   add("fault_stop", fault_stop_fn);
   add("trace", trace_fn);
   add("trace_start", trace_start_fn);

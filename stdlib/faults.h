@@ -3,6 +3,7 @@
 /// service for the duration of a callback.
 
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "ir/module.h"
 #include "runtime/rules.h"
+#include "stdlib/session.h"
 #include "vm/objects.h"
 
 namespace fb::stdlib {
@@ -28,11 +30,17 @@ struct FaultValue final : vm::HostObject {
 /// architecture (for did-you-mean and checks).
 bool faultable(std::string_view name);
 
-/// The syscalls a spec can fault, from the compiler's static facts: the keywords of
-/// every fault()/fault_start() call, family-expanded. A call whose keywords are computed
-/// (`**kwargs`), or a trace() whose list is not literal, traps the whole faultable set,
-/// so a runtime fault is never silently unfilterable. Returns syscall numbers.
-std::set<int> trap_set(const std::vector<ir::StaticFact>& facts);
+/// Per service, the syscall numbers its filter must trap, from the compiler's static
+/// facts: the keywords of every fault()/fault_start()/fault_all() call (syscalls and
+/// families expanded, ops to their syscalls) and what trace() records. A call names its
+/// service precisely when its first argument is a global bound to a service
+/// (`service_of` answers which, or ""); otherwise its rules count for every service.
+/// Computed keywords (`**kwargs`) and trace() lists, which are not folded, trap the
+/// whole faultable set, so a runtime fault is never silently unfilterable. Every
+/// declared service has an entry, empty when nothing can fault it.
+std::map<std::string, std::set<int>, std::less<>> trap_sets(
+    const std::vector<ir::StaticFact>& facts, const std::vector<ServiceDecl>& services,
+    const std::function<std::string(std::string_view global)>& service_of);
 
 void add_faults(const std::function<void(std::string_view, vm::NativeFn)>& add);
 

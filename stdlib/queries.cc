@@ -171,7 +171,8 @@ bool assert_eventually_fn(Thread& t, const Value&, Args& a, Value& r) {
   }
   std::string what = q.describe();
   if (!q.where.is(vm::Type::kNone)) what += std::string(what.empty() ? "" : ", ") + "where=";
-  return t.fail("assert_eventually: no matching event found (" + what + ")");
+  return fail_assertion(t, "assert_eventually",
+                        "assert_eventually: no matching event found (" + what + ")");
 }
 
 bool assert_never_fn(Thread& t, const Value&, Args& a, Value& r) {
@@ -189,7 +190,7 @@ bool assert_never_fn(Thread& t, const Value&, Args& a, Value& r) {
     shown.event = e;
     std::string text;
     shown.repr(text);
-    return t.fail("assert_never: found matching event " + text);
+    return fail_assertion(t, "assert_never", "assert_never: found matching event " + text);
   }
   return true;
 }
@@ -225,12 +226,18 @@ bool assert_before_fn(Thread& t, const Value&, Args& a, Value& r) {
     if (!then_seq && matches(t, "assert_before", qt, e, match) && match) then_seq = e.seq;
   }
   if (!first_seq)
-    return t.fail("assert_before: no event matching 'first' filters (" + qf.describe() + ")");
+    return fail_assertion(
+        t, "assert_before",
+        "assert_before: no event matching 'first' filters (" + qf.describe() + ")");
   if (!then_seq)
-    return t.fail("assert_before: no event matching 'then' filters (" + qt.describe() + ")");
+    return fail_assertion(
+        t, "assert_before",
+        "assert_before: no event matching 'then' filters (" + qt.describe() + ")");
   if (first_seq >= then_seq)
-    return t.fail("assert_before: 'first' event (seq=" + std::to_string(first_seq) +
-                  ") did not occur before 'then' event (seq=" + std::to_string(then_seq) + ")");
+    return fail_assertion(
+        t, "assert_before",
+        "assert_before: 'first' event (seq=" + std::to_string(first_seq) +
+            ") did not occur before 'then' event (seq=" + std::to_string(then_seq) + ")");
   return true;
 }
 

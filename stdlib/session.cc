@@ -8,6 +8,12 @@
 
 namespace fb::stdlib {
 
+bool fail_assertion(vm::Thread& t, std::string_view fn, std::string message) {
+  if (Session* s = Session::of(t); s && s->run && s->run->failed_assertion.empty())
+    s->run->failed_assertion = std::string(fn);
+  return t.fail(std::move(message));
+}
+
 const InterfaceDecl* ServiceDecl::find_interface(std::string_view wanted) const {
   for (const auto& i : interfaces)
     if (i.name == wanted) return &i;

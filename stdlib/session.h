@@ -31,6 +31,13 @@ struct Healthcheck {
   std::chrono::milliseconds timeout{10000};
 };
 
+/// A named operation of a service: syscalls (family names as written) and a path glob,
+/// faulted by name as fault(svc, NAME=deny(...)).
+struct OpDecl {
+  std::vector<std::string> syscalls;
+  std::string path;  // empty: any path
+};
+
 struct ServiceDecl {
   std::string name;
   std::string binary;
@@ -41,8 +48,13 @@ struct ServiceDecl {
   std::vector<std::string> depends_on;
   bool seccomp = true;
   bool reuse = false;
+  std::map<std::string, OpDecl, std::less<>> ops;
   const InterfaceDecl* find_interface(std::string_view wanted) const;
 };
+
+/// Fails `t` with `message` as the assertion `fn`, so that the report can tell an
+/// assertion failure from any other error in a test body.
+bool fail_assertion(vm::Thread& t, std::string_view fn, std::string message);
 
 class Session {
  public:
@@ -59,10 +71,19 @@ class Session {
     runtime::EventLog* log = nullptr;
     runtime::Supervisor* supervisor = nullptr;
     std::map<std::string, runtime::TargetId, std::less<>> targets;
-    int assertions = 0;  // assert_* calls made, passing or not
+    int assertions = 0;            // assert_* calls made, passing or not
+    std::string failed_assertion;  // the assert_* that failed the body, if one did
     /// Rule sets fault_start()/trace_start() installed, per service, until their _stop.
     std::map<std::string, std::vector<runtime::RuleSetId>, std::less<>> started;
     std::map<std::string, std::vector<runtime::RuleSetId>, std::less<>> traced;
+    /// Every rule set a builtin installed, in order, with its rules: what the report's
+    /// per-rule fault hits are counted for.
+    struct Installed {
+      std::string service;
+      runtime::RuleSetId set = 0;
+      std::vector<runtime::FaultRule> rules;
+    };
+    std::vector<Installed> installed;
   };
   Run* run = nullptr;
 

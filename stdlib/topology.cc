@@ -3,7 +3,9 @@
 // they return are host objects (vm::HostObject) with the reference's attributes.
 #include <algorithm>
 
+#include "grammar/suggest.h"
 #include "runtime/rules.h"
+#include "runtime/syscalls.h"
 #include "stdlib/builtins.h"
 #include "stdlib/session.h"
 #include "stdlib/steps.h"
@@ -38,6 +40,27 @@ bool HealthcheckValue::attr(const Value&, std::string_view, Value&) const { retu
 std::vector<std::string> HealthcheckValue::attr_names() const { return {}; }
 void HealthcheckValue::repr(std::string& out) const {
   out += (check.kind == Healthcheck::Kind::kTcp ? "tcp(\"" : "http(\"") + check.target + "\")";
+}
+
+std::string_view OpValue::type_name() const { return "op"; }
+bool OpValue::attr(const Value&, std::string_view name, Value& out) const {
+  if (name == "path") return out = vm::make_string(decl.path), true;
+  if (name == "syscalls") {
+    std::vector<Value> items;
+    for (const auto& s : decl.syscalls) items.push_back(vm::make_string(s));
+    out = vm::make_list(std::move(items));
+    return true;
+  }
+  return false;
+}
+std::vector<std::string> OpValue::attr_names() const { return {"path", "syscalls"}; }
+void OpValue::repr(std::string& out) const {
+  out += "op(syscalls = [";
+  for (std::size_t i = 0; i < decl.syscalls.size(); ++i)
+    out += (i ? ", \"" : "\"") + decl.syscalls[i] + "\"";
+  out += "]";
+  if (!decl.path.empty()) out += ", path = \"" + decl.path + "\"";
+  out += ")";
 }
 
 std::string_view InterfaceRef::type_name() const { return "interface_ref"; }
@@ -192,6 +215,51 @@ bool string_list(Thread& t, std::string_view param, const Value& v, std::vector<
   return true;
 }
 
+/// op(syscalls = [...], path = ""): the syscalls are checked here, with a did-you-mean,
+/// so a misspelt op fails where it is written rather than when it is faulted.
+bool op_fn(Thread& t, const Value&, Args& a, Value& r) {
+  if (!a.positional.empty())
+    return t.fail("op: takes only keyword arguments (syscalls=, path=), got " +
+                  std::to_string(a.positional.size()) + " positional");
+  OpDecl decl;
+  bool have_syscalls = false;
+  for (auto& [key, v] : a.keywords) {
+    if (key == "syscalls") {
+      if (!v.is(vm::Type::kList) && !v.is(vm::Type::kTuple))
+        return t.fail("op: syscalls must be a list of syscall names, got " +
+                      std::string(vm::type_of(v)));
+      for (const Value& item : v.as<vm::List>()->items) {
+        if (!item.is(vm::Type::kString))
+          return t.fail("op: syscalls must hold strings, got " + std::string(vm::type_of(item)));
+        std::string name = vm::str(item);
+        if (runtime::expand(runtime::host_arch(), name).empty()) {
+          std::string message = "op: unknown syscall \"" + name + "\"";
+          std::vector<std::string> names = runtime::syscall_names(runtime::host_arch());
+          for (auto& f : runtime::family_names()) names.push_back(f);
+          if (auto near = grammar::closest_match(name, names))
+            message += " (did you mean \"" + *near + "\"?)";
+          return t.fail(message);
+        }
+        decl.syscalls.push_back(std::move(name));
+      }
+      have_syscalls = true;
+    } else if (key == "path") {
+      if (!v.is(vm::Type::kString))
+        return t.fail("op: path must be a glob string, got " + std::string(vm::type_of(v)));
+      decl.path = vm::str(v);
+    } else {
+      return t.fail("op: unexpected keyword argument " + std::string(key) +
+                    " (valid: syscalls, path)");
+    }
+  }
+  if (!have_syscalls || decl.syscalls.empty())
+    return t.fail("op: syscalls= must name at least one syscall");
+  auto* value = new OpValue();
+  value->decl = std::move(decl);
+  r = Value::adopt(value);
+  return true;
+}
+
 bool service_fn(Thread& t, const Value&, Args& a, Value& r) {
   Session* session = session_for(t, "service");
   if (!session) return false;
@@ -263,12 +331,29 @@ bool service_fn(Thread& t, const Value&, Args& a, Value& r) {
         return t.fail(where + ": " + std::string(key) + " must be True or False, got " +
                       std::string(vm::type_of(v)));
       (key == "seccomp" ? decl.seccomp : decl.reuse) = vm::truth(v);
-    } else if (key == "ops" || key == "observe" || key == "volumes" || key == "ports" ||
-               key == "seed" || key == "reset" || key == "nondeterministic_ok") {
+    } else if (key == "ops") {
+      if (!v.is(vm::Type::kDict))
+        return t.fail(where + ": ops must be a dict of name: op(...), got " +
+                      std::string(vm::type_of(v)));
+      for (const auto& e : v.as<vm::Dict>()->entries) {
+        if (!e.key.is(vm::Type::kString))
+          return t.fail(where + ": ops keys must be names (strings), got " +
+                        std::string(vm::type_of(e.key)));
+        std::string name = vm::str(e.key);
+        if (!e.value.is(vm::Type::kHost) || vm::type_of(e.value) != "op")
+          return t.fail(where + ": ops[\"" + name + "\"] must be op(syscalls = [...]), got " +
+                        std::string(vm::type_of(e.value)));
+        if (name == "run" || name == "source")
+          return t.fail(where + ": an op cannot be named \"" + name +
+                        "\", which fault() takes as its own keyword");
+        decl.ops[name] = e.value.as<OpValue>()->decl;
+      }
+    } else if (key == "observe" || key == "volumes" || key == "ports" || key == "seed" ||
+               key == "reset" || key == "nondeterministic_ok") {
       return t.fail(where + ": " + std::string(key) + "= is not supported yet");
     } else {
       return t.fail(where + ": unexpected keyword argument " + std::string(key) +
-                    " (valid: binary, healthcheck, env, args, depends_on, seccomp, reuse)");
+                    " (valid: binary, healthcheck, env, args, depends_on, ops, seccomp, reuse)");
     }
   }
   if (decl.binary.empty())
@@ -286,6 +371,7 @@ bool service_fn(Thread& t, const Value&, Args& a, Value& r) {
 void add_topology(const std::function<void(std::string_view, vm::NativeFn)>& add) {
   add("service", service_fn);
   add("interface", interface_fn);
+  add("op", op_fn);
   add("tcp", tcp_fn);
   add("http", http_fn);
 }

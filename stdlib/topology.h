@@ -49,7 +49,16 @@ struct ServiceValue final : vm::HostObject {
   void repr(std::string& out) const override;
 };
 
-/// Registers service, interface, tcp and http with `add`.
+/// What op(syscalls=, path=) returns.
+struct OpValue final : vm::HostObject {
+  OpDecl decl;
+  std::string_view type_name() const override;
+  bool attr(const vm::Value& self, std::string_view name, vm::Value& out) const override;
+  std::vector<std::string> attr_names() const override;
+  void repr(std::string& out) const override;
+};
+
+/// Registers service, interface, op, tcp and http with `add`.
 void add_topology(const std::function<void(std::string_view, vm::NativeFn)>& add);
 
 }  // namespace fb::stdlib

@@ -1,12 +1,17 @@
 // `faultbox test`: runs a spec's tests against freshly started services.
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <random>
 #include <regex>
+#include <set>
 
 #include "runtime/rules.h"
+#include "runtime/syscalls.h"
 #include "tools/cli/command.h"
+#include "tools/cli/report.h"
 #include "tools/cli/signals.h"
 #include "tools/cli/test_runner.h"
 
@@ -41,12 +46,75 @@ void indent(std::ostream& out, const std::string& text) {
   }
 }
 
+/// Writes `text` to `path`, saying why not on err.
+bool write_file(const Context& context, const std::string& flag, const std::string& path,
+                const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.flush();
+  if (out) return true;
+  context.err << "faultbox test: " << flag << ": cannot write '" << path
+              << "': " << std::strerror(errno) << "\n";
+  return false;
+}
+
+void print_diagnostic(std::ostream& out, const Diagnostic& d, const char* indent_text) {
+  out << indent_text << (d.level == "warning" ? "WARNING" : "note") << ": [" << d.code << "] "
+      << (d.test.empty() ? "" : d.test + ": ") << d.message << "\n";
+  if (!d.suggestion.empty()) out << indent_text << "  hint: " << d.suggestion << "\n";
+}
+
+/// --dry-run: what would run, and what each service's filter would trap.
+int dry_run(const Context& context, TestRunner& runner, const std::vector<std::string>& chosen) {
+  context.out << "services (start order):\n";
+  for (const stdlib::ServiceDecl* s : runner.start_order()) {
+    context.out << "  " << s->name << ": " << s->binary;
+    for (const auto& iface : s->interfaces)
+      context.out << " " << iface.name << "=" << iface.protocol << ":" << iface.port;
+    context.out << "\n";
+    if (!s->depends_on.empty()) {
+      context.out << "    depends on:";
+      for (const auto& d : s->depends_on) context.out << " " << d;
+      context.out << "\n";
+    }
+    const auto& numbers = runner.trapped(s->name);
+    if (!s->seccomp) {
+      context.out << "    traps: nothing (seccomp=False)\n";
+    } else if (numbers.empty()) {
+      context.out << "    traps: nothing (no fault in the spec names it)\n";
+    } else {
+      context.out << "    traps:";
+      for (int nr : numbers) context.out << " " << runtime::syscall_name(runtime::host_arch(), nr);
+      context.out << "\n";
+    }
+  }
+  context.out << "tests (" << chosen.size() << "):\n";
+  for (const auto& t : chosen) context.out << "  " << t << "\n";
+  return kExitOk;
+}
+
 int run_test(const Context& context, const ParsedArgs& args) {
   if (args.positionals.size() > 1)
     return usage_error(context, "test",
                        "takes one SPEC, got " + std::to_string(args.positionals.size()));
   std::string spec = args.positionals.empty() ? "faultbox.star" : args.positionals[0];
+  std::string format = args.value("format").value_or("text");
+  if (format != "text" && format != "json")
+    return usage_error(context, "test", "unknown --format '" + format + "' (use text or json)");
+  bool json_out = format == "json";
+  std::string show = args.value("show").value_or("all");
+  if (show == "failures") show = "fail";
+  if (show != "all" && show != "fail")
+    return usage_error(context, "test", "unknown --show '" + show + "' (use all or fail)");
+  std::uint64_t runs = 1;
+  if (auto text = args.value("runs")) {
+    auto value = parse_unsigned(*text);
+    if (!value || *value == 0)
+      return usage_error(context, "test", "--runs wants a positive integer, got '" + *text + "'");
+    runs = *value;
+  }
   std::uint64_t seed = 0;
+  bool dry = args.has("dry-run");
   if (auto text = args.value("seed")) {
     auto value = parse_unsigned(*text);
     if (!value)
@@ -55,7 +123,17 @@ int run_test(const Context& context, const ParsedArgs& args) {
     seed = *value;
   } else {
     seed = std::random_device{}() & 0x7fffffff;
-    context.err << "seed: " << seed << " (generated; --seed " << seed << " repeats this run)\n";
+    if (!dry)
+      context.err << "seed: " << seed << " (generated; --seed " << seed << " repeats this run)\n";
+  }
+  std::chrono::milliseconds timeout{std::chrono::minutes(3)};
+  if (auto text = args.value("timeout")) {
+    std::string why;
+    auto d = runtime::parse_duration(*text, why);
+    if (!d || d->count() <= 0)
+      return usage_error(context, "test",
+                         "--timeout: " + (d ? std::string("wants a positive duration") : why));
+    timeout = std::chrono::ceil<std::chrono::milliseconds>(*d);
   }
   if (!fs::exists(spec)) {
     context.err << "faultbox test: cannot read '" << spec << "': No such file or directory\n";
@@ -64,15 +142,10 @@ int run_test(const Context& context, const ParsedArgs& args) {
   std::string logs = args.value("logs").value_or(
       (fs::path(spec).parent_path() / ".faultbox" / "logs").lexically_normal().string());
   if (logs.empty()) logs = ".faultbox/logs";
-  TestRunner runner(spec, seed, logs, [&](std::string_view line) { context.out << line << '\n'; });
-  if (auto text = args.value("timeout")) {
-    std::string why;
-    auto d = runtime::parse_duration(*text, why);
-    if (!d || d->count() <= 0)
-      return usage_error(context, "test",
-                         "--timeout: " + (d ? std::string("wants a positive duration") : why));
-    runner.timeout = std::chrono::ceil<std::chrono::milliseconds>(*d);
-  }
+  // With --format json, stdout carries only the report: print() goes to stderr.
+  std::ostream& human = json_out ? context.err : context.out;
+  TestRunner runner(spec, logs, [&](std::string_view line) { human << line << '\n'; });
+  runner.timeout = timeout;
   // Ctrl-C stops the running test and its services, and no further test starts.
   SignalWatch signals;
   signals.start([&runner](int, bool) { runner.interrupt(); });
@@ -93,45 +166,83 @@ int run_test(const Context& context, const ParsedArgs& args) {
                 << "\" (available: " << (available.empty() ? "none" : available) << ")\n";
     return kExitUsage;
   }
-  int passed = 0, failed = 0;
-  std::vector<std::string> warnings;
+  if (dry) return dry_run(context, runner, chosen);
+
+  auto started = std::chrono::steady_clock::now();
+  std::vector<TestOutcome> outcomes;
+  int passed = 0, failed = 0, errored = 0;
   for (const auto& name : chosen) {
-    if (runner.interrupted()) break;
-    TestOutcome outcome = runner.run(name);
-    const char* word = outcome.verdict == TestOutcome::Verdict::kPass   ? "PASS"
-                       : outcome.verdict == TestOutcome::Verdict::kFail ? "FAIL"
-                                                                        : "ERROR";
-    context.out << word << " " << name << " (" << outcome.duration.count() << " ms)";
-    if (!outcome.code.empty()) context.out << " [" << outcome.code << "]";
-    context.out << "\n";
-    if (outcome.verdict == TestOutcome::Verdict::kPass) {
-      ++passed;
-      if (outcome.assertions == 0)
-        warnings.push_back("WARNING: [TEST_NO_ASSERTIONS] " + name +
-                           ": passed without evaluating any assertion\n  This test cannot fail. "
-                           "Add an assert_* call, or say in a comment that it only exercises a "
-                           "path.");
-      continue;
+    // --runs N: seeds seed..seed+N-1; a test stops repeating at its first failure.
+    for (std::uint64_t run = 0; run < runs && !runner.interrupted(); ++run) {
+      TestOutcome outcome = runner.run(name, seed + run);
+      diagnose(outcome);
+      bool ok = outcome.verdict == TestOutcome::Verdict::kPass;
+      const char* word = ok                                               ? "PASS"
+                         : outcome.verdict == TestOutcome::Verdict::kFail ? "FAIL"
+                                                                          : "ERROR";
+      (ok ? passed : outcome.verdict == TestOutcome::Verdict::kFail ? failed : errored)++;
+      if (!ok || show == "all") {
+        human << word << " " << name;
+        if (runs > 1) human << " [seed " << outcome.seed << "]";
+        human << " (" << outcome.duration.count() << " ms)";
+        if (!outcome.code.empty()) human << " [" << outcome.code << "]";
+        human << "\n";
+        if (!ok) {
+          human << "  reason:\n";
+          indent(human, outcome.reason);
+          for (const FaultHits& f : outcome.faults)
+            if (f.hits > 0 && f.action != "trace")
+              human << "  fault: " << f.service << " " << f.rule << " fired " << f.hits
+                    << " time(s)\n";
+          human << "  logs: " << logs << "/" << name << "/\n";
+          human << "  replay: faultbox test " << spec << " --test " << name << " --seed "
+                << outcome.seed << "\n";
+        }
+        for (const Diagnostic& d : outcome.diagnostics) print_diagnostic(human, d, "  ");
+      }
+      outcomes.push_back(std::move(outcome));
+      if (!ok) break;
     }
-    ++failed;
-    context.out << "  reason:\n";
-    indent(context.out, outcome.reason);
-    context.out << "  logs: " << logs << "/" << name << "/\n";
-    context.out << "  replay: faultbox test " << spec << " --test " << name << " --seed " << seed
-                << "\n";
   }
-  context.out << passed << " passed, " << failed << " failed\n";
+  auto run_diagnostics = diagnose_run(outcomes);
+  for (const Diagnostic& d : run_diagnostics) print_diagnostic(human, d, "");
+  std::size_t not_run = 0;
+  if (runner.interrupted()) {
+    std::set<std::string> ran;
+    for (const auto& o : outcomes) ran.insert(o.name);
+    for (const auto& t : chosen) not_run += ran.count(t) ? 0 : 1;
+  }
+  human << passed << " passed, " << failed << " failed";
+  if (errored) human << ", " << errored << " errored";
+  if (not_run) human << ", " << not_run << " not run (interrupted)";
+  human << "\n";
   signals.stop_watching();
-  if (int signal = signals.finish()) {
+  int signal = signals.finish();
+
+  RunSummary summary;
+  summary.spec = spec;
+  summary.seed = seed;
+  summary.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  summary.interrupted = signal != 0;
+  summary.show_failures_only = show == "fail";
+  bool written = true;
+  if (json_out || args.value("output")) {
+    std::string report = report_json(summary, outcomes, run_diagnostics)
+                             .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+                         "\n";
+    if (json_out) context.out << report;
+    if (auto path = args.value("output")) written &= write_file(context, "--output", *path, report);
+  }
+  if (auto path = args.value("normalize"))
+    written &= write_file(context, "--normalize", *path, normalize(outcomes, spec));
+  if (signal) {
     context.err << "faultbox test: interrupted by SIG" << ::sigabbrev_np(signal)
                 << "; the running test's services were stopped\n";
     return 128 + signal;
   }
-  if (!warnings.empty()) {
-    context.out << "\n";
-    for (const auto& w : warnings) context.out << w << "\n";
-  }
-  return failed ? kExitFindings : kExitOk;
+  if (!written) return kExitUsage;
+  return failed || errored ? kExitFindings : kExitOk;
 }
 
 }  // namespace
@@ -140,7 +251,10 @@ const Command& command_test() {
   static const Command command{
       .name = "test",
       .summary = "Run a spec's tests against freshly started services",
-      .usage = "faultbox test [SPEC] [--test PATTERN] [--seed N] [--timeout DUR] [--logs DIR]",
+      .usage =
+          "faultbox test [SPEC] [--test PATTERN] [--seed N] [--runs N] [--timeout DUR]\n"
+          "                     [--format text|json] [--output FILE] [--normalize FILE]\n"
+          "                     [--show all|fail] [--dry-run] [--logs DIR]",
       .details =
           "Loads SPEC (default ./faultbox.star) and runs each top-level `def test_*` in name\n"
           "order. Before each test, every declared service is started: dependencies first,\n"
@@ -152,12 +266,33 @@ const Command& command_test() {
           "--test selects by exact name (with or without test_), glob, or ~regex. A test\n"
           "passes unless its body fails (FAIL, with the backtrace) or its services cannot be\n"
           "started (ERROR, with a code such as HEALTHCHECK_TIMEOUT and the service's stderr).\n"
+          "\n"
+          "After each test come its diagnostics: TEST_NO_ASSERTIONS (it cannot fail),\n"
+          "FAULT_NOT_FIRED (a deny or delay never fired, with what it matched),\n"
+          "FAULT_FIRED_BUT_SUCCESS (a deny fired and nothing was asserted), and for the run\n"
+          "NO_POSITIVE_CONTROL (an interface no passing test saw work).\n"
+          "\n"
+          "--format json prints one report object (the reference's version 2 shape, plus\n"
+          "errored, halted, leaf_id and per-rule fault hits) on stdout; --output FILE writes\n"
+          "it to FILE. --normalize FILE writes a trace that is stable across runs with one\n"
+          "seed, for `faultbox diff`. --runs N runs each test with seeds N..N+runs-1 and\n"
+          "stops repeating a test at its first failure. --show fail leaves passing tests out\n"
+          "of the output (the counts still count them). --dry-run prints the services, what\n"
+          "each one's filter traps, and the tests that would run.\n"
+          "\n"
           "Exit status: 0 when every test passed, 2 when any failed, 1 when the spec cannot\n"
-          "be loaded or no test matched.",
+          "be loaded or no test matched, 128+N when interrupted by signal N.",
       .flags = {{"test", FlagKind::kValue, "PATTERN", "run only the matching tests"},
                 {"seed", FlagKind::kValue, "N", "seed for probabilistic faults (default: random)"},
                 {"timeout", FlagKind::kValue, "DUR",
                  "stop a test body running longer than DUR (default 3m): TEST_TIMEOUT"},
+                {"runs", FlagKind::kValue, "N", "run each test N times, seeds SEED..SEED+N-1"},
+                {"format", FlagKind::kValue, "text|json", "json: one report object on stdout"},
+                {"output", FlagKind::kValue, "FILE", "also write the JSON report to FILE"},
+                {"normalize", FlagKind::kValue, "FILE", "write the normalized trace to FILE"},
+                {"show", FlagKind::kValue, "all|fail", "fail: leave passing tests out"},
+                {"dry-run", FlagKind::kSwitch, "",
+                 "print services, trap sets and tests; run nothing"},
                 {"logs", FlagKind::kValue, "DIR", "where service output goes"}},
       .run = run_test,
   };

@@ -16,9 +16,12 @@
 #include "compiler/lower.h"
 #include "grammar/render.h"
 #include "runtime/supervisor.h"
+#include "runtime/syscalls.h"
 #include "stdlib/builtins.h"
 #include "stdlib/faults.h"
 #include "stdlib/net.h"
+#include "stdlib/topology.h"
+#include "vm/ops.h"
 
 extern char** environ;
 
@@ -28,12 +31,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-TestRunner::TestRunner(std::string spec_path, std::uint64_t seed, std::string log_dir,
+TestRunner::TestRunner(std::string spec_path, std::string log_dir,
                        std::function<void(std::string_view)> print)
-    : spec_path_(std::move(spec_path)),
-      seed_(seed),
-      log_dir_(std::move(log_dir)),
-      print_(std::move(print)) {}
+    : spec_path_(std::move(spec_path)), log_dir_(std::move(log_dir)), print_(std::move(print)) {}
 
 TestRunner::~TestRunner() = default;
 
@@ -73,7 +73,15 @@ bool TestRunner::load(std::string& error) {
     error = vm::format_error(thread_);
     return false;
   }
-  trapped_ = stdlib::trap_set(program_->module.facts);
+  const auto& globals = program_->module.globals;
+  trapped_ = stdlib::trap_sets(
+      program_->module.facts, session_.services, [&](std::string_view global) -> std::string {
+        auto at = std::find(globals.begin(), globals.end(), global);
+        if (at == globals.end()) return "";
+        const vm::Value& v = program_->globals[static_cast<std::size_t>(at - globals.begin())];
+        if (!v.is(vm::Type::kHost) || vm::type_of(v) != "service") return "";
+        return v.as<stdlib::ServiceValue>()->name;
+      });
   auto order = session_.start_order(error);
   if (!order) return false;
   order_ = std::move(*order);
@@ -124,6 +132,48 @@ bool healthy(const stdlib::Healthcheck& check) {
   return response.status >= 200 && response.status < 400;
 }
 
+/// The test's fault rules with the supervisor's counters, identical ones summed.
+std::vector<FaultHits> fault_hits(const stdlib::Session::Run& state,
+                                  const runtime::Supervisor& supervisor) {
+  using Action = runtime::FaultRule::Action;
+  std::vector<FaultHits> out;
+  for (const auto& installed : state.installed) {
+    auto counters = supervisor.hits(installed.set);
+    for (std::size_t i = 0; i < installed.rules.size(); ++i) {
+      const runtime::FaultRule& rule = installed.rules[i];
+      FaultHits h;
+      h.service = installed.service;
+      h.rule = rule.source;
+      h.syscall = rule.action == Action::kTrace ? rule.source.substr(6, rule.source.size() - 7)
+                                                : rule.source.substr(0, rule.source.find('='));
+      h.action = rule.action == Action::kDeny    ? "deny"
+                 : rule.action == Action::kDelay ? "delay"
+                 : rule.action == Action::kAllow ? "allow"
+                 : rule.action == Action::kTrace ? "trace"
+                                                 : "hold";
+      if (rule.action == Action::kDeny)
+        if (const auto* e = runtime::errno_info(rule.error)) h.error = std::string(e->name);
+      h.label = rule.label;
+      h.op = rule.op;
+      h.path = rule.path_glob;
+      if (i < counters.size()) {
+        h.matches = counters[i].matches;
+        h.hits = counters[i].fires;
+      }
+      auto same = std::find_if(out.begin(), out.end(), [&](const FaultHits& o) {
+        return o.service == h.service && o.rule == h.rule;
+      });
+      if (same == out.end()) {
+        out.push_back(std::move(h));
+      } else {
+        same->matches += h.matches;
+        same->hits += h.hits;
+      }
+    }
+  }
+  return out;
+}
+
 std::string describe(const stdlib::Healthcheck& check) {
   return (check.kind == stdlib::Healthcheck::Kind::kTcp ? "TCP healthcheck \""
                                                         : "HTTP healthcheck \"") +
@@ -132,9 +182,10 @@ std::string describe(const stdlib::Healthcheck& check) {
 
 }  // namespace
 
-TestOutcome TestRunner::run(const std::string& name) {
+TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
   TestOutcome outcome;
   outcome.name = name;
+  outcome.seed = seed;
   auto started = Clock::now();
   runtime::EventLog log;
   std::string dir = log_dir_ + "/" + name;
@@ -142,7 +193,7 @@ TestOutcome TestRunner::run(const std::string& name) {
   fs::remove_all(dir, ec);  // this run's output only
   fs::create_directories(dir, ec);
   {
-    runtime::Supervisor supervisor(log, seed_);
+    runtime::Supervisor supervisor(log, seed);
     stdlib::Session::Run state;
     state.log = &log;
     state.supervisor = &supervisor;
@@ -181,7 +232,10 @@ TestOutcome TestRunner::run(const std::string& name) {
         std::erase_if(spec.env, [&](const std::string& kv) { return kv.starts_with(prefix); });
         spec.env.push_back(prefix + value);
       }
-      if (service->seccomp) spec.trapped.assign(trapped_.begin(), trapped_.end());
+      if (service->seccomp) {
+        const auto& numbers = trapped_[service->name];
+        spec.trapped.assign(numbers.begin(), numbers.end());
+      }
       spec.stdout_path = dir + "/" + service->name + ".stdout";
       spec.stderr_path = dir + "/" + service->name + ".stderr";
       std::string error;
@@ -273,9 +327,12 @@ TestOutcome TestRunner::run(const std::string& name) {
       if (!interrupted_) thread_.cancelled = false;
     }
     outcome.assertions = state.assertions;
+    if (outcome.verdict == TestOutcome::Verdict::kFail)
+      outcome.failed_assertion = state.failed_assertion;
     // Stop every service, whatever happened: SIGTERM, SIGKILL two seconds later.
     supervisor.stop_all(2000ms);
     for (const auto& [service, id] : state.targets) supervisor.wait(id);
+    outcome.faults = fault_hits(state, supervisor);
     session_.run = nullptr;
   }
   outcome.events = log.snapshot();

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -19,20 +20,49 @@
 
 namespace fb::cli {
 
+/// One fault rule of a test, with how often it saw its syscalls and fired, as the
+/// supervisor counted them where it decided (identical rules installed again, as in a
+/// loop, are summed).
+struct FaultHits {
+  std::string service;
+  std::string syscall;  // the keyword as written: a syscall, family or op name
+  std::string action;   // deny, delay, allow, trace
+  std::string error;    // errno name for deny
+  std::string label;
+  std::string op;    // the op's name when the keyword named one
+  std::string path;  // the op's path glob
+  std::string rule;  // the rule as written, e.g. fsync=deny("EIO")
+  std::uint64_t matches = 0;
+  std::uint64_t hits = 0;
+};
+
+/// A finding about a test (or the whole run) that is not its verdict.
+struct Diagnostic {
+  std::string level;  // "warning", "info"
+  std::string code;   // FAULT_NOT_FIRED, TEST_NO_ASSERTIONS, ...
+  std::string test;   // empty for a run-level finding
+  std::string message;
+  std::string suggestion;
+};
+
 struct TestOutcome {
   std::string name;
+  std::uint64_t seed = 0;
   enum class Verdict { kPass, kFail, kError } verdict = Verdict::kPass;
   std::string reason;  // why it failed, with the backtrace for a failure in the body
   std::string code;    // HEALTHCHECK_TIMEOUT, SERVICE_START_FAILED, ... for kError
   std::chrono::milliseconds duration{0};
-  int assertions = 0;  // assert_* calls the body made
+  int assertions = 0;            // assert_* calls the body made
+  std::string failed_assertion;  // the assert_* that failed it ("" for other failures)
+  std::vector<FaultHits> faults;
+  std::vector<Diagnostic> diagnostics;
   std::vector<runtime::Event> events;
 };
 
 class TestRunner {
  public:
   /// `print` receives what the spec's print() writes, a line at a time.
-  TestRunner(std::string spec_path, std::uint64_t seed, std::string log_dir,
+  TestRunner(std::string spec_path, std::string log_dir,
              std::function<void(std::string_view)> print);
   ~TestRunner();
 
@@ -41,7 +71,12 @@ class TestRunner {
   bool load(std::string& error);
   /// The tests, in name order.
   const std::vector<std::string>& tests() const { return tests_; }
-  TestOutcome run(const std::string& name);
+  /// Runs one test with `seed` for its probabilistic faults.
+  TestOutcome run(const std::string& name, std::uint64_t seed);
+
+  /// What load() found, for --dry-run: services in start order and their trap sets.
+  const std::vector<const stdlib::ServiceDecl*>& start_order() const { return order_; }
+  const std::set<int>& trapped(const std::string& service) { return trapped_[service]; }
 
   /// Per test: a body still running after this is stopped and the test is an error
   /// (TEST_TIMEOUT). Zero: no limit.
@@ -53,7 +88,6 @@ class TestRunner {
 
  private:
   std::string spec_path_;
-  std::uint64_t seed_;
   std::string log_dir_;
   std::function<void(std::string_view)> print_;
   stdlib::Session session_;
@@ -62,7 +96,8 @@ class TestRunner {
   std::shared_ptr<vm::Program> program_;
   std::vector<std::string> tests_;
   std::vector<const stdlib::ServiceDecl*> order_;
-  std::set<int> trapped_;  // syscall numbers every seccomp service traps
+  // Per service, the syscall numbers its filter traps.
+  std::map<std::string, std::set<int>, std::less<>> trapped_;
   std::atomic<bool> interrupted_{false};
 };
 

@@ -75,29 +75,66 @@ std::set<std::string> names(const std::set<int>& numbers) {
   return out;
 }
 
-std::set<int> traps_of(const std::string& text) {
+/// The trap sets of a spec with two services: `svc` is "s", `db` is "d" (with an op
+/// "persist" over write and fsync).
+std::map<std::string, std::set<std::string>> traps_of(const std::string& text) {
   grammar::SourceMap map;
-  auto id = map.add("spec.star", text);
+  auto id = map.add("spec.star",
+                    "svc = service('s', '/bin/true')\ndb = service('d', '/bin/true')\n" + text);
   grammar::DiagnosticList diagnostics;
   auto module = compiler::analyze(map.file(id), diagnostics);
-  return trap_set(compiler::lower(*module, map.file(id)).facts);
+  std::vector<ServiceDecl> services(2);
+  services[0].name = "s";
+  services[1].name = "d";
+  services[1].ops["persist"] = OpDecl{{"write", "fsync"}, "*.wal"};
+  auto sets = trap_sets(compiler::lower(*module, map.file(id)).facts, services,
+                        [](std::string_view global) -> std::string {
+                          return global == "svc" ? "s" : global == "db" ? "d" : "";
+                        });
+  std::map<std::string, std::set<std::string>> out;
+  for (const auto& [service, numbers] : sets) out[service] = names(numbers);
+  return out;
 }
 
-TEST(Faults, TheTrapSetIsWhatTheSpecNames) {
-  std::string head = "svc = service('s', '/bin/true')\n";
-  EXPECT_TRUE(traps_of(head).empty()) << "no fault, no filter";
-  auto literal = names(traps_of(head + R"(
+TEST(Faults, TheTrapSetIsWhatTheSpecNamesPerService) {
+  auto none = traps_of("x = 1\n");
+  EXPECT_TRUE(none["s"].empty() && none["d"].empty()) << "no fault, no filter";
+  auto literal = traps_of(R"(
 def test_a():
     fault(svc, fsync = deny("EIO"), connect = delay("1s"), run = lambda: None)
-)"));
-  EXPECT_EQ(literal, (std::set<std::string>{"fsync", "fdatasync", "connect"}));
-  auto computed = names(traps_of(head + R"(
+)");
+  EXPECT_EQ(literal["s"], (std::set<std::string>{"fsync", "fdatasync", "connect"}));
+  EXPECT_TRUE(literal["d"].empty()) << "a fault on one service traps nothing in another";
+  auto op = traps_of(R"(
+def test_a():
+    fault(db, persist = deny("EIO"), run = lambda: None)
+)");
+  EXPECT_TRUE(op["d"].contains("write") && op["d"].contains("pwrite64") &&
+              op["d"].contains("fdatasync"))
+      << "an op traps its syscalls, family-expanded";
+  EXPECT_TRUE(op["s"].empty());
+  auto computed = traps_of(R"(
 def test_a(**kw):
     fault(svc, run = lambda: None, **kw)
-)"));
-  EXPECT_TRUE(computed.contains("write") && computed.contains("pwritev2") &&
-              computed.contains("openat") && computed.contains("close"))
+)");
+  EXPECT_TRUE(computed["s"].contains("write") && computed["s"].contains("pwritev2") &&
+              computed["s"].contains("openat") && computed["s"].contains("close"))
       << "computed faults trap the whole faultable set";
+  EXPECT_TRUE(computed["d"].empty());
+  auto helper = traps_of(R"(
+def crash(target):
+    fault(target, fsync = deny("EIO"), run = lambda: None)
+)");
+  EXPECT_TRUE(helper["s"].contains("fsync") && helper["d"].contains("fsync"))
+      << "a computed target may be any service";
+  auto all = traps_of(R"(
+def test_a():
+    fault_all([svc, db], connect = deny("ECONNREFUSED"), run = lambda: None)
+    trace_start(db, syscalls = ["openat"])
+)");
+  EXPECT_TRUE(all["s"].contains("connect") && all["d"].contains("connect"));
+  EXPECT_FALSE(all["s"].contains("openat")) << "trace_start(db) traps only db";
+  EXPECT_TRUE(all["d"].contains("openat"));
 }
 
 }  // namespace

@@ -1,0 +1,412 @@
+#include "tools/cli/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace fb::cli {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* verdict_word(TestOutcome::Verdict v) {
+  switch (v) {
+    case TestOutcome::Verdict::kPass: return "pass";
+    case TestOutcome::Verdict::kFail: return "fail";
+    case TestOutcome::Verdict::kError: return "error";
+  }
+  return "error";
+}
+
+/// The reference's classification of a failure, from what we know rather than from
+/// the reason's wording: assertion, timeout, service_start or error.
+std::string failure_type(const TestOutcome& o) {
+  if (o.verdict == TestOutcome::Verdict::kPass) return "";
+  if (o.code == "TEST_TIMEOUT") return "timeout";
+  if (o.code == "SERVICE_START_FAILED" || o.code == "SERVICE_EXITED" ||
+      o.code == "HEALTHCHECK_TIMEOUT" || o.code == "PORT_IN_USE")
+    return "service_start";
+  if (o.verdict == TestOutcome::Verdict::kFail && !o.failed_assertion.empty()) return "assertion";
+  return "error";
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point time) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char buffer[64];
+  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buffer + n, sizeof buffer - n, ".%09lldZ",
+                static_cast<long long>(ns % 1'000'000'000));
+  return buffer;
+}
+
+std::string field_text(const runtime::FieldValue& v) {
+  if (const auto* n = std::get_if<std::int64_t>(&v)) return std::to_string(*n);
+  return std::get<std::string>(v);
+}
+
+json diagnostic_json(const Diagnostic& d) {
+  json out{{"level", d.level}, {"code", d.code}, {"message", d.message}};
+  if (!d.suggestion.empty()) out["suggestion"] = d.suggestion;
+  if (!d.test.empty()) out["test"] = d.test;
+  return out;
+}
+
+}  // namespace
+
+// ---- diagnostics ---------------------------------------------------------------------------
+
+void diagnose(TestOutcome& o) {
+  bool passed = o.verdict == TestOutcome::Verdict::kPass;
+  if (passed && o.assertions == 0)
+    o.diagnostics.push_back({"warning", "TEST_NO_ASSERTIONS", o.name,
+                             "passed without evaluating any assertion, so it cannot fail",
+                             "add an assert_* call, or say in a comment that the test only "
+                             "exercises a path"});
+  int fired_faults = 0;
+  for (const FaultHits& f : o.faults) {
+    bool is_fault = f.action == "deny" || f.action == "delay";
+    if (is_fault && f.hits > 0) ++fired_faults;
+    if (f.action == "deny" && f.hits > 0 && passed && o.assertions == 0)
+      o.diagnostics.push_back(
+          {"warning", "FAULT_FIRED_BUT_SUCCESS", o.name,
+           f.rule + " on \"" + f.service + "\" fired " + std::to_string(f.hits) +
+               " time(s) and the test passed without asserting anything: the fault's effect "
+               "was not checked",
+           "assert on what the fault should cause (a status, an event, a missing record)"});
+    if (is_fault && f.hits == 0 && o.verdict != TestOutcome::Verdict::kError) {
+      std::string what = f.op.empty() ? f.syscall : f.syscall + " (op)";
+      std::string message = f.rule + " on \"" + f.service + "\" never fired: ";
+      std::string suggestion;
+      if (f.matches == 0) {
+        message += "the service made no matching call while it was installed";
+        if (!f.path.empty()) message += " (path glob \"" + f.path + "\")";
+        suggestion =
+            "check that run= exercises this path in \"" + f.service + "\", that it uses " + what +
+            (f.path.empty() ? "" : " on paths matching \"" + f.path + "\"") + " (trace(" +
+            f.service +
+            ", syscalls = [...], run = ...) shows what it does), and "
+            "that the call is not on a system path, which rules without a glob leave alone";
+      } else {
+        message += "it matched " + std::to_string(f.matches) +
+                   " call(s) but its probability, nth= or after= let none through";
+        suggestion = "raise the probability, or lower nth=/after=";
+      }
+      o.diagnostics.push_back({"warning", "FAULT_NOT_FIRED", o.name, message, suggestion});
+    }
+  }
+  if (o.verdict == TestOutcome::Verdict::kFail && fired_faults > 1)
+    o.diagnostics.push_back({"info", "MULTIPLE_FAULTS_INTERACTION", o.name,
+                             std::to_string(fired_faults) +
+                                 " faults fired in this failing test; the failure may come from "
+                                 "their combination",
+                             "run with one fault at a time to find which one matters"});
+}
+
+std::vector<Diagnostic> diagnose_run(const std::vector<TestOutcome>& outcomes) {
+  // Per interface stepped: did a passing test that asserted something see it succeed?
+  std::map<std::string, bool> controlled;
+  for (const TestOutcome& o : outcomes) {
+    bool counts = o.verdict == TestOutcome::Verdict::kPass && o.assertions > 0;
+    for (const runtime::Event& e : o.events) {
+      if (e.type != "step_recv") continue;
+      std::string iface = e.text("target") + "." + e.text("interface");
+      bool& seen = controlled[iface];
+      if (counts && e.text("success") == "true") seen = true;
+    }
+  }
+  std::vector<Diagnostic> out;
+  for (const auto& [iface, seen] : controlled)
+    if (!seen)
+      out.push_back({"warning", "NO_POSITIVE_CONTROL", "",
+                     "no passing test that asserted anything saw a successful step on " + iface +
+                         ": every test of it may pass for the wrong reason",
+                     "add a test without faults that asserts " + iface + " works"});
+  return out;
+}
+
+// ---- JSON ----------------------------------------------------------------------------------
+
+json event_json(const runtime::Event& e) {
+  json out;
+  out["seq"] = e.seq;
+  out["timestamp"] = rfc3339(e.time);
+  out["type"] = e.type;
+  std::string event_type = e.type;
+  if (const auto* syscall = e.field("syscall"))
+    event_type += "." + field_text(*syscall);
+  else if (e.type == "service_started" || e.type == "service_ready")
+    event_type = "lifecycle." + e.type.substr(8);
+  else if ((e.type == "step_send" || e.type == "step_recv") && e.field("target"))
+    event_type += "." + e.text("target");
+  out["event_type"] = event_type;
+  if (!e.service.empty()) {
+    out["partition_key"] = e.service;
+    out["service"] = e.service;
+  }
+  if (!e.fields.empty()) {
+    json fields = json::object();
+    for (const auto& [key, value] : e.fields) fields[key] = field_text(value);
+    out["fields"] = std::move(fields);
+  }
+  if (!e.clock.empty()) out["vector_clock"] = e.clock;
+  return out;
+}
+
+json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes,
+                 const std::vector<Diagnostic>& run_diagnostics) {
+  int pass = 0, fail = 0, errored = 0;
+  json tests = json::array();
+  for (const TestOutcome& o : outcomes) {
+    if (o.verdict == TestOutcome::Verdict::kPass) ++pass;
+    if (o.verdict == TestOutcome::Verdict::kFail) ++fail;
+    if (o.verdict == TestOutcome::Verdict::kError) ++errored;
+    if (run.show_failures_only && o.verdict == TestOutcome::Verdict::kPass) continue;
+    json t;
+    t["name"] = o.name;
+    t["leaf_id"] = "0";  // one leaf per test until fan-out exists
+    t["result"] = verdict_word(o.verdict);
+    t["reason"] = o.reason;
+    if (auto type = failure_type(o); !type.empty()) t["failure_type"] = type;
+    if (!o.code.empty()) t["error_code"] = o.code;
+    if (!o.failed_assertion.empty()) t["error_detail"] = {{"assertion_type", o.failed_assertion}};
+    t["seed"] = o.seed;
+    t["duration_ms"] = o.duration.count();
+    std::string short_name = o.name.starts_with("test_") ? o.name.substr(5) : o.name;
+    t["replay_command"] =
+        "faultbox test " + run.spec + " --test " + short_name + " --seed " + std::to_string(o.seed);
+    t["assertions"] = o.assertions;
+    json faults = json::array();
+    for (const FaultHits& f : o.faults) {
+      json j{{"service", f.service}, {"syscall", f.syscall}, {"action", f.action},
+             {"errno", f.error},     {"label", f.label},     {"hits", f.hits},
+             {"matches", f.matches}, {"rule", f.rule}};
+      if (!f.op.empty()) j["op"] = f.op;
+      if (!f.path.empty()) j["path"] = f.path;
+      faults.push_back(std::move(j));
+    }
+    t["faults"] = std::move(faults);
+    json diagnostics = json::array();
+    for (const Diagnostic& d : o.diagnostics) diagnostics.push_back(diagnostic_json(d));
+    t["diagnostics"] = std::move(diagnostics);
+    json events = json::array();
+    for (const runtime::Event& e : o.events) events.push_back(event_json(e));
+    t["events"] = std::move(events);
+    tests.push_back(std::move(t));
+  }
+  json out;
+  out["version"] = 2;
+  out["star_file"] = run.spec;
+  out["duration_ms"] = run.duration.count();
+  out["seed"] = run.seed;
+  out["pass"] = pass;
+  out["fail"] = fail + errored;
+  out["errored"] = errored;
+  out["inconclusive"] = 0;
+  out["halted"] = 0;
+  out["interrupted"] = run.interrupted;
+  out["tests"] = std::move(tests);
+  json diagnostics = json::array();
+  for (const Diagnostic& d : run_diagnostics) diagnostics.push_back(diagnostic_json(d));
+  out["diagnostics"] = std::move(diagnostics);
+  return out;
+}
+
+// ---- normalized trace ----------------------------------------------------------------------
+
+namespace {
+
+/// The lowest ephemeral port: ports from here up are the kernel's choice and differ
+/// between runs, so a normalized trace masks them.
+int ephemeral_floor() {
+  static const int floor = [] {
+    std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+    int low = 0;
+    return in >> low && low > 0 ? low : 32768;
+  }();
+  return floor;
+}
+
+/// "socket:tcp:127.0.0.1:40312->127.0.0.1:7001" → "socket:tcp:127.0.0.1:*->127.0.0.1:7001".
+std::string mask_ports(const std::string& path) {
+  if (!path.starts_with("socket:")) return path;
+  std::string out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == ':' && i + 1 < path.size() &&
+        std::isdigit(static_cast<unsigned char>(path[i + 1]))) {
+      std::size_t j = i + 1;
+      while (j < path.size() && std::isdigit(static_cast<unsigned char>(path[j]))) ++j;
+      bool port_end = j == path.size() || path[j] == '-';
+      if (port_end && j - i - 1 <= 5 &&
+          std::stoi(path.substr(i + 1, j - i - 1)) >= ephemeral_floor()) {
+        out += ":*";
+        i = j;
+        continue;
+      }
+      out.append(path, i, j - i);
+      i = j;
+      continue;
+    }
+    out += path[i++];
+  }
+  return out;
+}
+
+/// One event as a normalized line, or "" to leave it out.
+std::string normal_line(const runtime::Event& e) {
+  if (e.type == "syscall") {
+    std::string decision = e.text("decision");
+    if (decision == "allow" || decision.starts_with("allow ")) return "";
+    std::string line = e.text("syscall") + " " + decision;
+    if (std::string path = e.text("path"); !path.empty()) line += " " + mask_ports(path);
+    if (std::string op = e.text("op"); !op.empty()) line += " op=" + op;
+    if (std::string label = e.text("label"); !label.empty()) line += " label=" + label;
+    return line;
+  }
+  if (e.type == "service_started" || e.type == "service_ready") return e.type;
+  if (e.type == "service_exited")
+    return e.field("signal") ? "service_exited signal=" + e.text("signal")
+                             : "service_exited code=" + e.text("code");
+  if (e.type == "fault_applied") return "fault_applied " + e.text("rules");
+  if (e.type == "fault_removed")
+    return "fault_removed " + e.text("rules") + " fires=" + e.text("fires");
+  if (e.type == "step_send") {
+    std::string line =
+        "step_send " + e.text("target") + "." + e.text("interface") + " " + e.text("method");
+    if (std::string path = e.text("path"); !path.empty()) line += " " + path;
+    return line;
+  }
+  if (e.type == "step_recv") {
+    std::string line = "step_recv " + e.text("target") + "." + e.text("interface");
+    if (e.field("status_code")) line += " " + e.text("status_code");
+    line += e.text("success") == "true" ? " ok" : " failed";
+    return line;
+  }
+  if (e.type == "held" || e.type == "released") return e.type + " " + e.text("syscall");
+  return "";
+}
+
+}  // namespace
+
+std::string normalize(const std::vector<TestOutcome>& outcomes, const std::string& spec_path) {
+  std::error_code ec;
+  std::string spec_dir =
+      fs::weakly_canonical(fs::absolute(spec_path, ec).parent_path(), ec).string();
+  std::string cwd = fs::current_path(ec).string();
+  auto relative = [&](std::string line) {
+    for (const auto& [prefix, name] : {std::pair{spec_dir, "$SPEC_DIR"}, std::pair{cwd, "$CWD"}}) {
+      if (prefix.empty() || prefix == "/") continue;
+      for (std::size_t at = 0; (at = line.find(prefix + "/", at)) != std::string::npos;)
+        line.replace(at, prefix.size(), name), at += std::string_view(name).size();
+    }
+    return line;
+  };
+  std::string out;
+  for (const TestOutcome& o : outcomes) {
+    out += "=== " + o.name + " ===\n";
+    std::map<std::string, std::vector<std::string>> lanes;
+    for (const runtime::Event& e : o.events) {
+      std::string line = relative(normal_line(e));
+      if (!line.empty()) lanes[e.service.empty() ? "test" : e.service].push_back(std::move(line));
+    }
+    for (const auto& [lane, lines] : lanes) {
+      out += "--- " + lane + " ---\n";
+      for (const auto& line : lines) out += line + "\n";
+    }
+  }
+  return out;
+}
+
+// ---- diff ----------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace
+
+std::string line_diff(const std::string& a_text, const std::string& b_text) {
+  auto a = split_lines(a_text), b = split_lines(b_text);
+  // Common head and tail first: most traces differ in a few places.
+  std::size_t head = 0;
+  while (head < a.size() && head < b.size() && a[head] == b[head]) ++head;
+  std::size_t tail = 0;
+  while (tail < a.size() - head && tail < b.size() - head &&
+         a[a.size() - 1 - tail] == b[b.size() - 1 - tail])
+    ++tail;
+  std::size_t n = a.size() - head - tail, m = b.size() - head - tail;
+  if (n == 0 && m == 0) return "";
+  // ' ' common, '-' only in a, '+' only in b, over the whole texts.
+  std::vector<std::pair<char, std::string>> script;
+  for (std::size_t i = 0; i < head; ++i) script.emplace_back(' ', a[i]);
+  constexpr std::size_t kTableLimit = 40'000'000;  // cells of the LCS table
+  if (n * m <= kTableLimit) {
+    // lcs[i][j]: the longest common subsequence of a[head+i..] and b[head+j..].
+    std::vector<std::uint32_t> lcs((n + 1) * (m + 1), 0);
+    auto at = [&](std::size_t i, std::size_t j) -> std::uint32_t& { return lcs[i * (m + 1) + j]; };
+    for (std::size_t i = n; i-- > 0;)
+      for (std::size_t j = m; j-- > 0;)
+        at(i, j) = a[head + i] == b[head + j] ? at(i + 1, j + 1) + 1
+                                              : std::max(at(i + 1, j), at(i, j + 1));
+    std::size_t i = 0, j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && a[head + i] == b[head + j]) {
+        script.emplace_back(' ', a[head + i]);
+        ++i, ++j;
+      } else if (i < n && (j == m || at(i + 1, j) >= at(i, j + 1))) {
+        script.emplace_back('-', a[head + i++]);
+      } else {
+        script.emplace_back('+', b[head + j++]);
+      }
+    }
+  } else {
+    // Too large to align: the differing middle is shown whole.
+    for (std::size_t i = 0; i < n; ++i) script.emplace_back('-', a[head + i]);
+    for (std::size_t j = 0; j < m; ++j) script.emplace_back('+', b[head + j]);
+  }
+  for (std::size_t i = a.size() - tail; i < a.size(); ++i) script.emplace_back(' ', a[i]);
+
+  // Show the changes with three lines of context; say which test and lane they are in.
+  constexpr std::size_t kContext = 3;
+  std::vector<bool> shown(script.size(), false);
+  for (std::size_t k = 0; k < script.size(); ++k)
+    if (script[k].first != ' ')
+      for (std::size_t c = k >= kContext ? k - kContext : 0;
+           c < std::min(script.size(), k + kContext + 1); ++c)
+        shown[c] = true;
+  std::string out, test, lane;
+  bool gap = false;
+  for (std::size_t k = 0; k < script.size(); ++k) {
+    const auto& [mark, line] = script[k];
+    if (line.starts_with("=== ")) test = line, lane.clear();
+    if (line.starts_with("--- ")) lane = line;
+    if (!shown[k]) {
+      gap = true;
+      continue;
+    }
+    if (gap || out.empty()) {
+      out += "@@ " + (test.empty() ? std::string("(start)") : test) +
+             (lane.empty() || line.starts_with("--- ") ? "" : " " + lane) + " @@\n";
+      gap = false;
+    }
+    out += std::string(1, mark) + " " + line + "\n";
+  }
+  return out;
+}
+
+}  // namespace fb::cli
