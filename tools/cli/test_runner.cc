@@ -15,6 +15,7 @@
 #include "compiler/frontend.h"
 #include "compiler/lower.h"
 #include "grammar/render.h"
+#include "grammar/suggest.h"
 #include "runtime/supervisor.h"
 #include "runtime/syscalls.h"
 #include "stdlib/builtins.h"
@@ -40,6 +41,50 @@ TestRunner::~TestRunner() = default;
 void TestRunner::interrupt() {
   interrupted_ = true;
   thread_.cancelled = true;
+}
+
+bool TestRunner::check_fault_keywords(const grammar::SourceMap& sources, grammar::FileId file,
+                                      std::string& error) const {
+  // A keyword of fault() that names neither a syscall nor an op can never work; say so
+  // where it is written, before any test starts, rather than when its test runs.
+  std::string_view text = sources.file(file).text();
+  std::vector<std::string> candidates = runtime::syscall_names(runtime::host_arch());
+  for (const auto& f : runtime::family_names()) candidates.push_back(f);
+  for (const auto& s : session_.services)
+    for (const auto& [op, _] : s.ops) candidates.push_back(op);
+  for (const auto& fact : program_->module.facts) {
+    if (fact.builtin != "fault" && fact.builtin != "fault_start" && fact.builtin != "fault_all")
+      continue;
+    for (const auto& arg : fact.args) {
+      const std::string& key = arg.keyword;
+      if (key.empty() || key == "*" || key == "**" || key == "run" || key == "source" ||
+          stdlib::faultable(key))
+        continue;
+      bool op = std::any_of(session_.services.begin(), session_.services.end(),
+                            [&](const stdlib::ServiceDecl& s) { return s.ops.count(key) > 0; });
+      if (op) continue;
+      // Point at the keyword itself inside the call.
+      grammar::Span span{file, fact.span.offset, fact.span.length};
+      std::string_view call(text.data() + fact.span.offset, fact.span.length);
+      for (std::size_t at = 0; (at = call.find(key, at)) != std::string_view::npos; ++at) {
+        bool starts = at == 0 || !(std::isalnum(static_cast<unsigned char>(call[at - 1])) ||
+                                   call[at - 1] == '_');
+        std::size_t after = call.find_first_not_of(" \t\n", at + key.size());
+        if (starts && after != std::string_view::npos && call[after] == '=') {
+          span = {file, static_cast<std::uint32_t>(fact.span.offset + at),
+                  static_cast<std::uint32_t>(key.size())};
+          break;
+        }
+      }
+      auto d = grammar::Diagnostic::make(
+          grammar::Code::SPEC_UNKNOWN_KEYWORD, span,
+          fact.builtin + ": \"" + key + "\" is neither a syscall nor an op of any service");
+      if (auto near = grammar::closest_match(key, candidates))
+        d.suggest("did you mean \"" + *near + "\"?");
+      error += grammar::render_text(sources, d);
+    }
+  }
+  return error.empty();
 }
 
 bool TestRunner::load(std::string& error) {
@@ -82,6 +127,7 @@ bool TestRunner::load(std::string& error) {
         if (!v.is(vm::Type::kHost) || vm::type_of(v) != "service") return "";
         return v.as<stdlib::ServiceValue>()->name;
       });
+  if (!check_fault_keywords(sources, *id, error)) return false;
   auto order = session_.start_order(error);
   if (!order) return false;
   order_ = std::move(*order);

@@ -87,6 +87,10 @@ class TestRunner {
   bool interrupted() const { return interrupted_.load(); }
 
  private:
+  /// Load errors for fault() keywords that name no syscall and no op, rendered.
+  bool check_fault_keywords(const grammar::SourceMap& sources, grammar::FileId file,
+                            std::string& error) const;
+
   std::string spec_path_;
   std::string log_dir_;
   std::function<void(std::string_view)> print_;

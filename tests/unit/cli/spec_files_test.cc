@@ -1,0 +1,173 @@
+// `faultbox test` on the spec files under tests/spec/test (label: spec). Each file says
+// in its header comment what must happen when it runs:
+//
+//   # expect-exit: N                     the exit status
+//   # expect: PASS|FAIL|ERROR test_x     a verdict; the report must hold exactly these
+//   # expect-diagnostic: CODE [test_x]   a diagnostic of that test (or of the run)
+//   # expect-no-diagnostic: test_x       that test has no diagnostic at all
+//   # expect-stderr: TEXT                stderr contains TEXT
+//
+// and its normalized trace must match tests/golden/test/NAME.trace (regenerate with
+// FB_UPDATE_GOLDENS=1, or tools/update-goldens). "@PROBE@" in a spec stands for the
+// probe program's path. The specs pair every test that shows a fault working with a
+// twin that must fail, so a passing test cannot be one that checks nothing.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/unit/test_support.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using fb::testing::read_file;
+using fb::testing::source_dir;
+
+fs::path spec_dir() { return source_dir() / "tests/spec/test"; }
+fs::path golden_dir() { return source_dir() / "tests/golden/test"; }
+
+struct Expectations {
+  int exit = -1;
+  std::map<std::string, std::string> verdicts;               // test → PASS/FAIL/ERROR
+  std::vector<std::pair<std::string, std::string>> present;  // (code, test or "")
+  std::vector<std::string> quiet;                            // tests without diagnostics
+  std::vector<std::string> stderr_has;
+};
+
+Expectations read_expectations(const std::string& text) {
+  Expectations e;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    auto value = [&](std::string_view key) -> std::optional<std::string> {
+      std::string prefix = "# " + std::string(key) + ": ";
+      if (!line.starts_with(prefix)) return std::nullopt;
+      return line.substr(prefix.size());
+    };
+    if (auto v = value("expect-exit")) e.exit = std::stoi(*v);
+    if (auto v = value("expect")) {
+      auto space = v->find(' ');
+      e.verdicts[v->substr(space + 1)] = v->substr(0, space);
+    }
+    if (auto v = value("expect-diagnostic")) {
+      auto space = v->find(' ');
+      e.present.emplace_back(v->substr(0, space),
+                             space == std::string::npos ? "" : v->substr(space + 1));
+    }
+    if (auto v = value("expect-no-diagnostic")) e.quiet.push_back(*v);
+    if (auto v = value("expect-stderr")) e.stderr_has.push_back(*v);
+  }
+  return e;
+}
+
+struct Finished {
+  int code = -1;
+  std::string out, err;
+};
+
+Finished run_faultbox(const fs::path& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {FB_FAULTBOX, "test"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string out = (dir / "out.txt").string(), err = (dir / "err.txt").string();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::chdir(dir.c_str()) != 0) ::_exit(126);
+    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr))
+      ::_exit(126);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(out),
+          read_file(err)};
+}
+
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+class SpecFile : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
+  const std::string name = GetParam();
+  std::string text = read_file(spec_dir() / (name + ".star"));
+  Expectations expect = read_expectations(text);
+  ASSERT_GE(expect.exit, 0) << name << ".star has no '# expect-exit:' line";
+
+  fs::path dir = fs::temp_directory_path() / ("fb-spec-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / (name + ".star")) << replace_all(text, "@PROBE@", FB_SUT_PROBE);
+  Finished run = run_faultbox(dir, {name + ".star", "--seed", "7", "--output", "report.json",
+                                    "--normalize", "trace.txt", "--logs", (dir / "logs").string()});
+  std::string context =
+      "faultbox test " + name + ".star\nstdout:\n" + run.out + "stderr:\n" + run.err;
+  EXPECT_EQ(run.code, expect.exit) << context;
+  for (const auto& s : expect.stderr_has)
+    EXPECT_NE(run.err.find(s), std::string::npos) << "stderr lacks \"" << s << "\"\n" << context;
+
+  if (expect.exit != 1) {
+    ASSERT_TRUE(fs::exists(dir / "report.json")) << context;
+    auto report = nlohmann::json::parse(read_file(dir / "report.json"));
+    std::map<std::string, std::string> verdicts;
+    std::map<std::string, std::set<std::string>> codes;  // test ("" for the run) → codes
+    for (const auto& t : report["tests"]) {
+      std::string verdict = t["result"].get<std::string>();
+      std::transform(verdict.begin(), verdict.end(), verdict.begin(), ::toupper);
+      verdicts[t["name"].get<std::string>()] = verdict;
+      auto& mine = codes[t["name"].get<std::string>()];
+      for (const auto& d : t["diagnostics"]) mine.insert(d["code"].get<std::string>());
+    }
+    for (const auto& d : report["diagnostics"]) codes[""].insert(d["code"].get<std::string>());
+    EXPECT_EQ(verdicts, expect.verdicts) << context;
+    for (const auto& [code, test] : expect.present)
+      EXPECT_TRUE(codes[test].contains(code))
+          << "no " << code << " for " << (test.empty() ? "the run" : test) << "\n"
+          << context;
+    for (const auto& test : expect.quiet)
+      EXPECT_TRUE(codes[test].empty()) << test << " has diagnostics\n" << context;
+
+    std::string trace = read_file(dir / "trace.txt");
+    fs::path golden = golden_dir() / (name + ".trace");
+    if (std::getenv("FB_UPDATE_GOLDENS")) {
+      fs::create_directories(golden_dir());
+      std::ofstream(golden, std::ios::binary) << trace;
+    } else {
+      ASSERT_TRUE(fs::exists(golden)) << golden << " is missing; run tools/update-goldens";
+      EXPECT_EQ(read_file(golden), trace)
+          << "the normalized trace of " << name
+          << ".star changed; if that is intended, run tools/update-goldens\n"
+          << context;
+    }
+  }
+  if (!HasFailure()) fs::remove_all(dir);
+}
+
+std::vector<std::string> cases() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(spec_dir()))
+    if (entry.path().extension() == ".star") names.push_back(entry.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, SpecFile, ::testing::ValuesIn(cases()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+}  // namespace
