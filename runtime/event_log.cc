@@ -201,6 +201,13 @@ std::vector<Event> EventLog::snapshot() const {
   return events_;
 }
 
+void EventLog::clear() {
+  std::lock_guard lock(mutex_);
+  events_.clear();
+  clocks_.clear();
+  appended_ = 0;
+}
+
 std::size_t EventLog::size() const {
   std::lock_guard lock(mutex_);
   return appended_;

@@ -74,6 +74,9 @@ class EventLog {
   std::vector<Event> snapshot() const;
   /// How many events were appended.
   std::size_t size() const;
+  /// Forgets every event and clock and starts seq again at 1 (listeners stay): one
+  /// log can then serve test after test.
+  void clear();
 
  private:
   mutable std::mutex mutex_;

@@ -97,6 +97,9 @@ class Supervisor {
   void stop_all(std::chrono::milliseconds grace);
 
   pid_t pid(TargetId target) const;
+  /// Probabilistic rules draw with `seed` from now on (a runner that keeps one
+  /// supervisor across tests gives each test its own seed).
+  void set_seed(std::uint64_t seed) { seed_.store(seed); }
   /// Whether the kernel accepted SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (Linux 6.6 and later).
   bool sync_wake_up() const { return sync_wake_up_.load(); }
 
@@ -141,7 +144,7 @@ class Supervisor {
   std::optional<std::chrono::steady_clock::time_point> next_deadline() const;
 
   EventLog& log_;
-  std::uint64_t seed_;
+  std::atomic<std::uint64_t> seed_;
   UniqueFd epoll_;
   UniqueFd wake_;         // eventfd: commands for the loop thread
   UniqueFd sweep_timer_;  // timerfd: the once-a-second orphan sweep

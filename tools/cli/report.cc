@@ -273,7 +273,8 @@ std::string normal_line(const runtime::Event& e) {
     if (std::string label = e.text("label"); !label.empty()) line += " label=" + label;
     return line;
   }
-  if (e.type == "service_started" || e.type == "service_ready") return e.type;
+  if (e.type == "service_started" || e.type == "service_ready" || e.type == "service_reused")
+    return e.type;
   if (e.type == "service_exited")
     return e.field("signal") ? "service_exited signal=" + e.text("signal")
                              : "service_exited code=" + e.text("code");

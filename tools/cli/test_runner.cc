@@ -36,7 +36,13 @@ TestRunner::TestRunner(std::string spec_path, std::string log_dir,
                        std::function<void(std::string_view)> print)
     : spec_path_(std::move(spec_path)), log_dir_(std::move(log_dir)), print_(std::move(print)) {}
 
-TestRunner::~TestRunner() = default;
+TestRunner::~TestRunner() {
+  // Services kept with reuse=True are stopped as gently as the others.
+  if (supervisor_) {
+    supervisor_->stop_all(2000ms);
+    for (const auto& [service, id] : reused_) supervisor_->wait(id);
+  }
+}
 
 void TestRunner::interrupt() {
   interrupted_ = true;
@@ -233,13 +239,21 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
   outcome.name = name;
   outcome.seed = seed;
   auto started = Clock::now();
-  runtime::EventLog log;
+  // One log and one supervisor serve every test of the run: the log is cleared for
+  // each test, and services declared with reuse=True stay up between tests.
+  if (!supervisor_) {
+    log_ = std::make_unique<runtime::EventLog>();
+    supervisor_ = std::make_unique<runtime::Supervisor>(*log_, seed);
+  }
+  runtime::EventLog& log = *log_;
+  runtime::Supervisor& supervisor = *supervisor_;
+  log.clear();
+  supervisor.set_seed(seed);
   std::string dir = log_dir_ + "/" + name;
   std::error_code ec;
   fs::remove_all(dir, ec);  // this run's output only
   fs::create_directories(dir, ec);
   {
-    runtime::Supervisor supervisor(log, seed);
     stdlib::Session::Run state;
     state.log = &log;
     state.supervisor = &supervisor;
@@ -255,6 +269,14 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
     auto wiring = session_.wiring();
     bool up = true;
     for (const stdlib::ServiceDecl* service : order_) {
+      if (auto kept = reused_.find(service->name); kept != reused_.end()) {
+        if (!supervisor.wait_for(kept->second, 0ms)) {
+          state.targets[service->name] = kept->second;
+          log.append("service_reused", service->name, {});
+          continue;
+        }
+        reused_.erase(kept);  // it exited since: start it afresh
+      }
       for (const auto& iface : service->interfaces) {
         auto deadline = Clock::now() + 10s;
         while (!port_free(iface.port) && Clock::now() < deadline)
@@ -282,8 +304,10 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
         const auto& numbers = trapped_[service->name];
         spec.trapped.assign(numbers.begin(), numbers.end());
       }
-      spec.stdout_path = dir + "/" + service->name + ".stdout";
-      spec.stderr_path = dir + "/" + service->name + ".stderr";
+      // A reused service outlives this test: its output goes next to the tests' logs.
+      std::string out_dir = service->reuse ? log_dir_ : dir;
+      spec.stdout_path = out_dir + "/" + service->name + ".stdout";
+      spec.stderr_path = out_dir + "/" + service->name + ".stderr";
       std::string error;
       auto id = supervisor.launch(service->name, spec, {}, error);
       if (!id) {
@@ -292,6 +316,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
         break;
       }
       state.targets[service->name] = *id;
+      if (service->reuse) reused_[service->name] = *id;
       if (service->healthcheck.kind == stdlib::Healthcheck::Kind::kNone) continue;
       auto deadline = Clock::now() + service->healthcheck.timeout;
       bool ready = false;
@@ -375,9 +400,14 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
     outcome.assertions = state.assertions;
     if (outcome.verdict == TestOutcome::Verdict::kFail)
       outcome.failed_assertion = state.failed_assertion;
-    // Stop every service, whatever happened: SIGTERM, SIGKILL two seconds later.
-    supervisor.stop_all(2000ms);
-    for (const auto& [service, id] : state.targets) supervisor.wait(id);
+    // Stop every service, whatever happened: SIGTERM, SIGKILL two seconds later. A
+    // reused one keeps running, without the rules this test installed on it.
+    for (const auto& installed : state.installed)
+      if (reused_.count(installed.service)) supervisor.remove(installed.set);
+    for (const auto& [service, id] : state.targets)
+      if (!reused_.count(service)) supervisor.stop(id, 2000ms);
+    for (const auto& [service, id] : state.targets)
+      if (!reused_.count(service)) supervisor.wait(id);
     outcome.faults = fault_hits(state, supervisor);
     session_.run = nullptr;
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "runtime/event_log.h"
+#include "runtime/supervisor.h"
 #include "stdlib/session.h"
 #include "tools/cli/loader.h"
 #include "vm/thread.h"
@@ -97,6 +98,9 @@ class TestRunner {
   stdlib::Session session_;
   vm::Thread thread_;
   std::unique_ptr<ModuleLoader> loader_;
+  std::unique_ptr<runtime::EventLog> log_;
+  std::unique_ptr<runtime::Supervisor> supervisor_;
+  std::map<std::string, runtime::TargetId, std::less<>> reused_;  // reuse=True, running
   std::shared_ptr<vm::Program> program_;
   std::vector<std::string> tests_;
   std::vector<const stdlib::ServiceDecl*> order_;

@@ -146,6 +146,29 @@ def test_two():
   for (pid_t p : pids) EXPECT_TRUE(::kill(p, 0) != 0 && errno == ESRCH) << "pid " << p << " lives";
 }
 
+TEST(TestCommand, ReusedServicesStartOnceAndKeepNoRulesBetweenTests) {
+  Spec spec(R"(
+svc = service('svc', '/bin/sh', interface('main', 'http', 18241), reuse = True,
+              args = ['-c', 'echo $$ >> pids; exec )" +
+            probe() + R"( http 18241 orders.wal'], healthcheck = http('localhost:18241/health'))
+
+def test_a_leaves_a_fault_behind():
+    fault_start(svc, fsync = deny('EIO'))
+    assert_eq(svc.main.post(path = '/o', body = 'x').status, 500)
+
+def test_b_sees_no_fault():
+    assert_eq(svc.main.post(path = '/o', body = 'y').status, 200)
+    assert_eventually(type = 'service_reused', service = 'svc')
+)");
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  std::istringstream lines(fb::testing::read_file(spec.file("pids")));
+  std::vector<pid_t> pids;
+  for (pid_t pid = 0; lines >> pid;) pids.push_back(pid);
+  ASSERT_EQ(pids.size(), 1u) << "one start for the whole run";
+  EXPECT_TRUE(::kill(pids[0], 0) != 0 && errno == ESRCH) << "stopped when the run ends";
+}
+
 TEST(TestCommand, ServicesThatDoNotComeUpAreErrorsWithTheirStderr) {
   Spec spec(R"(
 dies = service('dies', '/bin/sh', interface('main', 'tcp', 18233),
@@ -358,14 +381,15 @@ TEST(TestCommand, TheQuickstartCatchesItsPlantedBug) {
   Spec spec(text);
   auto r = faultbox_test(spec, {"--seed", "1"});
   EXPECT_EQ(r.code, 2) << r.out << r.err;
-  for (const char* name : {"test_put_then_get", "test_wal_is_synced_before_the_reply",
-                           "test_store_keeps_nothing_it_could_not_log",
-                           "test_slow_store_connection", "test_store_unreachable"})
+  for (const char* name :
+       {"test_put_then_get", "test_wal_is_synced_before_the_reply",
+        "test_store_keeps_nothing_it_could_not_log", "test_slow_store_connection",
+        "test_store_unreachable", "test_wal_write_denied"})
     EXPECT_NE(r.out.find(std::string("PASS ") + name + " ("), std::string::npos) << name << r.out;
   EXPECT_NE(r.out.find("FAIL test_api_reports_store_failures"), std::string::npos);
   EXPECT_NE(r.out.find("the API claimed 201 stored for a write the store refused"),
             std::string::npos);
-  EXPECT_NE(r.out.find("\n5 passed, 1 failed\n"), std::string::npos);
+  EXPECT_NE(r.out.find("\n6 passed, 1 failed\n"), std::string::npos);
 }
 
 TEST(TestCommand, SpecsThatCannotLoadExitOne) {
