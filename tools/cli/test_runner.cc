@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -400,6 +401,27 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
     outcome.assertions = state.assertions;
     if (outcome.verdict == TestOutcome::Verdict::kFail)
       outcome.failed_assertion = state.failed_assertion;
+    // A service that exited while the body ran (rather than when stopped below) is
+    // worth knowing about whatever the verdict; a failing test shows its stderr.
+    if (up) {
+      for (const auto& [service, id] : state.targets) {
+        auto status = supervisor.wait_for(id, 0ms);
+        if (!status || (status->exit_code == 0 && !status->signal)) continue;
+        std::string how = status->signal
+                              ? std::string("signal SIG") + ::sigabbrev_np(status->signal)
+                              : "exit code " + std::to_string(status->exit_code);
+        const stdlib::ServiceDecl* decl = session_.find(service);
+        std::string stderr_path =
+            (decl && decl->reuse ? log_dir_ : dir) + "/" + service + ".stderr";
+        outcome.diagnostics.push_back(
+            {"warning", "SERVICE_CRASHED", name,
+             "service \"" + service + "\" exited during the test (" + how + ")",
+             "its output is in " + stderr_path});
+        if (outcome.verdict == TestOutcome::Verdict::kFail)
+          outcome.reason += "service \"" + service + "\" exited during the test (" + how +
+                            "); the end of its stderr:\n" + tail(stderr_path);
+      }
+    }
     // Stop every service, whatever happened: SIGTERM, SIGKILL two seconds later. A
     // reused one keeps running, without the rules this test installed on it.
     for (const auto& installed : state.installed)

@@ -169,6 +169,24 @@ def test_b_sees_no_fault():
   EXPECT_TRUE(::kill(pids[0], 0) != 0 && errno == ESRCH) << "stopped when the run ends";
 }
 
+TEST(TestCommand, AServiceThatDiesDuringATestIsReportedWithItsStderr) {
+  Spec spec(R"(
+svc = service('svc', '/bin/sh', args = ['-c', 'echo dying words >&2; exit 3'])
+
+def test_waits_for_the_crash():
+    for i in range(1000000):
+        if events(type = 'service_exited'):
+            break
+    assert_true(False, 'after the crash')
+)");
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("service \"svc\" exited during the test (exit code 3)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("dying words"), std::string::npos) << "the stderr tail\n" << r.out;
+  EXPECT_NE(r.out.find("[SERVICE_CRASHED]"), std::string::npos) << r.out;
+}
+
 TEST(TestCommand, ServicesThatDoNotComeUpAreErrorsWithTheirStderr) {
   Spec spec(R"(
 dies = service('dies', '/bin/sh', interface('main', 'tcp', 18233),
