@@ -165,9 +165,10 @@ std::vector<std::string> cases() {
   return names;
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, SpecFile, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           return info.param;
-                         });
+std::string case_name(const ::testing::TestParamInfo<std::string>& param_info) {
+  return param_info.param;
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, SpecFile, ::testing::ValuesIn(cases()), case_name);
 
 }  // namespace
