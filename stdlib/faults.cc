@@ -243,16 +243,15 @@ bool fault_rules(Thread& t, std::string_view fn, const std::string& service, Arg
     if (key == "source")
       return t.fail(std::string(fn) +
                     ": source= applies to protocol faults, which are not supported yet");
-    runtime::FaultRule rule;
-    auto op = decl ? decl->ops.find(key) : decltype(decl->ops)::const_iterator{};
+    const OpDecl* op = nullptr;
+    if (decl)
+      if (auto it = decl->ops.find(key); it != decl->ops.end()) op = &it->second;
     std::vector<std::string> syscalls;
-    if (decl && op != decl->ops.end()) {
-      for (const auto& name : op->second.syscalls) {
+    if (op) {
+      for (const auto& name : op->syscalls) {
         auto expanded = runtime::expand(runtime::host_arch(), name);
         syscalls.insert(syscalls.end(), expanded.begin(), expanded.end());
       }
-      rule.path_glob = op->second.path;
-      rule.op = std::string(key);
     } else if (decl && !decl->ops.empty() && runtime::expand(runtime::host_arch(), key).empty()) {
       std::vector<std::string> names;
       std::string ops;
@@ -273,11 +272,11 @@ bool fault_rules(Thread& t, std::string_view fn, const std::string& service, Arg
       return t.fail(std::string(fn) + ": " + std::string(key) +
                     "= must be a fault (deny, delay or allow), got " + std::string(vm::type_of(v)) +
                     ", for example " + std::string(key) + "=deny(\"EIO\")");
-    const runtime::FaultRule& given = v.as<FaultValue>()->rule;
-    std::string glob = std::move(rule.path_glob), op_name = std::move(rule.op);
-    rule = given;
-    rule.path_glob = std::move(glob);
-    rule.op = std::move(op_name);
+    runtime::FaultRule rule = v.as<FaultValue>()->rule;
+    if (op) {
+      rule.path_glob = op->path;
+      rule.op = std::string(key);
+    }
     rule.syscalls = std::move(syscalls);
     rule.source = std::string(key) + "=" + v.as<FaultValue>()->text;
     rules.push_back(std::move(rule));
