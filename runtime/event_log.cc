@@ -6,6 +6,18 @@
 
 namespace fb::runtime {
 
+std::string rfc3339(std::chrono::system_clock::time_point time) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+  std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char buffer[64];
+  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buffer + n, sizeof buffer - n, ".%09lldZ",
+                static_cast<long long>(ns % 1'000'000'000));
+  return buffer;
+}
+
 bool happens_before(const VectorClock& a, const VectorClock& b) {
   bool less = false;
   for (const auto& [lane, count] : a) {
@@ -34,19 +46,6 @@ std::string Event::text(std::string_view name) const {
 }
 
 namespace {
-
-/// RFC 3339 in UTC with nanoseconds, as the reference writes timestamps.
-std::string rfc3339(std::chrono::system_clock::time_point time) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  char buffer[64];
-  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buffer + n, sizeof buffer - n, ".%09lldZ",
-                static_cast<long long>(ns % 1'000'000'000));
-  return buffer;
-}
 
 /// The length of the valid UTF-8 sequence at s[i], or 0 when it is not one.
 std::size_t utf8_length(std::string_view s, std::size_t i) {

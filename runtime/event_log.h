@@ -39,6 +39,9 @@ struct Event {
   std::string text(std::string_view name) const;
 };
 
+/// RFC 3339 in UTC with nanoseconds, as the reference writes timestamps.
+std::string rfc3339(std::chrono::system_clock::time_point time);
+
 /// One line of JSON: {"seq":..,"time":"RFC 3339 with ns","type":..,"service":..,
 /// "fields":{..},"vector_clock":{..}}; empty maps are left out.
 std::string to_json_line(const Event& event);

@@ -37,18 +37,6 @@ std::string failure_type(const TestOutcome& o) {
   return "error";
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point time) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
-  std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
-  std::tm tm{};
-  ::gmtime_r(&seconds, &tm);
-  char buffer[64];
-  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buffer + n, sizeof buffer - n, ".%09lldZ",
-                static_cast<long long>(ns % 1'000'000'000));
-  return buffer;
-}
-
 std::string field_text(const runtime::FieldValue& v) {
   if (const auto* n = std::get_if<std::int64_t>(&v)) return std::to_string(*n);
   return std::get<std::string>(v);
@@ -139,7 +127,7 @@ std::vector<Diagnostic> diagnose_run(const std::vector<TestOutcome>& outcomes) {
 json event_json(const runtime::Event& e) {
   json out;
   out["seq"] = e.seq;
-  out["timestamp"] = rfc3339(e.time);
+  out["timestamp"] = runtime::rfc3339(e.time);
   out["type"] = e.type;
   std::string event_type = e.type;
   if (const auto* syscall = e.field("syscall"))
