@@ -38,6 +38,9 @@ struct FaultRule {
   std::uint64_t nth = 0;        // fire only on the nth match (1-based), 0: off
   std::uint64_t after = 0;      // fire on every match after the first `after`
   std::uint64_t max_fires = 0;  // stop firing after this many fires, 0: no limit
+  /// An exhaustive plan leaf's decisions: whether the rule fires on its 1st, 2nd, ...
+  /// matching call. Calls past the end are drawn as usual; empty: every call is drawn.
+  std::vector<bool> pinned;
   std::string label;
   std::string op;      // the service's named operation this rule came from, if any
   std::string source;  // the text the rule came from, for messages and events

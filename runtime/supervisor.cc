@@ -888,7 +888,7 @@ const Supervisor::RuleSlot* Supervisor::decide(Target& target, int nr, const Pat
     for (auto slot = set->slots.rbegin(); slot != set->slots.rend(); ++slot) {
       const FaultRule& r = slot->rule;
       if (index >= slot->numbers.size() || !slot->numbers[index]) continue;
-      if (r.max_fires && slot->fires >= r.max_fires) continue;
+      if (r.max_fires && r.pinned.empty() && slot->fires >= r.max_fires) continue;
       if (!r.path_glob.empty()) {
         const std::string& p = path();
         if (p.empty() || !glob_match(r.path_glob, p)) continue;
@@ -901,9 +901,12 @@ const Supervisor::RuleSlot* Supervisor::decide(Target& target, int nr, const Pat
       std::uint64_t occurrence = ++slot->matches;
       if (r.nth && occurrence != r.nth) continue;
       if (r.after && occurrence <= r.after) continue;
-      if (r.probability < 1.0 &&
-          draw(seed_, target.service, slot->text, occurrence) >= r.probability)
+      if (occurrence <= r.pinned.size()) {
+        if (!r.pinned[occurrence - 1]) continue;  // the leaf says: not this one
+      } else if (r.probability < 1.0 &&
+                 draw(seed_, target.service, slot->text, occurrence) >= r.probability) {
         continue;
+      }
       ++slot->fires;
       return &*slot;
     }

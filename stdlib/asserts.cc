@@ -2,6 +2,7 @@
 #include <map>
 
 #include "stdlib/builtins.h"
+#include "stdlib/fanout.h"
 #include "stdlib/faults.h"
 #include "stdlib/queries.h"
 #include "stdlib/session.h"
@@ -76,6 +77,7 @@ Value lookup(std::string_view name) {
     add_topology(add);
     add_faults(add);
     add_queries(add);
+    add_fanout(add);
     return m;
   }());
   auto it = table.find(name);

@@ -28,6 +28,10 @@ void FaultValue::repr(std::string& out) const { out += text; }
 
 namespace {
 
+/// The most occurrences an exhaustive probability site may pin: 2^62 leaves still count
+/// in 64 bits (the plan gate is what keeps a run sensible).
+constexpr std::uint64_t kMaxExhaustive = 62;
+
 // The reference's faultable names; with the families, what a computed fault may name.
 constexpr std::string_view kDefaultTraps[] = {
     "write", "read",  "connect",  "openat",  "fsync",     "sendto",  "recvfrom", "writev",
@@ -88,6 +92,7 @@ bool common_options(Thread& t, std::string_view fn, Args& a, FaultValue& value) 
       std::string mode = v.is(vm::Type::kString) ? vm::str(v) : "";
       if (mode != "exhaustive" && mode != "stochastic")
         return t.fail(std::string(fn) + ": mode must be \"exhaustive\" or \"stochastic\"");
+      value.stochastic = mode == "stochastic";
     } else {
       return t.fail(std::string(fn) + ": unexpected keyword argument " + std::string(key) +
                     " (valid: probability, label, nth, after, max_fires, mode)");
@@ -97,6 +102,11 @@ bool common_options(Thread& t, std::string_view fn, Args& a, FaultValue& value) 
     return t.fail(std::string(fn) + ": nth= and after= cannot be combined");
   if (value.rule.max_fires && value.rule.probability >= 1.0)
     return t.fail(std::string(fn) + ": max_fires= is only meaningful with probability < 1");
+  if (value.rule.max_fires > kMaxExhaustive && !value.stochastic)
+    return t.fail(std::string(fn) + ": max_fires=" + std::to_string(value.rule.max_fires) +
+                  " in exhaustive mode is 2^" + std::to_string(value.rule.max_fires) +
+                  " plan leaves; the limit is " + std::to_string(kMaxExhaustive) +
+                  " (or use mode=\"stochastic\")");
   return true;
 }
 
@@ -272,10 +282,31 @@ bool fault_rules(Thread& t, std::string_view fn, const std::string& service, Arg
       return t.fail(std::string(fn) + ": " + std::string(key) +
                     "= must be a fault (deny, delay or allow), got " + std::string(vm::type_of(v)) +
                     ", for example " + std::string(key) + "=deny(\"EIO\")");
-    runtime::FaultRule rule = v.as<FaultValue>()->rule;
+    const FaultValue& given = *v.as<FaultValue>();
+    runtime::FaultRule rule = given.rule;
     if (op) {
       rule.path_glob = op->path;
       rule.op = std::string(key);
+    }
+    // An exhaustive probability site is a plan axis: this leaf fixes which of the first
+    // max_fires matching calls the rule fires on.
+    Session::Run* running = session ? session->run : nullptr;
+    if (running && rule.max_fires && rule.probability < 1.0 && !given.stochastic) {
+      Axis axis;
+      axis.kind = Axis::Kind::kProbability;
+      axis.name = rule.label.empty() ? service + ":" + std::string(key) : rule.label;
+      axis.cardinality = std::uint64_t{1} << rule.max_fires;
+      std::string error;
+      auto digit = running->meet(axis, error);
+      if (!digit) return t.fail(std::string(fn) + ": " + error);
+      std::string bits;
+      for (std::uint64_t b = 0; b < rule.max_fires; ++b) {
+        rule.pinned.push_back(((*digit >> b) & 1) != 0);
+        bits += (b ? "," : "") + std::string(rule.pinned.back() ? "1" : "0");
+      }
+      if (std::none_of(running->choices.begin(), running->choices.end(),
+                       [&](const auto& c) { return c.first == axis.name; }))
+        running->choices.emplace_back(axis.name, "[" + bits + "]");
     }
     rule.syscalls = std::move(syscalls);
     rule.source = std::string(key) + "=" + v.as<FaultValue>()->text;

@@ -19,7 +19,8 @@ namespace fb::stdlib {
 /// What deny(), delay() and allow() return: a rule without its syscalls yet.
 struct FaultValue final : vm::HostObject {
   runtime::FaultRule rule;
-  std::string text;  // deny("EIO", probability="20%") as written back
+  std::string text;         // deny("EIO", probability="20%") as written back
+  bool stochastic = false;  // mode="stochastic": max_fires caps the fires, no fan-out
   std::string_view type_name() const override;
   bool attr(const vm::Value& self, std::string_view name, vm::Value& out) const override;
   std::vector<std::string> attr_names() const override;

@@ -8,6 +8,22 @@
 
 namespace fb::stdlib {
 
+std::optional<std::uint64_t> Session::Run::meet(const Axis& axis, std::string& error) {
+  auto same =
+      std::find_if(axes.begin(), axes.end(), [&](const Axis& a) { return a.name == axis.name; });
+  if (same == axes.end()) {
+    axes.push_back(axis);
+  } else if (same->cardinality != axis.cardinality || same->kind != axis.kind) {
+    error = "the axis \"" + axis.name + "\" was met with " + std::to_string(same->cardinality) +
+            " options and now with " + std::to_string(axis.cardinality) +
+            "; give each choice its own name";
+    return std::nullopt;
+  }
+  auto pin = pins.find(axis.name);
+  std::uint64_t digit = pin == pins.end() ? 0 : pin->second;
+  return digit < axis.cardinality ? digit : 0;
+}
+
 bool fail_assertion(vm::Thread& t, std::string_view fn, std::string message) {
   if (Session* s = Session::of(t); s && s->run && s->run->failed_assertion.empty())
     s->run->failed_assertion = std::string(fn);

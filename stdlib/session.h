@@ -56,6 +56,24 @@ struct ServiceDecl {
 /// assertion failure from any other error in a test body.
 bool fail_assertion(vm::Thread& t, std::string_view fn, std::string message);
 
+/// A fan-out axis a test met while it ran: a named choose(), or an exhaustive
+/// probability site (deny/delay with max_fires=N and probability < 1: 2^N outcomes).
+struct Axis {
+  enum class Kind { kChoose, kProbability } kind = Kind::kChoose;
+  std::string name;
+  std::uint64_t cardinality = 0;
+  std::vector<std::string> options;  // how each option reads (choose), for reports
+  std::vector<vm::Value> values;     // the options themselves (choose)
+};
+
+/// A test registered with test(name, body, setup=, timeout=, assume=[...]).
+struct TestDecl {
+  std::string name;  // "test_<name>"
+  vm::Value body, setup;
+  std::chrono::milliseconds timeout{30000};
+  std::vector<vm::Value> assume;  // bools and predicates over the named choices
+};
+
 class Session {
  public:
   /// The session whose builtins `thread` runs, or nullptr (a plain `faultbox eval`).
@@ -64,6 +82,9 @@ class Session {
   void attach(vm::Thread& thread);
 
   std::vector<ServiceDecl> services;  // in declaration order
+  std::vector<TestDecl> registered;   // by test(), in registration order
+  /// Services nondet() exempts from interleaving control.
+  std::vector<std::string> nondeterministic;
 
   /// What a running test's builtins act on: its event log, its supervisor and the
   /// targets of its services. Null outside a test body.
@@ -84,6 +105,21 @@ class Session {
       std::vector<runtime::FaultRule> rules;
     };
     std::vector<Installed> installed;
+
+    /// The leaf this run is: the option each axis takes (axes it does not name take
+    /// option 0, as every axis does outside a plan).
+    std::map<std::string, std::uint64_t, std::less<>> pins;
+    /// The axes the body met, in the order it met them, and what each one chose.
+    std::vector<Axis> axes;
+    std::vector<std::pair<std::string, std::string>> choices;  // as they read
+    std::vector<std::pair<std::string, vm::Value>> chosen;     // the values
+    /// halt() or a false assume() stopped the body: the leaf is halted, not failed.
+    bool halted = false;
+    std::string halt_reason;
+
+    /// Records an axis met at run time and returns the option this leaf takes for it.
+    /// Fails (nullopt, `error`) when one name is used for axes of different sizes.
+    std::optional<std::uint64_t> meet(const Axis& axis, std::string& error);
   };
   Run* run = nullptr;
 

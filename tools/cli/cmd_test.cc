@@ -3,6 +3,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <ostream>
 #include <random>
 #include <regex>
@@ -34,6 +35,63 @@ bool selected(const std::string& test, const std::string& pattern) {
   if (pattern.find_first_of("*?") != std::string::npos)
     return runtime::glob_match(pattern, test) || runtime::glob_match("test_" + pattern, test);
   return false;
+}
+
+/// --test NAME[leaf=N]: the pattern, and the one leaf to run.
+struct Selection {
+  std::string pattern;
+  std::optional<std::uint64_t> leaf;
+};
+
+bool parse_selection(const std::string& text, Selection& out) {
+  out.pattern = text;
+  auto open = text.rfind("[leaf=");
+  if (open == std::string::npos || !text.ends_with("]")) return true;
+  auto n = parse_unsigned(text.substr(open + 6, text.size() - open - 7));
+  if (!n) return false;
+  out.pattern = text.substr(0, open);
+  out.leaf = *n;
+  return true;
+}
+
+/// --shard I/N: which of N shards this is (0-based).
+struct Shard {
+  std::uint64_t index = 0, count = 1;
+};
+
+/// Leaves go to shards by a hash of the test's name and the leaf's index: every shard
+/// decides alone, and the shards' leaves are all the leaves, once each.
+bool in_shard(const std::string& test, std::uint64_t leaf, const Shard& shard) {
+  if (shard.count <= 1) return true;
+  std::uint64_t h = 14695981039346656037ull;  // FNV-1a
+  for (char c : test + "#" + std::to_string(leaf)) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h % shard.count == shard.index;
+}
+
+std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b) {
+  if (a != 0 && b > UINT64_MAX / a) return UINT64_MAX;
+  return a * b;
+}
+
+/// The option each axis takes in `leaf`: mixed radix, the first axis least significant.
+TestRunner::Pins decode_leaf(std::uint64_t leaf, const std::vector<stdlib::Axis>& axes) {
+  TestRunner::Pins pins;
+  for (const auto& axis : axes) {
+    pins[axis.name] = leaf % axis.cardinality;
+    leaf /= axis.cardinality;
+  }
+  return pins;
+}
+
+/// {key: "a", wal: [1,0,1]}: what a leaf chose, as the report shows it.
+std::string choices_text(const std::vector<std::pair<std::string, std::string>>& choices) {
+  std::string out = "{";
+  for (const auto& [name, value] : choices)
+    out += (out.size() > 1 ? ", " : "") + name + ": " + value;
+  return out + "}";
 }
 
 void indent(std::ostream& out, const std::string& text) {
@@ -155,7 +213,12 @@ int run_test(const Context& context, const ParsedArgs& args) {
     if (!error.empty() && error.back() != '\n') context.err << "\n";
     return kExitUsage;
   }
-  std::string pattern = args.value("test").value_or("");
+  Selection selection;
+  if (!parse_selection(args.value("test").value_or(""), selection))
+    return usage_error(context, "test",
+                       "--test: a leaf is selected as NAME[leaf=N], got '" +
+                           args.value("test").value_or("") + "'");
+  const std::string& pattern = selection.pattern;
   std::vector<std::string> chosen;
   for (const auto& t : runner.tests())
     if (selected(t, pattern)) chosen.push_back(t);
@@ -168,40 +231,100 @@ int run_test(const Context& context, const ParsedArgs& args) {
   }
   if (dry) return dry_run(context, runner, chosen);
 
+  Shard shard;
+  if (auto text = args.value("shard")) {
+    auto slash = text->find('/');
+    auto index = parse_unsigned(text->substr(0, slash == std::string::npos ? 0 : slash));
+    auto count =
+        slash == std::string::npos ? std::nullopt : parse_unsigned(text->substr(slash + 1));
+    if (!index || !count || *count == 0 || *index >= *count)
+      return usage_error(context, "test",
+                         "--shard wants I/N with 0 <= I < N (e.g. 0/4), got '" + *text + "'");
+    shard = {*index, *count};
+  }
   auto started = std::chrono::steady_clock::now();
   std::vector<TestOutcome> outcomes;
-  int passed = 0, failed = 0, errored = 0;
-  for (const auto& name : chosen) {
-    // --runs N: seeds seed..seed+N-1; a test stops repeating at its first failure.
-    for (std::uint64_t run = 0; run < runs && !runner.interrupted(); ++run) {
-      TestOutcome outcome = runner.run(name, seed + run);
-      diagnose(outcome);
-      bool ok = outcome.verdict == TestOutcome::Verdict::kPass;
-      const char* word = ok                                               ? "PASS"
-                         : outcome.verdict == TestOutcome::Verdict::kFail ? "FAIL"
-                                                                          : "ERROR";
-      (ok ? passed : outcome.verdict == TestOutcome::Verdict::kFail ? failed : errored)++;
-      if (!ok || show == "all") {
-        human << word << " " << name;
-        if (runs > 1) human << " [seed " << outcome.seed << "]";
-        human << " (" << outcome.duration.count() << " ms)";
-        if (!outcome.code.empty()) human << " [" << outcome.code << "]";
-        human << "\n";
-        if (!ok) {
-          human << "  reason:\n";
-          indent(human, outcome.reason);
-          for (const FaultHits& f : outcome.faults)
-            if (f.hits > 0 && f.action != "trace")
-              human << "  fault: " << f.service << " " << f.rule << " fired " << f.hits
-                    << " time(s)\n";
-          human << "  logs: " << logs << "/" << name << "/\n";
-          human << "  replay: faultbox test " << spec << " --test " << name << " --seed "
-                << outcome.seed << "\n";
-        }
-        for (const Diagnostic& d : outcome.diagnostics) print_diagnostic(human, d, "  ");
+  int passed = 0, failed = 0, errored = 0, halted = 0;
+  auto print_outcome = [&](TestOutcome outcome) {
+    diagnose(outcome);
+    using V = TestOutcome::Verdict;
+    bool ok = outcome.verdict == V::kPass || outcome.verdict == V::kHalted;
+    const char* word = outcome.verdict == V::kPass     ? "PASS"
+                       : outcome.verdict == V::kHalted ? "HALTED"
+                       : outcome.verdict == V::kFail   ? "FAIL"
+                                                       : "ERROR";
+    ++(outcome.verdict == V::kPass     ? passed
+       : outcome.verdict == V::kHalted ? halted
+       : outcome.verdict == V::kFail   ? failed
+                                       : errored);
+    std::string shown = outcome.name;
+    if (!outcome.axes.empty()) shown += "[leaf=" + std::to_string(outcome.leaf) + "]";
+    if (!ok || show == "all") {
+      human << word << " " << shown;
+      if (!outcome.choices.empty()) human << " " << choices_text(outcome.choices);
+      if (runs > 1) human << " [seed " << outcome.seed << "]";
+      human << " (" << outcome.duration.count() << " ms)";
+      if (!outcome.code.empty()) human << " [" << outcome.code << "]";
+      human << "\n";
+      if (outcome.verdict == V::kHalted) human << "  halted: " << outcome.reason << "\n";
+      if (!ok) {
+        human << "  reason:\n";
+        indent(human, outcome.reason);
+        for (const FaultHits& f : outcome.faults)
+          if (f.hits > 0 && f.action != "trace")
+            human << "  fault: " << f.service << " " << f.rule << " fired " << f.hits
+                  << " time(s)\n";
+        human << "  logs: " << logs << "/" << outcome.name << "/\n";
+        // A leaf's name has brackets, which a shell would expand: quote it.
+        std::string quoted = shown.find('[') == std::string::npos ? shown : "'" + shown + "'";
+        human << "  replay: faultbox test " << spec << " --test " << quoted << " --seed "
+              << outcome.seed << "\n";
       }
-      outcomes.push_back(std::move(outcome));
-      if (!ok) break;
+      for (const Diagnostic& d : outcome.diagnostics) print_diagnostic(human, d, "  ");
+    }
+    outcomes.push_back(std::move(outcome));
+    return ok;
+  };
+  for (const auto& name : chosen) {
+    // The test's leaves: the axes its runs meet, in the order met, make a mixed-radix
+    // number whose first axis is the least significant digit. Leaf 0 (every axis at
+    // its first option) is what runs without a plan; an axis first met in a later leaf
+    // adds leaves above the ones already run, which stay valid (they took its option 0).
+    std::vector<stdlib::Axis> axes;
+    std::uint64_t total = 1;
+    auto learn = [&](const TestOutcome& o) {
+      for (const auto& axis : o.axes)
+        if (std::none_of(axes.begin(), axes.end(),
+                         [&](const stdlib::Axis& a) { return a.name == axis.name; })) {
+          axes.push_back(axis);
+          total = saturating_product(total, axis.cardinality);
+        }
+    };
+    for (std::uint64_t leaf = 0; leaf < total && !runner.interrupted(); ++leaf) {
+      if (selection.leaf && *selection.leaf != leaf && leaf != 0) continue;
+      bool mine = (!selection.leaf || *selection.leaf == leaf) && in_shard(name, leaf, shard);
+      if (!mine) {
+        // Not ours to report; leaf 0 still runs once to find the test's axes.
+        if (leaf == 0) learn(runner.run(name, seed, axes, {}, true));
+        continue;
+      }
+      // assume= predicates need the named choices before the first leaf runs.
+      if (leaf == 0 && axes.empty() && runner.has_assumptions(name))
+        learn(runner.run(name, seed, axes, {}, true));
+      auto pins = decode_leaf(leaf, axes);
+      // --runs N: seeds seed..seed+N-1; a leaf stops repeating at its first failure.
+      for (std::uint64_t run = 0; run < runs && !runner.interrupted(); ++run) {
+        TestOutcome outcome = runner.run(name, seed + run, axes, pins);
+        outcome.leaf = leaf;
+        learn(outcome);
+        if (outcome.axes.empty()) outcome.axes = axes;  // halted before meeting them
+        if (!print_outcome(std::move(outcome))) break;
+      }
+    }
+    if (selection.leaf && *selection.leaf >= total && !runner.interrupted()) {
+      context.err << "faultbox test: " << name << " has " << total << " leaf(s); there is no leaf "
+                  << *selection.leaf << "\n";
+      return kExitUsage;
     }
   }
   auto run_diagnostics = diagnose_run(outcomes);
@@ -214,6 +337,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
   }
   human << passed << " passed, " << failed << " failed";
   if (errored) human << ", " << errored << " errored";
+  if (halted) human << ", " << halted << " halted";
   if (not_run) human << ", " << not_run << " not run (interrupted)";
   human << "\n";
   signals.stop_watching();
@@ -293,6 +417,7 @@ const Command& command_test() {
                 {"show", FlagKind::kValue, "all|fail", "fail: leave passing tests out"},
                 {"dry-run", FlagKind::kSwitch, "",
                  "print services, trap sets and tests; run nothing"},
+                {"shard", FlagKind::kValue, "I/N", "run only shard I (0-based) of N of the leaves"},
                 {"logs", FlagKind::kValue, "DIR", "where service output goes"}},
       .run = run_test,
   };

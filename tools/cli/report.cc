@@ -21,6 +21,7 @@ const char* verdict_word(TestOutcome::Verdict v) {
     case TestOutcome::Verdict::kPass: return "pass";
     case TestOutcome::Verdict::kFail: return "fail";
     case TestOutcome::Verdict::kError: return "error";
+    case TestOutcome::Verdict::kHalted: return "halted";
   }
   return "error";
 }
@@ -28,7 +29,8 @@ const char* verdict_word(TestOutcome::Verdict v) {
 /// The reference's classification of a failure, from what we know rather than from
 /// the reason's wording: assertion, timeout, service_start or error.
 std::string failure_type(const TestOutcome& o) {
-  if (o.verdict == TestOutcome::Verdict::kPass) return "";
+  if (o.verdict == TestOutcome::Verdict::kPass || o.verdict == TestOutcome::Verdict::kHalted)
+    return "";
   if (o.code == "TEST_TIMEOUT") return "timeout";
   if (o.code == "SERVICE_START_FAILED" || o.code == "SERVICE_EXITED" ||
       o.code == "HEALTHCHECK_TIMEOUT" || o.code == "PORT_IN_USE")
@@ -71,7 +73,13 @@ void diagnose(TestOutcome& o) {
                " time(s) and the test passed without asserting anything: the fault's effect "
                "was not checked",
            "assert on what the fault should cause (a status, an event, a missing record)"});
-    if (is_fault && f.hits == 0 && o.verdict != TestOutcome::Verdict::kError) {
+    // A leaf whose pinned decisions say "never" for every call it saw is meant to be
+    // quiet.
+    auto pinned_calls =
+        static_cast<std::uint64_t>(std::count(f.pinned.begin(), f.pinned.end(), ',') + 1);
+    bool pinned_off =
+        !f.pinned.empty() && f.pinned.find('1') == std::string::npos && f.matches <= pinned_calls;
+    if (is_fault && f.hits == 0 && !pinned_off && o.verdict != TestOutcome::Verdict::kError) {
       std::string what = f.op.empty() ? f.syscall : f.syscall + " (op)";
       std::string message = f.rule + " on \"" + f.service + "\" never fired: ";
       std::string suggestion;
@@ -152,16 +160,20 @@ json event_json(const runtime::Event& e) {
 
 json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes,
                  const std::vector<Diagnostic>& run_diagnostics) {
-  int pass = 0, fail = 0, errored = 0;
+  int pass = 0, fail = 0, errored = 0, halted = 0;
   json tests = json::array();
   for (const TestOutcome& o : outcomes) {
     if (o.verdict == TestOutcome::Verdict::kPass) ++pass;
     if (o.verdict == TestOutcome::Verdict::kFail) ++fail;
     if (o.verdict == TestOutcome::Verdict::kError) ++errored;
+    if (o.verdict == TestOutcome::Verdict::kHalted) ++halted;
     if (run.show_failures_only && o.verdict == TestOutcome::Verdict::kPass) continue;
     json t;
     t["name"] = o.name;
-    t["leaf_id"] = "0";  // one leaf per test until fan-out exists
+    t["leaf_id"] = std::to_string(o.leaf);
+    json choices = json::object();
+    for (const auto& [axis, value] : o.choices) choices[axis] = value;
+    t["choices"] = std::move(choices);
     t["result"] = verdict_word(o.verdict);
     t["reason"] = o.reason;
     if (auto type = failure_type(o); !type.empty()) t["failure_type"] = type;
@@ -170,6 +182,7 @@ json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes
     t["seed"] = o.seed;
     t["duration_ms"] = o.duration.count();
     std::string short_name = o.name.starts_with("test_") ? o.name.substr(5) : o.name;
+    if (!o.axes.empty()) short_name = "'" + short_name + "[leaf=" + std::to_string(o.leaf) + "]'";
     t["replay_command"] =
         "faultbox test " + run.spec + " --test " + short_name + " --seed " + std::to_string(o.seed);
     t["assertions"] = o.assertions;
@@ -180,6 +193,7 @@ json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes
              {"matches", f.matches}, {"rule", f.rule}};
       if (!f.op.empty()) j["op"] = f.op;
       if (!f.path.empty()) j["path"] = f.path;
+      if (!f.pinned.empty()) j["pinned"] = f.pinned;
       faults.push_back(std::move(j));
     }
     t["faults"] = std::move(faults);
@@ -200,7 +214,7 @@ json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes
   out["fail"] = fail + errored;
   out["errored"] = errored;
   out["inconclusive"] = 0;
-  out["halted"] = 0;
+  out["halted"] = halted;
   out["interrupted"] = run.interrupted;
   out["tests"] = std::move(tests);
   json diagnostics = json::array();
@@ -302,7 +316,9 @@ std::string normalize(const std::vector<TestOutcome>& outcomes, const std::strin
   };
   std::string out;
   for (const TestOutcome& o : outcomes) {
-    out += "=== " + o.name + " ===\n";
+    out += "=== " + o.name;
+    if (!o.axes.empty()) out += "[leaf=" + std::to_string(o.leaf) + "]";
+    out += " ===\n";
     std::map<std::string, std::vector<std::string>> lanes;
     for (const runtime::Event& e : o.events) {
       std::string line = relative(normal_line(e));

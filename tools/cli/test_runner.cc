@@ -20,6 +20,7 @@
 #include "runtime/supervisor.h"
 #include "runtime/syscalls.h"
 #include "stdlib/builtins.h"
+#include "stdlib/fanout.h"
 #include "stdlib/faults.h"
 #include "stdlib/net.h"
 #include "stdlib/topology.h"
@@ -144,6 +145,10 @@ bool TestRunner::load(std::string& error) {
     if (names[i].starts_with("test_") && program_->assigned[i] && value.is(vm::Type::kFunction))
       tests_.push_back(names[i]);
   }
+  // test() registrations join them; a name defined both ways runs once (the def).
+  for (const auto& decl : session_.registered)
+    if (std::find(tests_.begin(), tests_.end(), decl.name) == tests_.end())
+      tests_.push_back(decl.name);
   std::sort(tests_.begin(), tests_.end());
   return true;
 }
@@ -213,6 +218,12 @@ std::vector<FaultHits> fault_hits(const stdlib::Session::Run& state,
         h.matches = counters[i].matches;
         h.hits = counters[i].fires;
       }
+      if (!rule.pinned.empty()) {
+        h.pinned = "[";
+        for (std::size_t b = 0; b < rule.pinned.size(); ++b)
+          h.pinned += std::string(b ? "," : "") + (rule.pinned[b] ? "1" : "0");
+        h.pinned += "]";
+      }
       auto same = std::find_if(out.begin(), out.end(), [&](const FaultHits& o) {
         return o.service == h.service && o.rule == h.rule;
       });
@@ -235,7 +246,15 @@ std::string describe(const stdlib::Healthcheck& check) {
 
 }  // namespace
 
-TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
+bool TestRunner::has_assumptions(const std::string& name) const {
+  return std::any_of(
+      session_.registered.begin(), session_.registered.end(),
+      [&](const stdlib::TestDecl& d) { return d.name == name && !d.assume.empty(); });
+}
+
+TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
+                            const std::vector<stdlib::Axis>& axes, const Pins& pins,
+                            bool discovery) {
   TestOutcome outcome;
   outcome.name = name;
   outcome.seed = seed;
@@ -256,6 +275,17 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
   fs::create_directories(dir, ec);
   {
     stdlib::Session::Run state;
+    state.pins = pins;
+    // The leaf's named choices are known before the body makes them: assume=
+    // predicates see them, and the report lists them in axis order.
+    for (const auto& axis : axes) {
+      if (axis.kind != stdlib::Axis::Kind::kChoose) continue;
+      auto pin = pins.find(axis.name);
+      std::size_t digit = pin == pins.end() ? 0 : static_cast<std::size_t>(pin->second);
+      if (digit >= axis.values.size()) continue;
+      state.chosen.emplace_back(axis.name, axis.values[digit]);
+      state.choices.emplace_back(axis.name, axis.options[digit]);
+    }
     state.log = &log;
     state.supervisor = &supervisor;
     session_.run = &state;
@@ -353,9 +383,16 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
       log.append("service_ready", service->name, {});
     }
     if (up) {
+      // A `def test_*` global, or a test() registration with its setup, assumptions
+      // and timeout.
+      const stdlib::TestDecl* registered = nullptr;
+      vm::Value fn;
       const auto& names = program_->module.globals;
-      auto at = std::find(names.begin(), names.end(), name);
-      vm::Value fn = program_->globals[static_cast<std::size_t>(at - names.begin())];
+      if (auto at = std::find(names.begin(), names.end(), name); at != names.end())
+        fn = program_->globals[static_cast<std::size_t>(at - names.begin())];
+      for (const auto& decl : session_.registered)
+        if (fn.is(vm::Type::kNone) && decl.name == name) registered = &decl, fn = decl.body;
+      auto limit = registered ? registered->timeout : timeout;
       vm::Args args;
       vm::Value result;
       thread_.clear_error();
@@ -366,18 +403,45 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
       std::condition_variable done_changed;
       bool done = false, timed_out = false;
       std::thread timer;
-      if (timeout.count() > 0) {
+      if (limit.count() > 0) {
         timer = std::thread([&] {
           std::unique_lock lock(mutex);
-          if (!done_changed.wait_for(lock, timeout, [&] { return done; })) {
+          if (!done_changed.wait_for(lock, limit, [&] { return done; })) {
             timed_out = true;
             thread_.cancelled = true;
           }
         });
       }
-      if (!interrupted_ && !vm::call(thread_, fn, args, result)) {
+      bool go = !interrupted_;
+      if (go && registered && !registered->setup.is(vm::Type::kNone) &&
+          !vm::call(thread_, registered->setup, args, result)) {
         outcome.verdict = TestOutcome::Verdict::kFail;
-        outcome.reason = vm::format_error(thread_);
+        outcome.reason = "setup failed: " + vm::format_error(thread_);
+        thread_.clear_error();
+        go = false;
+      }
+      for (std::size_t i = 0; go && registered && !discovery && i < registered->assume.size();
+           ++i) {
+        bool holds = false;
+        if (!stdlib::evaluate_assumption(thread_, registered->assume[i], &state, holds)) {
+          error_out("ASSUME_FAILED", "assume[" + std::to_string(i) +
+                                         "] could not be evaluated: " + vm::format_error(thread_));
+          thread_.clear_error();
+          go = false;
+        } else if (!holds) {
+          outcome.verdict = TestOutcome::Verdict::kHalted;
+          outcome.reason = "assume[" + std::to_string(i) + "] does not hold for this leaf";
+          go = false;
+        }
+      }
+      if (go && !vm::call(thread_, fn, args, result)) {
+        if (state.halted) {
+          outcome.verdict = TestOutcome::Verdict::kHalted;
+          outcome.reason = state.halt_reason;
+        } else {
+          outcome.verdict = TestOutcome::Verdict::kFail;
+          outcome.reason = vm::format_error(thread_);
+        }
         thread_.clear_error();
       }
       {
@@ -390,7 +454,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
         outcome.verdict = TestOutcome::Verdict::kError;
         outcome.code = "TEST_TIMEOUT";
         outcome.reason = "the test ran longer than its timeout of " +
-                         runtime::format_duration(timeout) + " and was stopped";
+                         runtime::format_duration(limit) + " and was stopped";
       } else if (interrupted_) {
         outcome.verdict = TestOutcome::Verdict::kError;
         outcome.code = "INTERRUPTED";
@@ -431,6 +495,8 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed) {
     for (const auto& [service, id] : state.targets)
       if (!reused_.count(service)) supervisor.wait(id);
     outcome.faults = fault_hits(state, supervisor);
+    outcome.axes = state.axes;
+    outcome.choices = state.choices;
     session_.run = nullptr;
   }
   outcome.events = log.snapshot();

@@ -35,6 +35,7 @@ struct FaultHits {
   std::string rule;  // the rule as written, e.g. fsync=deny("EIO")
   std::uint64_t matches = 0;
   std::uint64_t hits = 0;
+  std::string pinned;  // an exhaustive leaf's fire decisions, "[1,0,1]"; "" when drawn
 };
 
 /// A finding about a test (or the whole run) that is not its verdict.
@@ -49,7 +50,8 @@ struct Diagnostic {
 struct TestOutcome {
   std::string name;
   std::uint64_t seed = 0;
-  enum class Verdict { kPass, kFail, kError } verdict = Verdict::kPass;
+  /// kHalted: halt() or a false assume() ended the leaf; neither passed nor failed.
+  enum class Verdict { kPass, kFail, kError, kHalted } verdict = Verdict::kPass;
   std::string reason;  // why it failed, with the backtrace for a failure in the body
   std::string code;    // HEALTHCHECK_TIMEOUT, SERVICE_START_FAILED, ... for kError
   std::chrono::milliseconds duration{0};
@@ -57,6 +59,10 @@ struct TestOutcome {
   std::string failed_assertion;  // the assert_* that failed it ("" for other failures)
   std::vector<FaultHits> faults;
   std::vector<Diagnostic> diagnostics;
+  /// The plan leaf: its index, the axes the run met and what each one chose.
+  std::uint64_t leaf = 0;
+  std::vector<stdlib::Axis> axes;
+  std::vector<std::pair<std::string, std::string>> choices;
   std::vector<runtime::Event> events;
 };
 
@@ -72,8 +78,18 @@ class TestRunner {
   bool load(std::string& error);
   /// The tests, in name order.
   const std::vector<std::string>& tests() const { return tests_; }
-  /// Runs one test with `seed` for its probabilistic faults.
-  TestOutcome run(const std::string& name, std::uint64_t seed);
+  /// The option each plan axis takes in a leaf (axes not named take option 0).
+  using Pins = std::map<std::string, std::uint64_t, std::less<>>;
+  /// Runs one leaf of a test with `seed` for its probabilistic faults. `axes` are the
+  /// test's axes known so far, which give test(assume=[...]) predicates their named
+  /// choices before the body runs. A discovery run skips those predicates: it runs
+  /// only to learn the axes.
+  TestOutcome run(const std::string& name, std::uint64_t seed,
+                  const std::vector<stdlib::Axis>& axes = {}, const Pins& pins = {},
+                  bool discovery = false);
+  /// Whether the test was registered with assume=[...], whose predicates need the
+  /// test's axes before its first leaf.
+  bool has_assumptions(const std::string& name) const;
 
   /// What load() found, for --dry-run: services in start order and their trap sets.
   const std::vector<const stdlib::ServiceDecl*>& start_order() const { return order_; }

@@ -2,7 +2,9 @@
 // in its header comment what must happen when it runs:
 //
 //   # expect-exit: N                     the exit status
-//   # expect: PASS|FAIL|ERROR test_x     a verdict; the report must hold exactly these
+//   # expect: PASS|FAIL|ERROR|HALTED test_x[leaf=N]
+//                                        a verdict; the report must hold exactly these
+//                                        ([leaf=N] for a test with plan axes)
 //   # expect-diagnostic: CODE [test_x]   a diagnostic of that test (or of the run)
 //   # expect-no-diagnostic: test_x       that test has no diagnostic at all
 //   # expect-stderr: TEXT                stderr contains TEXT
@@ -128,8 +130,12 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
     for (const auto& t : report["tests"]) {
       std::string verdict = t["result"].get<std::string>();
       std::transform(verdict.begin(), verdict.end(), verdict.begin(), ::toupper);
-      verdicts[t["name"].get<std::string>()] = verdict;
-      auto& mine = codes[t["name"].get<std::string>()];
+      // A test with plan axes is one entry per leaf: test_x[leaf=N].
+      std::string shown = t["name"].get<std::string>();
+      if (!t["choices"].empty()) shown += "[leaf=" + t["leaf_id"].get<std::string>() + "]";
+      EXPECT_FALSE(verdicts.contains(shown)) << shown << " is reported twice\n" << context;
+      verdicts[shown] = verdict;
+      auto& mine = codes[shown];
       for (const auto& d : t["diagnostics"]) mine.insert(d["code"].get<std::string>());
     }
     for (const auto& d : report["diagnostics"]) codes[""].insert(d["code"].get<std::string>());

@@ -1,0 +1,225 @@
+// The builtins that make a test more than one run: choose() and the probability sites
+// are axes of a plan, whose leaves `faultbox test` runs one by one; halt() and assume()
+// end a leaf as halted; test() registers a test with its own setup, timeout and
+// assumptions; nondet() names services that interleaving control leaves alone.
+#include <algorithm>
+
+#include "runtime/rules.h"
+#include "stdlib/fanout.h"
+#include "stdlib/session.h"
+#include "stdlib/topology.h"
+#include "vm/methods.h"
+#include "vm/ops.h"
+#include "vm/thread.h"
+
+namespace fb::stdlib {
+
+using vm::Args;
+using vm::Thread;
+using vm::Value;
+
+namespace {
+
+bool callable(const Value& v) { return v.is(vm::Type::kFunction) || v.is(vm::Type::kBuiltin); }
+
+Session::Run* in_body(Thread& t) {
+  Session* s = Session::of(t);
+  return s ? s->run : nullptr;
+}
+
+/// choose(options) / choose(name, options): in a test body a named choice with two or
+/// more options is an axis and returns the option this leaf takes; anywhere else, and
+/// for an anonymous choice, it returns the first option.
+bool choose_fn(Thread& t, const Value&, Args& a, Value& r) {
+  if (!a.keywords.empty()) return t.fail("choose: takes positional arguments only");
+  if (a.positional.empty() || a.positional.size() > 2)
+    return t.fail("choose: want choose(options) or choose(name, options), got " +
+                  std::to_string(a.positional.size()) + " arguments");
+  std::string name;
+  if (a.positional.size() == 2) {
+    if (!a.positional[0].is(vm::Type::kString))
+      return t.fail("choose: the name must be a string, got " +
+                    std::string(vm::type_of(a.positional[0])));
+    name = vm::str(a.positional[0]);
+    if (name.empty()) return t.fail("choose: the name must not be empty");
+  }
+  const Value& options = a.positional.back();
+  if (!options.is(vm::Type::kList))
+    return t.fail("choose: options must be a list, got " + std::string(vm::type_of(options)));
+  const auto& items = options.as<vm::List>()->items;
+  if (items.empty()) return t.fail("choose: options must not be empty");
+  Session::Run* run = in_body(t);
+  if (name.empty() || !run || items.size() < 2) {
+    r = items.front();
+    return true;
+  }
+  Axis axis;
+  axis.kind = Axis::Kind::kChoose;
+  axis.name = name;
+  axis.cardinality = items.size();
+  for (const Value& item : items) {
+    axis.options.push_back(vm::repr(item));
+    axis.values.push_back(item);
+  }
+  std::string error;
+  auto digit = run->meet(axis, error);
+  if (!digit) return t.fail("choose: " + error);
+  r = items[*digit];
+  if (std::none_of(run->choices.begin(), run->choices.end(),
+                   [&](const auto& c) { return c.first == name; })) {
+    run->choices.emplace_back(name, vm::repr(r));
+    run->chosen.emplace_back(name, r);
+  }
+  return true;
+}
+
+bool halt_with(Thread& t, Session::Run& run, std::string reason) {
+  run.halted = true;
+  run.halt_reason = reason;
+  return t.fail("halted: " + reason);
+}
+
+bool halt_fn(Thread& t, const Value&, Args& a, Value&) {
+  if (!a.keywords.empty()) return t.fail("halt: takes the reason as its only argument");
+  if (a.positional.size() > 1) return t.fail("halt: takes at most one argument, the reason");
+  std::string reason;
+  if (!a.positional.empty()) {
+    if (!a.positional[0].is(vm::Type::kString))
+      return t.fail("halt: the reason must be a string, got " +
+                    std::string(vm::type_of(a.positional[0])));
+    reason = vm::str(a.positional[0]);
+  }
+  Session::Run* run = in_body(t);
+  if (!run) return t.fail("halt: only a test body can halt");
+  return halt_with(t, *run, reason.empty() ? "halt()" : reason);
+}
+
+}  // namespace
+
+Value named_choices(const Session::Run* run) {
+  Value dict = Value::adopt(new vm::Dict());
+  if (run) {
+    Thread scratch;
+    for (const auto& [name, value] : run->chosen)
+      vm::dict_set(scratch, *dict.as<vm::Dict>(), vm::make_string(name), value);
+  }
+  return dict;
+}
+
+bool evaluate_assumption(Thread& t, const Value& assumption, const Session::Run* run, bool& holds) {
+  if (assumption.is(vm::Type::kBool)) {
+    holds = vm::truth(assumption);
+    return true;
+  }
+  if (!callable(assumption))
+    return t.fail("assume: want a bool or a predicate over the named choices, got " +
+                  std::string(vm::type_of(assumption)));
+  Args args;
+  args.positional.push_back(named_choices(run));
+  Value result;
+  if (!vm::call(t, assumption, args, result)) return false;
+  holds = vm::truth(result);
+  return true;
+}
+
+namespace {
+
+/// assume(pred_or_bool): in a body, a false assumption halts the leaf; at the top
+/// level, it must hold or the spec does not load.
+bool assume_fn(Thread& t, const Value&, Args& a, Value& r) {
+  if (!a.keywords.empty() || a.positional.size() != 1)
+    return t.fail("assume: want one bool or predicate");
+  Session::Run* run = in_body(t);
+  bool holds = false;
+  if (!evaluate_assumption(t, a.positional[0], run, holds)) return false;
+  r = Value();
+  if (holds) return true;
+  if (run) return halt_with(t, *run, "assumption does not hold");
+  return t.fail("assume: the spec's assumption does not hold");
+}
+
+/// nondet(svc, ...): services whose own timing interleaving control leaves alone.
+/// nondet() with no services is an anonymous boolean choice, False outside a plan.
+bool nondet_fn(Thread& t, const Value&, Args& a, Value& r) {
+  if (!a.keywords.empty()) return t.fail("nondet: takes services only");
+  Session* session = Session::of(t);
+  for (const Value& v : a.positional) {
+    if (!v.is(vm::Type::kHost) || vm::type_of(v) != "service")
+      return t.fail("nondet: want services, got " + std::string(vm::type_of(v)));
+    if (session) session->nondeterministic.push_back(v.as<ServiceValue>()->name);
+  }
+  r = a.positional.empty() ? Value::boolean(false) : Value();
+  return true;
+}
+
+/// test(name, body, setup=, timeout=, assume=[...]): registers test_<name>.
+bool test_fn(Thread& t, const Value&, Args& a, Value& r) {
+  Value name, body, setup, expect, timeout, terminate_when, assume, clock;
+  if (!vm::unpack(t, "test", a,
+                  {{"name", &name},
+                   {"body", &body},
+                   {"setup?", &setup},
+                   {"expect?", &expect},
+                   {"timeout?", &timeout},
+                   {"terminate_when?", &terminate_when},
+                   {"assume?", &assume},
+                   {"clock?", &clock}}))
+    return false;
+  Session* session = Session::of(t);
+  if (!session) return t.fail("test: tests are registered by faultbox test");
+  if (session->run) return t.fail("test: register tests at the top level, not in a test body");
+  if (!name.is(vm::Type::kString) || vm::str(name).empty())
+    return t.fail("test: name must be a non-empty string");
+  TestDecl decl;
+  decl.name = "test_" + vm::str(name);
+  for (const auto& other : session->registered)
+    if (other.name == decl.name)
+      return t.fail("test: \"" + vm::str(name) + "\" is registered twice");
+  if (!callable(body))
+    return t.fail("test: body must be a function, got " + std::string(vm::type_of(body)));
+  decl.body = body;
+  if (!setup.is(vm::Type::kNone)) {
+    if (!callable(setup))
+      return t.fail("test: setup must be a function, got " + std::string(vm::type_of(setup)));
+    decl.setup = setup;
+  }
+  if (!expect.is(vm::Type::kNone) || !terminate_when.is(vm::Type::kNone))
+    return t.fail("test: expect= and terminate_when= (temporal properties) are not supported yet");
+  if (!clock.is(vm::Type::kNone) && !(clock.is(vm::Type::kString) && vm::str(clock) == "wall"))
+    return t.fail("test: clock must be \"wall\" (virtual time is not supported yet)");
+  if (!timeout.is(vm::Type::kNone)) {
+    if (!timeout.is(vm::Type::kString))
+      return t.fail("test: timeout must be a duration string like \"30s\"");
+    std::string why;
+    auto d = runtime::parse_duration(vm::str(timeout), why);
+    if (!d) return t.fail("test: timeout: " + why);
+    if (d->count() <= 0) return t.fail("test: timeout must be positive");
+    decl.timeout = std::chrono::ceil<std::chrono::milliseconds>(*d);
+  }
+  if (!assume.is(vm::Type::kNone)) {
+    if (!assume.is(vm::Type::kList))
+      return t.fail("test: assume must be a list of bools or predicates, got " +
+                    std::string(vm::type_of(assume)));
+    for (const Value& item : assume.as<vm::List>()->items) {
+      if (!item.is(vm::Type::kBool) && !callable(item))
+        return t.fail("test: assume must hold bools or predicates, got " +
+                      std::string(vm::type_of(item)));
+      decl.assume.push_back(item);
+    }
+  }
+  session->registered.push_back(std::move(decl));
+  r = Value();
+  return true;
+}
+
+}  // namespace
+
+void add_fanout(const std::function<void(std::string_view, vm::NativeFn)>& add) {
+  add("choose", choose_fn);
+  add("halt", halt_fn);
+  add("assume", assume_fn);
+  add("nondet", nondet_fn);
+  add("test", test_fn);
+}
+
+}  // namespace fb::stdlib
