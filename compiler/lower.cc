@@ -658,6 +658,26 @@ class Lowering {
     m_.facts.push_back(std::move(fact));
   }
 
+  /// How many items range(...) with literal int arguments has: the planner can count
+  /// `choose("n", range(3))` without running anything.
+  static std::optional<std::int64_t> range_length(const ast::Call& call) {
+    if (call.callee->kind != ExprKind::kName || call.callee->as<ast::Name>().id != "range" ||
+        call.callee->as<ast::Name>().scope != ast::Scope::kUniverse || call.args.empty() ||
+        call.args.size() > 3)
+      return std::nullopt;
+    std::int64_t v[3] = {0, 0, 1};
+    for (std::size_t i = 0; i < call.args.size(); ++i) {
+      if (call.args[i].kind != ast::Argument::Kind::kPositional) return std::nullopt;
+      auto c = fold(*call.args[i].value);
+      if (!c || c->kind != ir::Constant::Kind::kInt) return std::nullopt;
+      v[call.args.size() == 1 ? 1 : i] = c->int_value;
+    }
+    std::int64_t start = v[0], stop = v[1], step = v[2];
+    if (step == 0) return std::nullopt;
+    if (step > 0) return stop > start ? (stop - start + step - 1) / step : 0;
+    return start > stop ? (start - stop - step - 1) / -step : 0;
+  }
+
   static std::string shape(const Expr& e) {
     switch (e.kind) {
       case ExprKind::kName: return "name " + e.as<ast::Name>().id;
@@ -669,7 +689,9 @@ class Lowering {
       case ExprKind::kLambda: return "lambda";
       case ExprKind::kDot: return "attr ." + e.as<ast::Dot>().attr;
       case ExprKind::kCall: {
-        const auto& callee = *e.as<ast::Call>().callee;
+        const auto& call = e.as<ast::Call>();
+        const auto& callee = *call.callee;
+        if (auto n = range_length(call)) return "range[" + std::to_string(*n) + "]";
         if (callee.kind == ExprKind::kName) return "call " + callee.as<ast::Name>().id;
         if (callee.kind == ExprKind::kDot) return "call ." + callee.as<ast::Dot>().attr;
         return "call";

@@ -44,9 +44,17 @@ bool choose_fn(Thread& t, const Value&, Args& a, Value& r) {
     if (name.empty()) return t.fail("choose: the name must not be empty");
   }
   const Value& options = a.positional.back();
-  if (!options.is(vm::Type::kList))
-    return t.fail("choose: options must be a list, got " + std::string(vm::type_of(options)));
-  const auto& items = options.as<vm::List>()->items;
+  std::vector<Value> from_range;
+  if (options.is(vm::Type::kRange)) {
+    // range(3) is as countable as [0, 1, 2], and the planner counts it too.
+    const auto* range = options.as<vm::Range>();
+    if (range->length() > 1'000'000) return t.fail("choose: a range of options is too long");
+    for (std::int64_t i = 0; i < range->length(); ++i) from_range.push_back(Value::integer(range->at(i)));
+  } else if (!options.is(vm::Type::kList)) {
+    return t.fail("choose: options must be a list or a range, got " +
+                  std::string(vm::type_of(options)));
+  }
+  const auto& items = options.is(vm::Type::kList) ? options.as<vm::List>()->items : from_range;
   if (items.empty()) return t.fail("choose: options must not be empty");
   Session::Run* run = in_body(t);
   if (name.empty() || !run || items.size() < 2) {

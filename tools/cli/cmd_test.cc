@@ -242,6 +242,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
                          "--shard wants I/N with 0 <= I < N (e.g. 0/4), got '" + *text + "'");
     shard = {*index, *count};
   }
+  plan::Plan static_plan = runner.plan();
   auto started = std::chrono::steady_clock::now();
   std::vector<TestOutcome> outcomes;
   int passed = 0, failed = 0, errored = 0, halted = 0;
@@ -290,26 +291,58 @@ int run_test(const Context& context, const ParsedArgs& args) {
     // number whose first axis is the least significant digit. Leaf 0 (every axis at
     // its first option) is what runs without a plan; an axis first met in a later leaf
     // adds leaves above the ones already run, which stay valid (they took its option 0).
+    // The plan's axes come first, in source order, so leaves are numbered as
+    // `faultbox plan` lists them; the runs fill in the options' values and add any axis
+    // the plan could not see.
     std::vector<stdlib::Axis> axes;
     std::uint64_t total = 1;
+    bool complete = false;  // the plan knows every axis: no run is needed to find them
+    for (const auto& test_plan : static_plan.tests) {
+      if (test_plan.name != name) continue;
+      complete = !test_plan.at_least();
+      for (const auto& a : test_plan.axes) {
+        stdlib::Axis axis;
+        axis.kind = a.kind == plan::Axis::Kind::kChoose ? stdlib::Axis::Kind::kChoose
+                                                        : stdlib::Axis::Kind::kProbability;
+        axis.name = a.name;
+        axis.cardinality = a.cardinality;
+        axes.push_back(std::move(axis));
+        total = saturating_product(total, a.cardinality);
+      }
+    }
     auto learn = [&](const TestOutcome& o) {
-      for (const auto& axis : o.axes)
-        if (std::none_of(axes.begin(), axes.end(),
-                         [&](const stdlib::Axis& a) { return a.name == axis.name; })) {
+      for (const auto& axis : o.axes) {
+        auto known = std::find_if(axes.begin(), axes.end(),
+                                  [&](const stdlib::Axis& a) { return a.name == axis.name; });
+        if (known == axes.end()) {
           axes.push_back(axis);
           total = saturating_product(total, axis.cardinality);
+        } else if (known->cardinality != axis.cardinality) {
+          context.err << "faultbox test: " << name << ": the plan counted " << known->cardinality
+                      << " options for \"" << axis.name << "\" but the run met "
+                      << axis.cardinality << "; the leaves follow the plan\n";
+        } else if (known->values.empty()) {
+          known->options = axis.options;
+          known->values = axis.values;
         }
+      }
+    };
+    auto values_missing = [&] {
+      return std::any_of(axes.begin(), axes.end(), [](const stdlib::Axis& a) {
+        return a.kind == stdlib::Axis::Kind::kChoose && a.values.empty();
+      });
     };
     for (std::uint64_t leaf = 0; leaf < total && !runner.interrupted(); ++leaf) {
       if (selection.leaf && *selection.leaf != leaf && leaf != 0) continue;
       bool mine = (!selection.leaf || *selection.leaf == leaf) && in_shard(name, leaf, shard);
       if (!mine) {
-        // Not ours to report; leaf 0 still runs once to find the test's axes.
-        if (leaf == 0) learn(runner.run(name, seed, axes, {}, true));
+        // Not ours to report; unless the plan knows every axis, leaf 0 still runs once
+        // to find them.
+        if (leaf == 0 && !complete) learn(runner.run(name, seed, axes, {}, true));
         continue;
       }
-      // assume= predicates need the named choices before the first leaf runs.
-      if (leaf == 0 && axes.empty() && runner.has_assumptions(name))
+      // assume= predicates need the named choices' values before the first leaf runs.
+      if (leaf == 0 && runner.has_assumptions(name) && (!complete || values_missing()))
         learn(runner.run(name, seed, axes, {}, true));
       auto pins = decode_leaf(leaf, axes);
       // --runs N: seeds seed..seed+N-1; a leaf stops repeating at its first failure.

@@ -246,6 +246,53 @@ std::string describe(const stdlib::Healthcheck& check) {
 
 }  // namespace
 
+plan::Plan TestRunner::plan() const {
+  const auto& names = program_->module.globals;
+  auto global = [&](std::string_view name) -> const vm::Value* {
+    auto at = std::find(names.begin(), names.end(), name);
+    if (at == names.end()) return nullptr;
+    auto i = static_cast<std::size_t>(at - names.begin());
+    return program_->assigned[i] ? &program_->globals[i] : nullptr;
+  };
+  plan::Globals globals;
+  globals.function = [&](std::string_view name) -> std::optional<std::uint32_t> {
+    const vm::Value* v = global(name);
+    // A function of a load()ed module indexes that module's code, not this one's.
+    if (!v || !v->is(vm::Type::kFunction) || v->as<vm::Function>()->program != program_.get())
+      return std::nullopt;
+    return v->as<vm::Function>()->index;
+  };
+  globals.list_length = [&](std::string_view name) -> std::optional<std::uint64_t> {
+    const vm::Value* v = global(name);
+    if (!v || !v->is(vm::Type::kList)) return std::nullopt;
+    return v->as<vm::List>()->items.size();
+  };
+  globals.service = [&](std::string_view name) -> std::string {
+    const vm::Value* v = global(name);
+    if (!v || !v->is(vm::Type::kHost) || vm::type_of(*v) != "service") return "";
+    return v->as<stdlib::ServiceValue>()->name;
+  };
+  std::vector<plan::TestEntry> entries;
+  for (const auto& name : tests_) {
+    plan::TestEntry entry;
+    entry.name = name;
+    const vm::Value* v = global(name);
+    entry.function = UINT32_MAX;  // unknown until found below
+    if (v && v->is(vm::Type::kFunction)) {
+      entry.kind = "def";
+      if (auto index = globals.function(name)) entry.function = *index;
+    } else {
+      entry.kind = "test_builtin";
+      for (const auto& decl : session_.registered)
+        if (decl.name == name && decl.body.is(vm::Type::kFunction) &&
+            decl.body.as<vm::Function>()->program == program_.get())
+          entry.function = decl.body.as<vm::Function>()->index;
+    }
+    entries.push_back(std::move(entry));
+  }
+  return plan::make_plan(program_->module, entries, globals);
+}
+
 bool TestRunner::has_assumptions(const std::string& name) const {
   return std::any_of(
       session_.registered.begin(), session_.registered.end(),

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/plan.h"
 #include "runtime/event_log.h"
 #include "runtime/supervisor.h"
 #include "stdlib/session.h"
@@ -90,6 +91,9 @@ class TestRunner {
   /// Whether the test was registered with assume=[...], whose predicates need the
   /// test's axes before its first leaf.
   bool has_assumptions(const std::string& name) const;
+
+  /// The static plan of the loaded spec's tests (compiler/plan.h).
+  plan::Plan plan() const;
 
   /// What load() found, for --dry-run: services in start order and their trap sets.
   const std::vector<const stdlib::ServiceDecl*>& start_order() const { return order_; }

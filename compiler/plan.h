@@ -1,0 +1,81 @@
+#pragma once
+/// The plan: every test of a spec with the fan-out axes its body can meet, counted
+/// before anything runs. An axis is a named choose() with two or more options, or an
+/// exhaustive probability site (deny/delay with max_fires=N and probability < 1, 2^N
+/// outcomes). A test's leaves are the mixed-radix product of its axes in source order,
+/// the first axis the least significant digit, as `faultbox test` numbers them.
+///
+/// The axes come from the compiler's static facts in the functions a test can reach:
+/// the ones defined inside it and the global functions it names, transitively. What
+/// cannot be counted without running (a computed option list or name, a fault whose
+/// service is computed) makes the count "at least", and the plan says which site and
+/// why; it never rounds down silently.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/module.h"
+
+namespace fb::plan {
+
+struct Axis {
+  enum class Kind { kChoose, kProbability } kind = Kind::kChoose;
+  std::string name;  // the choice's name, or the site's label or "service:keyword"
+  std::uint64_t cardinality = 0;
+  std::string options;  // as written ("[1, 2, 3]", "range(4)") or "2^3 (max_fires=3)"
+  std::string site;     // file:line:col of the call
+};
+
+/// A site whose contribution is not known without running the spec.
+struct DynamicSite {
+  std::string site;
+  std::string why;
+};
+
+struct TestPlan {
+  std::string name;
+  std::string kind;  // "def" (a def test_*) or "test_builtin" (test(...))
+  std::vector<Axis> axes;
+  std::vector<DynamicSite> dynamic;
+  std::uint64_t instances = 1;  // the product of the axes (saturates at UINT64_MAX)
+  bool at_least() const { return !dynamic.empty(); }
+};
+
+struct Plan {
+  std::vector<TestPlan> tests;
+  std::uint64_t instances = 0;  // the sum over tests (saturating)
+  bool at_least = false;
+  bool saturated = false;  // some count did not fit in 64 bits
+};
+
+/// What only the spec's top-level run knows, asked by global name.
+struct Globals {
+  /// The function a global is bound to (its index in Module::functions).
+  std::function<std::optional<std::uint32_t>(std::string_view)> function;
+  /// The length of a list a global is bound to.
+  std::function<std::optional<std::uint64_t>(std::string_view)> list_length;
+  /// The service a global is bound to ("" when it is not one).
+  std::function<std::string(std::string_view)> service;
+};
+
+struct TestEntry {
+  std::string name;
+  std::string kind;
+  std::uint32_t function = 0;  // the body
+};
+
+Plan make_plan(const ir::Module& module, const std::vector<TestEntry>& tests,
+               const Globals& globals);
+
+/// The leaf's option for each axis: mixed radix, first axis least significant.
+std::vector<std::uint64_t> leaf_digits(std::uint64_t leaf, const std::vector<Axis>& axes);
+
+/// The plan tree as `faultbox plan` prints it.
+std::string render_text(const Plan& plan, const std::string& spec);
+/// Graphviz: spec -> test -> axis.
+std::string render_dot(const Plan& plan);
+
+}  // namespace fb::plan

@@ -1,0 +1,140 @@
+// `faultbox plan`: the spec's tests and their fan-out, counted before anything runs.
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+#include "tools/cli/command.h"
+#include "tools/cli/test_runner.h"
+
+namespace fb::cli {
+namespace {
+
+nlohmann::json plan_json(const plan::Plan& p, const std::string& spec, std::uint64_t leaf_limit) {
+  using nlohmann::json;
+  json tests = json::array();
+  for (const auto& t : p.tests) {
+    json test{{"name", t.name}, {"kind", t.kind}, {"instances", t.instances},
+              {"at_least", t.at_least()}};
+    json axes = json::array();
+    for (const auto& a : t.axes)
+      axes.push_back({{"kind", a.kind == plan::Axis::Kind::kChoose ? "choose" : "probability"},
+                      {"name", a.name},
+                      {"cardinality", a.cardinality},
+                      {"options", a.options},
+                      {"site", a.site}});
+    test["axes"] = std::move(axes);
+    json dynamic = json::array();
+    for (const auto& d : t.dynamic) dynamic.push_back({{"site", d.site}, {"why", d.why}});
+    test["dynamic"] = std::move(dynamic);
+    // The leaves, for a CI system to fan out over (`faultbox test --test 'NAME[leaf=N]'`).
+    if (t.instances <= leaf_limit) {
+      json leaves = json::array();
+      for (std::uint64_t leaf = 0; leaf < t.instances; ++leaf) {
+        json choices = json::object();
+        auto digits = plan::leaf_digits(leaf, t.axes);
+        for (std::size_t i = 0; i < t.axes.size(); ++i) choices[t.axes[i].name] = digits[i];
+        leaves.push_back({{"leaf_id", std::to_string(leaf)},
+                          {"test", t.axes.empty() ? t.name
+                                                  : t.name + "[leaf=" + std::to_string(leaf) + "]"},
+                          {"choices", std::move(choices)}});
+      }
+      test["leaves"] = std::move(leaves);
+    } else {
+      test["leaves_omitted"] = true;
+    }
+    tests.push_back(std::move(test));
+  }
+  return {{"schema_version", 1},
+          {"spec", spec},
+          {"tests", std::move(tests)},
+          {"totals",
+           {{"instances", p.instances}, {"at_least", p.at_least}, {"saturated", p.saturated}}}};
+}
+
+int run_plan(const Context& context, const ParsedArgs& args) {
+  if (args.positionals.size() > 1)
+    return usage_error(context, "plan",
+                       "takes one SPEC, got " + std::to_string(args.positionals.size()));
+  std::string spec = args.positionals.empty() ? "faultbox.star" : args.positionals[0];
+  std::string format = args.value("format").value_or("text");
+  if (format != "text" && format != "json" && format != "dot")
+    return usage_error(context, "plan",
+                       "unknown --format '" + format + "' (use text, json or dot)");
+  bool check_cost = args.has("check-cost");
+  std::optional<std::uint64_t> budget;
+  if (auto text = args.value("max-instances")) {
+    budget = parse_unsigned(*text);
+    if (!budget)
+      return usage_error(context, "plan",
+                         "--max-instances wants a non-negative integer, got '" + *text + "'");
+  }
+  if (check_cost && !budget)
+    return usage_error(context, "plan", "--check-cost needs --max-instances N");
+  std::uint64_t leaf_limit = 10000;
+  if (auto text = args.value("max-leaves")) {
+    auto n = parse_unsigned(*text);
+    if (!n) return usage_error(context, "plan", "--max-leaves wants a non-negative integer");
+    leaf_limit = *n;
+  }
+  // Loading runs the spec's top level, which declares services but starts nothing.
+  TestRunner runner(spec, "", [&](std::string_view line) { context.err << line << '\n'; });
+  std::string error;
+  if (!runner.load(error)) {
+    context.err << "faultbox plan: " << spec << ": cannot load the spec:\n" << error;
+    if (!error.empty() && error.back() != '\n') context.err << "\n";
+    return kExitUsage;
+  }
+  plan::Plan p = runner.plan();
+  if (format == "json")
+    context.out << plan_json(p, spec, leaf_limit).dump(2) << "\n";
+  else if (format == "dot")
+    context.out << plan::render_dot(p);
+  else
+    context.out << plan::render_text(p, spec);
+  if (check_cost) {
+    if (p.instances > *budget) {
+      context.err << "cost gate: plan has " << (p.at_least ? "at least " : "") << p.instances
+                  << " instances; --max-instances=" << *budget << " exceeded\n";
+      return kExitFindings;
+    }
+    if (p.at_least)
+      context.err << "cost gate: plan has at least " << p.instances
+                  << " instances, within --max-instances=" << *budget
+                  << "; computed sites may add more\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+const Command& command_plan() {
+  static const Command command{
+      .name = "plan",
+      .summary = "Count a spec's tests and their fan-out without running anything",
+      .usage = "faultbox plan [SPEC] [--format text|json|dot] [--check-cost --max-instances N]\n"
+               "                     [--max-leaves N]",
+      .details =
+          "Loads SPEC (default ./faultbox.star), runs its top level (which declares services\n"
+          "but starts none), and prints every test with the fan-out axes its body can meet:\n"
+          "named choose() calls and exhaustive probability sites (deny/delay with\n"
+          "max_fires=N and probability < 1, 2^N leaves). A test's leaves are the product\n"
+          "of its axes, numbered as `faultbox test` numbers them. A site that cannot be\n"
+          "sized without running (a computed option list, a fault on a computed service)\n"
+          "makes the count \"at least\" and is listed.\n"
+          "\n"
+          "--format json adds each test's leaves with their choices (up to --max-leaves\n"
+          "per test, default 10000), for a CI system to build a job matrix from.\n"
+          "--check-cost exits 2 when the plan has more than --max-instances leaves.\n"
+          "\n"
+          "Exit status: 0, 2 when the cost gate fails, 1 when the spec cannot load or a\n"
+          "flag is wrong.",
+      .flags = {{"format", FlagKind::kValue, "text|json|dot", "output format (default text)"},
+                {"check-cost", FlagKind::kSwitch, "", "exit 2 when over --max-instances"},
+                {"max-instances", FlagKind::kValue, "N", "the cost gate's budget"},
+                {"max-leaves", FlagKind::kValue, "N", "list leaves in JSON up to N per test"}},
+      .run = run_plan,
+  };
+  return command;
+}
+
+}  // namespace fb::cli
