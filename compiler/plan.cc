@@ -55,8 +55,10 @@ std::vector<std::string> argument_texts(std::string_view call) {
     char c = call[i];
     if (quote) {
       current += c;
-      if (c == '\\' && i + 1 < call.size()) current += call[++i];
-      else if (c == quote) quote = 0;
+      if (c == '\\' && i + 1 < call.size())
+        current += call[++i];
+      else if (c == quote)
+        quote = 0;
       continue;
     }
     if (c == '"' || c == '\'') quote = c;
@@ -185,8 +187,7 @@ struct Walker {
   const Fact* enclosing_fault(const Fact& rule, std::string& key) const {
     const Fact* best = nullptr;
     for (const auto& f : m.facts) {
-      if (f.builtin != "fault" && f.builtin != "fault_start" && f.builtin != "fault_all")
-        continue;
+      if (f.builtin != "fault" && f.builtin != "fault_start" && f.builtin != "fault_all") continue;
       if (f.span.file != rule.span.file || f.span.offset > rule.span.offset ||
           f.span.offset + f.span.length < rule.span.offset + rule.span.length)
         continue;
@@ -201,8 +202,8 @@ struct Walker {
     std::size_t end = text.substr(0, i).find_last_not_of(" \t\n");
     if (end == std::string_view::npos) return nullptr;
     std::size_t begin = end + 1;
-    while (begin > 0 && (std::isalnum(static_cast<unsigned char>(text[begin - 1])) ||
-                         text[begin - 1] == '_'))
+    while (begin > 0 &&
+           (std::isalnum(static_cast<unsigned char>(text[begin - 1])) || text[begin - 1] == '_'))
       --begin;
     key = std::string(text.substr(begin, end + 1 - begin));
     return key.empty() ? nullptr : best;
@@ -269,8 +270,9 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
     test.name = entry.name;
     test.kind = entry.kind;
     if (entry.function >= m.functions.size()) {
-      test.dynamic.push_back({entry.name, "its body is not in this file (a load()ed module or a "
-                                          "builtin), so its axes are found when it runs"});
+      test.dynamic.push_back({entry.name,
+                              "its body is not in this file (a load()ed module or a "
+                              "builtin), so its axes are found when it runs"});
       plan.at_least = true;
       plan.instances = plan.instances == UINT64_MAX ? UINT64_MAX : plan.instances + 1;
       plan.tests.push_back(std::move(test));
@@ -353,8 +355,9 @@ std::string render_text(const Plan& plan, const std::string& spec) {
   out += "\nTotal: " + std::string(plan.at_least ? "at least " : "") +
          count_text(plan.instances, plan.saturated) + " plan instances\n";
   if (plan.at_least)
-    out += "  (some sites are computed, so their size is not knowable without running the "
-           "spec; each counts as 1)\n";
+    out +=
+        "  (some sites are computed, so their size is not knowable without running the "
+        "spec; each counts as 1)\n";
   return out;
 }
 
@@ -378,8 +381,8 @@ std::string render_dot(const Plan& plan) {
     for (const auto& axis : test.axes) {
       std::string node = quote(test.name + "/" + axis.name);
       out += "  " + id + " -> " + node + ";\n";
-      out += "  " + node + " [label=" +
-             quote(axis.name + " (" + std::to_string(axis.cardinality) + ")") + "];\n";
+      out += "  " + node +
+             " [label=" + quote(axis.name + " (" + std::to_string(axis.cardinality) + ")") + "];\n";
     }
   }
   return out + "}\n";

@@ -49,7 +49,8 @@ bool choose_fn(Thread& t, const Value&, Args& a, Value& r) {
     // range(3) is as countable as [0, 1, 2], and the planner counts it too.
     const auto* range = options.as<vm::Range>();
     if (range->length() > 1'000'000) return t.fail("choose: a range of options is too long");
-    for (std::int64_t i = 0; i < range->length(); ++i) from_range.push_back(Value::integer(range->at(i)));
+    for (std::int64_t i = 0; i < range->length(); ++i)
+      from_range.push_back(Value::integer(range->at(i)));
   } else if (!options.is(vm::Type::kList)) {
     return t.fail("choose: options must be a list or a range, got " +
                   std::string(vm::type_of(options)));

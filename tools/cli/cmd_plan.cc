@@ -13,8 +13,8 @@ nlohmann::json plan_json(const plan::Plan& p, const std::string& spec, std::uint
   using nlohmann::json;
   json tests = json::array();
   for (const auto& t : p.tests) {
-    json test{{"name", t.name}, {"kind", t.kind}, {"instances", t.instances},
-              {"at_least", t.at_least()}};
+    json test{
+        {"name", t.name}, {"kind", t.kind}, {"instances", t.instances}, {"at_least", t.at_least()}};
     json axes = json::array();
     for (const auto& a : t.axes)
       axes.push_back({{"kind", a.kind == plan::Axis::Kind::kChoose ? "choose" : "probability"},
@@ -33,10 +33,10 @@ nlohmann::json plan_json(const plan::Plan& p, const std::string& spec, std::uint
         json choices = json::object();
         auto digits = plan::leaf_digits(leaf, t.axes);
         for (std::size_t i = 0; i < t.axes.size(); ++i) choices[t.axes[i].name] = digits[i];
-        leaves.push_back({{"leaf_id", std::to_string(leaf)},
-                          {"test", t.axes.empty() ? t.name
-                                                  : t.name + "[leaf=" + std::to_string(leaf) + "]"},
-                          {"choices", std::move(choices)}});
+        leaves.push_back(
+            {{"leaf_id", std::to_string(leaf)},
+             {"test", t.axes.empty() ? t.name : t.name + "[leaf=" + std::to_string(leaf) + "]"},
+             {"choices", std::move(choices)}});
       }
       test["leaves"] = std::move(leaves);
     } else {
@@ -111,8 +111,9 @@ const Command& command_plan() {
   static const Command command{
       .name = "plan",
       .summary = "Count a spec's tests and their fan-out without running anything",
-      .usage = "faultbox plan [SPEC] [--format text|json|dot] [--check-cost --max-instances N]\n"
-               "                     [--max-leaves N]",
+      .usage =
+          "faultbox plan [SPEC] [--format text|json|dot] [--check-cost --max-instances N]\n"
+          "                     [--max-leaves N]",
       .details =
           "Loads SPEC (default ./faultbox.star), runs its top level (which declares services\n"
           "but starts none), and prints every test with the fan-out axes its body can meet:\n"

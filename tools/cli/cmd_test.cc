@@ -243,6 +243,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
     shard = {*index, *count};
   }
   plan::Plan static_plan = runner.plan();
+  std::vector<Diagnostic> plan_notes;
   auto started = std::chrono::steady_clock::now();
   std::vector<TestOutcome> outcomes;
   int passed = 0, failed = 0, errored = 0, halted = 0;
@@ -297,6 +298,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
     std::vector<stdlib::Axis> axes;
     std::uint64_t total = 1;
     bool complete = false;  // the plan knows every axis: no run is needed to find them
+    std::size_t planned_axes = 0;
     for (const auto& test_plan : static_plan.tests) {
       if (test_plan.name != name) continue;
       complete = !test_plan.at_least();
@@ -309,6 +311,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
         axes.push_back(std::move(axis));
         total = saturating_product(total, a.cardinality);
       }
+      planned_axes = axes.size();
     }
     auto learn = [&](const TestOutcome& o) {
       for (const auto& axis : o.axes) {
@@ -319,8 +322,8 @@ int run_test(const Context& context, const ParsedArgs& args) {
           total = saturating_product(total, axis.cardinality);
         } else if (known->cardinality != axis.cardinality) {
           context.err << "faultbox test: " << name << ": the plan counted " << known->cardinality
-                      << " options for \"" << axis.name << "\" but the run met "
-                      << axis.cardinality << "; the leaves follow the plan\n";
+                      << " options for \"" << axis.name << "\" but the run met " << axis.cardinality
+                      << "; the leaves follow the plan\n";
         } else if (known->values.empty()) {
           known->options = axis.options;
           known->values = axis.values;
@@ -354,6 +357,16 @@ int run_test(const Context& context, const ParsedArgs& args) {
         if (!print_outcome(std::move(outcome))) break;
       }
     }
+    if (axes.size() > planned_axes) {
+      std::string found;
+      for (std::size_t i = planned_axes; i < axes.size(); ++i)
+        found += (found.empty() ? "" : ", ") + axes[i].name;
+      plan_notes.push_back({"info", "PLAN_AXES_FOUND_WHEN_RUN", name,
+                            "axes the plan could not count were found by running: " + found +
+                                "; the test has " + std::to_string(total) + " leaves",
+                            "name the option lists with literals or module-level constants so "
+                            "that `faultbox plan` counts them"});
+    }
     if (selection.leaf && *selection.leaf >= total && !runner.interrupted()) {
       context.err << "faultbox test: " << name << " has " << total << " leaf(s); there is no leaf "
                   << *selection.leaf << "\n";
@@ -361,6 +374,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
     }
   }
   auto run_diagnostics = diagnose_run(outcomes);
+  run_diagnostics.insert(run_diagnostics.end(), plan_notes.begin(), plan_notes.end());
   for (const Diagnostic& d : run_diagnostics) print_diagnostic(human, d, "");
   std::size_t not_run = 0;
   if (runner.interrupted()) {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -185,6 +186,44 @@ def test_waits_for_the_crash():
       << r.out;
   EXPECT_NE(r.out.find("dying words"), std::string::npos) << "the stderr tail\n" << r.out;
   EXPECT_NE(r.out.find("[SERVICE_CRASHED]"), std::string::npos) << r.out;
+}
+
+TEST(TestCommand, ShardsSplitTheLeavesWithoutOverlap) {
+  Spec spec(R"(
+def test_grid():
+    a = choose("a", [0, 1, 2])
+    b = choose("b", ["x", "y", "z"])
+    assert_true(a != 2 or b != "z")
+
+def helper_axis():
+    return choose("late", [1, 2])
+
+def test_found_when_run():
+    # The plan cannot size this list; the leaves it adds are found by running leaf 0.
+    n = choose("n", list(range(2)))
+    assert_true(n in (0, 1))
+)");
+  auto leaves_of = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--seed", "1", "--format", "json"});
+    auto r = faultbox_test(spec, args);
+    auto report = nlohmann::json::parse(r.out);  // kept: the loop must not outlive it
+    std::multiset<std::string> leaves;
+    for (const auto& t : report["tests"])
+      leaves.insert(t["name"].get<std::string>() + "#" + t["leaf_id"].get<std::string>() + "=" +
+                    t["result"].get<std::string>());
+    return leaves;
+  };
+  auto all = leaves_of({});
+  EXPECT_EQ(all.size(), 9u + 2u);
+  EXPECT_TRUE(all.contains("test_grid#8=fail")) << "a=2, b=z is leaf 2 + 3*2";
+  std::multiset<std::string> joined;
+  for (int i = 0; i < 3; ++i) {
+    auto part = leaves_of({"--shard", std::to_string(i) + "/3"});
+    joined.insert(part.begin(), part.end());
+  }
+  EXPECT_EQ(joined, all) << "every leaf once, with the same verdict";
+  auto one = leaves_of({"--test", "grid[leaf=8]"});
+  EXPECT_EQ(one, std::multiset<std::string>{"test_grid#8=fail"});
 }
 
 TEST(TestCommand, ServicesThatDoNotComeUpAreErrorsWithTheirStderr) {

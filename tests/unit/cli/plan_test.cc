@@ -1,0 +1,184 @@
+// `faultbox plan`: counting a spec's leaves without running anything.
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tools/cli/cli.h"
+
+namespace fb::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out, err;
+};
+
+/// Writes `text` as a spec and runs `faultbox plan` on it in-process. The services'
+/// binaries do not exist: planning must not need them.
+Result plan(const std::string& text, std::vector<std::string> flags = {"--format", "json"}) {
+  fs::path dir = fs::temp_directory_path() / ("fb-plan-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "faultbox.star") << text;
+  std::vector<std::string> args{"plan", (dir / "faultbox.star").string()};
+  args.insert(args.end(), flags.begin(), flags.end());
+  std::ostringstream out, err;
+  int code = run(args, out, err, false);
+  fs::remove_all(dir);
+  return {code, out.str(), err.str()};
+}
+
+nlohmann::json plan_json(const std::string& text) {
+  Result r = plan(text);
+  EXPECT_EQ(r.code, 0) << r.err;
+  return nlohmann::json::parse(r.out);
+}
+
+const std::string kServices = R"(
+db = service("db", "/nonexistent/db", interface("main", "tcp", 5432))
+api = service("api", "/nonexistent/api", interface("http", "http", 8080), depends_on = [db])
+)";
+
+TEST(Plan, CountsEveryAxisKindAndTheirProducts) {
+  auto j = plan_json(kServices + R"(
+OPTIONS = ["x", "y", "z", "w"]
+
+def test_plain():
+    pass
+
+def test_three_by_two():
+    n = choose("retries", [1, 2, 3])
+    k = choose("key", ("a", "b")[0:2] and ["a", "b"])  # computed: at least
+    m = choose("mode", range(2))
+
+def test_probability():
+    fault(db, write = deny("EIO", probability = 0.5, max_fires = 3), run = lambda: None)
+    fault(api, connect = delay("1s", probability = "20%", max_fires = 2, label = "slow"),
+          run = lambda: None)
+    fault(db, fsync = deny("EIO", probability = 0.5, max_fires = 4, mode = "stochastic"),
+          run = lambda: None)
+
+def helper():
+    return choose("via_helper", OPTIONS)
+
+def test_reaches_helpers():
+    helper()
+    choose(["anonymous", "never", "an", "axis"])
+    choose("single", ["one"])
+
+def body():
+    choose("registered", [1, 2])
+
+test("registered", body = body)
+)");
+  std::map<std::string, nlohmann::json> tests;
+  for (const auto& t : j["tests"]) tests[t["name"]] = t;
+  EXPECT_EQ(tests["test_plain"]["instances"], 1);
+  EXPECT_TRUE(tests["test_plain"]["axes"].empty());
+
+  const auto& mixed = tests["test_three_by_two"];
+  EXPECT_EQ(mixed["instances"], 6) << "3 retries x 2 modes; the computed key counts as 1";
+  EXPECT_TRUE(mixed["at_least"]);
+  ASSERT_EQ(mixed["dynamic"].size(), 1u);
+  EXPECT_NE(mixed["dynamic"][0]["why"].get<std::string>().find("choose(\"key\")"),
+            std::string::npos);
+  EXPECT_NE(mixed["dynamic"][0]["site"].get<std::string>().find("faultbox.star:12:9"),
+            std::string::npos)
+      << mixed["dynamic"][0]["site"];
+
+  const auto& prob = tests["test_probability"];
+  EXPECT_EQ(prob["instances"], 32) << "2^3 x 2^2; a stochastic site is no axis";
+  EXPECT_EQ(prob["axes"][0]["name"], "db:write");
+  EXPECT_EQ(prob["axes"][1]["name"], "slow") << "a label names the site";
+  EXPECT_FALSE(prob["at_least"]);
+
+  EXPECT_EQ(tests["test_reaches_helpers"]["instances"], 4)
+      << "a helper the test calls, over a module-level list; anonymous and one-option "
+         "choices are no axes";
+  EXPECT_EQ(tests["test_registered"]["instances"], 2);
+  EXPECT_EQ(tests["test_registered"]["kind"], "test_builtin");
+  EXPECT_EQ(j["totals"]["instances"], 1 + 6 + 32 + 4 + 2);
+  EXPECT_TRUE(j["totals"]["at_least"]);
+}
+
+TEST(Plan, LeavesAreNumberedWithTheFirstAxisLeastSignificant) {
+  auto j = plan_json(R"(
+def test_grid():
+    choose("a", [0, 1, 2])
+    choose("b", ["x", "y"])
+)");
+  const auto& leaves = j["tests"][0]["leaves"];
+  ASSERT_EQ(leaves.size(), 6u);
+  std::vector<std::pair<int, int>> digits;
+  for (const auto& leaf : leaves) digits.emplace_back(leaf["choices"]["a"], leaf["choices"]["b"]);
+  EXPECT_EQ(digits,
+            (std::vector<std::pair<int, int>>{{0, 0}, {1, 0}, {2, 0}, {0, 1}, {1, 1}, {2, 1}}));
+  EXPECT_EQ(leaves[4]["test"], "test_grid[leaf=4]");
+}
+
+TEST(Plan, ATrillionLeavesAreCountedAndGatedAtOnce) {
+  std::string spec = "def test_huge():\n";
+  for (int i = 0; i < 12; ++i)
+    spec += "    choose(\"a" + std::to_string(i) + "\", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])\n";
+  auto started = std::chrono::steady_clock::now();
+  Result r = plan(spec, {"--format", "json", "--check-cost", "--max-instances", "1000000"});
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(r.code, 2) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["totals"]["instances"].get<std::uint64_t>(), 1'000'000'000'000ull);
+  EXPECT_TRUE(j["tests"][0]["leaves_omitted"]) << "too many to list";
+  EXPECT_NE(r.err.find("plan has 1000000000000 instances; --max-instances=1000000 exceeded"),
+            std::string::npos)
+      << r.err;
+  // Not a timing test: a generous bound that only a leaf-by-leaf count would miss.
+  EXPECT_LT(took, std::chrono::seconds(20));
+}
+
+TEST(Plan, TheCostGateAndItsFlags) {
+  std::string spec = "def test_a():\n    choose('n', [1, 2, 3])\n";
+  EXPECT_EQ(plan(spec, {"--check-cost", "--max-instances", "3"}).code, 0);
+  EXPECT_EQ(plan(spec, {"--check-cost", "--max-instances", "2"}).code, 2);
+  Result missing = plan(spec, {"--check-cost"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("--check-cost needs --max-instances"), std::string::npos);
+  EXPECT_EQ(plan(spec, {"--format", "yaml"}).code, 1);
+  Result bad = plan("def test_a(:\n");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("faultbox.star:1:"), std::string::npos) << bad.err;
+}
+
+TEST(Plan, TextAndDotShowTheTree) {
+  std::string spec = kServices + R"(
+def test_grid():
+    choose("a", [0, 1, 2])
+    fault(db, write = deny("EIO", probability = 0.5, max_fires = 2), run = lambda: None)
+
+def test_plain():
+    pass
+)";
+  Result text = plan(spec, {});
+  EXPECT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("    ├── test \"test_grid\"  [def]\n"
+                          "    │   ├── 12 instances\n"
+                          "    │   ├── choose\n"
+                          "    │   │   └── a: [0, 1, 2]\n"
+                          "    │   └── probability\n"
+                          "    │       └── db:write: 2^2 (max_fires=2)\n"
+                          "    └── test \"test_plain\"  [def]\n"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("\nTotal: 13 plan instances\n"), std::string::npos) << text.out;
+  Result dot = plan(spec, {"--format", "dot"});
+  EXPECT_NE(dot.out.find("\"test_grid\" -> \"test_grid/a\";"), std::string::npos) << dot.out;
+  EXPECT_TRUE(dot.out.starts_with("digraph plan {")) << dot.out;
+}
+
+}  // namespace
+}  // namespace fb::cli
