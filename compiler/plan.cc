@@ -20,19 +20,28 @@ std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b, bool& saturat
   return a * b;
 }
 
-std::string location(const ir::Module& m, const ir::Span& span) {
-  if (span.file >= m.files.size()) return "?";
-  const auto& file = m.files[span.file];
-  std::uint32_t line = 1, col = 1;
-  for (std::uint32_t i = 0; i < span.offset && i < file.text.size(); ++i) {
-    if (file.text[i] == '\n') {
-      ++line;
-      col = 1;
-    } else {
-      ++col;
-    }
+/// The offsets where each line of each file starts, so that a location is a lookup.
+using LineStarts = std::vector<std::vector<std::uint32_t>>;
+
+LineStarts line_starts(const ir::Module& m) {
+  LineStarts starts(m.files.size());
+  for (std::size_t f = 0; f < m.files.size(); ++f) {
+    starts[f].push_back(0);
+    const std::string& text = m.files[f].text;
+    for (std::uint32_t i = 0; i < text.size(); ++i)
+      if (text[i] == '\n') starts[f].push_back(i + 1);
   }
-  return file.path + ":" + std::to_string(line) + ":" + std::to_string(col);
+  return starts;
+}
+
+/// file:line:col of a span.
+std::string location(const ir::Module& m, const LineStarts& starts, const ir::Span& span) {
+  if (span.file >= m.files.size()) return "?";
+  const auto& lines = starts[span.file];
+  auto after = std::upper_bound(lines.begin(), lines.end(), span.offset);
+  auto line = static_cast<std::uint32_t>(after - lines.begin());
+  std::uint32_t col = span.offset - *(after - 1) + 1;
+  return m.files[span.file].path + ":" + std::to_string(line) + ":" + std::to_string(col);
 }
 
 std::string_view source_of(const ir::Module& m, const ir::Span& span) {
@@ -141,6 +150,7 @@ std::optional<double> literal_probability(const Fact::Arg& a) {
 
 struct Walker {
   const ir::Module& m;
+  const LineStarts& lines;
   const Globals& globals;
   TestPlan& test;
   std::set<std::string> names;
@@ -150,7 +160,7 @@ struct Walker {
     test.axes.push_back(std::move(axis));
   }
   void dynamic(const Fact& f, std::string why) {
-    test.dynamic.push_back({location(m, f.span), std::move(why)});
+    test.dynamic.push_back({location(m, lines, f.span), std::move(why)});
   }
 
   void choose(const Fact& f) {
@@ -179,7 +189,7 @@ struct Walker {
     axis.name = name.value.text;
     axis.cardinality = *count;
     axis.options = texts.size() == 2 ? texts[1] : std::to_string(*count) + " options";
-    axis.site = location(m, f.span);
+    axis.site = location(m, lines, f.span);
     add(std::move(axis));
   }
 
@@ -232,7 +242,7 @@ struct Walker {
     auto n = static_cast<std::uint64_t>(max_fires->value.int_value);
     axis.cardinality = std::uint64_t{1} << n;
     axis.options = "2^" + std::to_string(n) + " (max_fires=" + std::to_string(n) + ")";
-    axis.site = location(m, f.span);
+    axis.site = location(m, lines, f.span);
     if (const auto* label = keyword(f, "label"); label && label->literal) {
       axis.name = label->value.text;
     } else {
@@ -258,6 +268,7 @@ struct Walker {
 
 Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const Globals& globals) {
   Plan plan;
+  LineStarts lines = line_starts(m);
   // Facts in source order, which is the order axes are numbered in.
   std::vector<const Fact*> facts;
   for (const auto& f : m.facts) facts.push_back(&f);
@@ -279,7 +290,7 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
       continue;
     }
     auto reachable = reach(m, entry.function, globals);
-    Walker walker{m, globals, test, {}};
+    Walker walker{m, lines, globals, test, {}};
     for (const Fact* f : facts) {
       if (!reachable.count(f->function)) continue;
       if (f->builtin == "choose") walker.choose(*f);
