@@ -280,6 +280,7 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
     TestPlan test;
     test.name = entry.name;
     test.kind = entry.kind;
+    test.details = entry.details;
     if (entry.function >= m.functions.size()) {
       test.dynamic.push_back({entry.name,
                               "its body is not in this file (a load()ed module or a "
@@ -342,6 +343,7 @@ std::string render_text(const Plan& plan, const std::string& spec) {
     if (!test.axes.empty() || test.at_least())
       children.push_back((test.at_least() ? "at least " : "") +
                          count_text(test.instances, plan.saturated) + " instances");
+    for (const auto& [key, value] : test.details) children.push_back(key + ": " + value);
     std::vector<std::pair<std::string, std::vector<std::string>>> groups;
     for (auto kind : {Axis::Kind::kChoose, Axis::Kind::kProbability}) {
       std::vector<std::string> lines;

@@ -37,7 +37,10 @@ struct DynamicSite {
 
 struct TestPlan {
   std::string name;
-  std::string kind;  // "def" (a def test_*) or "test_builtin" (test(...))
+  /// "def" (a def test_*), "test_builtin" (test(...)), "scenario", "fault_scenario" or
+  /// "fault_matrix".
+  std::string kind;
+  std::vector<std::pair<std::string, std::string>> details;  // ("faults", "[db_down]"), ...
   std::vector<Axis> axes;
   std::vector<DynamicSite> dynamic;
   std::uint64_t instances = 1;  // the product of the axes (saturates at UINT64_MAX)
@@ -65,6 +68,7 @@ struct TestEntry {
   std::string name;
   std::string kind;
   std::uint32_t function = 0;  // the body
+  std::vector<std::pair<std::string, std::string>> details;
 };
 
 Plan make_plan(const ir::Module& module, const std::vector<TestEntry>& tests,

@@ -41,6 +41,9 @@ struct FaultRule {
   /// An exhaustive plan leaf's decisions: whether the rule fires on its 1st, 2nd, ...
   /// matching call. Calls past the end are drawn as usual; empty: every call is drawn.
   std::vector<bool> pinned;
+  /// An exhaustive probability site (max_fires= with probability < 1, not stochastic):
+  /// whoever installs the rule pins its first max_fires decisions from the plan leaf.
+  bool exhaustive = false;
   std::string label;
   std::string op;      // the service's named operation this rule came from, if any
   std::string source;  // the text the rule came from, for messages and events

@@ -5,6 +5,7 @@
 #include "stdlib/fanout.h"
 #include "stdlib/faults.h"
 #include "stdlib/queries.h"
+#include "stdlib/scenarios.h"
 #include "stdlib/session.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
@@ -78,6 +79,7 @@ Value lookup(std::string_view name) {
     add_faults(add);
     add_queries(add);
     add_fanout(add);
+    add_scenarios(add);
     return m;
   }());
   auto it = table.find(name);

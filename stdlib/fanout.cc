@@ -148,7 +148,8 @@ bool assume_fn(Thread& t, const Value&, Args& a, Value& r) {
 }
 
 /// nondet(svc, ...): services whose own timing interleaving control leaves alone.
-/// nondet() with no services is an anonymous boolean choice, False outside a plan.
+/// nondet() with no services is an anonymous choice of [True, False]: True, as in the
+/// reference, and never an axis.
 bool nondet_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!a.keywords.empty()) return t.fail("nondet: takes services only");
   Session* session = Session::of(t);
@@ -157,7 +158,7 @@ bool nondet_fn(Thread& t, const Value&, Args& a, Value& r) {
       return t.fail("nondet: want services, got " + std::string(vm::type_of(v)));
     if (session) session->nondeterministic.push_back(v.as<ServiceValue>()->name);
   }
-  r = a.positional.empty() ? Value::boolean(false) : Value();
+  r = a.positional.empty() ? Value::boolean(true) : Value();
   return true;
 }
 

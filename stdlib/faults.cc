@@ -6,6 +6,7 @@
 
 #include "grammar/suggest.h"
 #include "runtime/syscalls.h"
+#include "stdlib/scenarios.h"
 #include "stdlib/session.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
@@ -198,6 +199,29 @@ bool syscalls_of(Thread& t, std::string_view fn, std::string_view name,
   return t.fail(message);
 }
 
+/// An exhaustive probability site is a plan axis, named by its label or service:keyword;
+/// this leaf fixes which of the rule's first max_fires matching calls it fires on.
+bool pin_to_leaf(Thread& t, std::string_view fn, Session::Run& run, const std::string& service,
+                 runtime::FaultRule& rule) {
+  Axis axis;
+  axis.kind = Axis::Kind::kProbability;
+  std::string key = rule.op.empty() ? rule.source.substr(0, rule.source.find('=')) : rule.op;
+  axis.name = rule.label.empty() ? service + ":" + key : rule.label;
+  axis.cardinality = std::uint64_t{1} << rule.max_fires;
+  std::string error;
+  auto digit = run.meet(axis, error);
+  if (!digit) return t.fail(std::string(fn) + ": " + error);
+  std::string bits;
+  for (std::uint64_t b = 0; b < rule.max_fires; ++b) {
+    rule.pinned.push_back(((*digit >> b) & 1) != 0);
+    bits += (b ? "," : "") + std::string(rule.pinned.back() ? "1" : "0");
+  }
+  if (std::none_of(run.choices.begin(), run.choices.end(),
+                   [&](const auto& c) { return c.first == axis.name; }))
+    run.choices.emplace_back(axis.name, "[" + bits + "]");
+  return true;
+}
+
 /// Installs `rules` on the running `service` as one set.
 std::optional<runtime::RuleSetId> install(Thread& t, std::string_view fn,
                                           const std::string& service,
@@ -213,6 +237,9 @@ std::optional<runtime::RuleSetId> install(Thread& t, std::string_view fn,
     t.fail(std::string(fn) + ": service \"" + service + "\" is not running");
     return std::nullopt;
   }
+  for (auto& rule : rules)
+    if (rule.exhaustive && rule.pinned.empty() && !pin_to_leaf(t, fn, *session->run, service, rule))
+      return std::nullopt;
   std::string error;
   std::vector<runtime::FaultRule> copy = rules;
   auto set = session->run->supervisor->install(target->second, std::move(rules), error);
@@ -288,26 +315,7 @@ bool fault_rules(Thread& t, std::string_view fn, const std::string& service, Arg
       rule.path_glob = op->path;
       rule.op = std::string(key);
     }
-    // An exhaustive probability site is a plan axis: this leaf fixes which of the first
-    // max_fires matching calls the rule fires on.
-    Session::Run* running = session ? session->run : nullptr;
-    if (running && rule.max_fires && rule.probability < 1.0 && !given.stochastic) {
-      Axis axis;
-      axis.kind = Axis::Kind::kProbability;
-      axis.name = rule.label.empty() ? service + ":" + std::string(key) : rule.label;
-      axis.cardinality = std::uint64_t{1} << rule.max_fires;
-      std::string error;
-      auto digit = running->meet(axis, error);
-      if (!digit) return t.fail(std::string(fn) + ": " + error);
-      std::string bits;
-      for (std::uint64_t b = 0; b < rule.max_fires; ++b) {
-        rule.pinned.push_back(((*digit >> b) & 1) != 0);
-        bits += (b ? "," : "") + std::string(rule.pinned.back() ? "1" : "0");
-      }
-      if (std::none_of(running->choices.begin(), running->choices.end(),
-                       [&](const auto& c) { return c.first == axis.name; }))
-        running->choices.emplace_back(axis.name, "[" + bits + "]");
-    }
+    rule.exhaustive = rule.max_fires && rule.probability < 1.0 && !given.stochastic;
     rule.syscalls = std::move(syscalls);
     rule.source = std::string(key) + "=" + v.as<FaultValue>()->text;
     rules.push_back(std::move(rule));
@@ -315,7 +323,31 @@ bool fault_rules(Thread& t, std::string_view fn, const std::string& service, Arg
   return true;
 }
 
+/// fault(assumption, run=fn): every rule group of the assumption for the window.
+bool fault_assumption_window(Thread& t, Args& a, Value& r) {
+  Value run;
+  for (auto& [key, v] : a.keywords) {
+    if (key != "run")
+      return t.fail("fault: with a fault_assumption, the only keyword is run= (got " +
+                    std::string(key) + ")");
+    run = v;
+  }
+  if (a.positional.size() != 1)
+    return t.fail("fault: with a fault_assumption, take no other positional arguments");
+  if (run.is(vm::Type::kNone))
+    return t.fail("fault: missing run=, the function to run under the faults");
+  std::vector<runtime::RuleSetId> sets;
+  if (!apply_assumptions(t, "fault", {a.positional[0]}, sets)) return false;
+  Args none;
+  bool ok = vm::call(t, run, none, r);
+  remove_sets(t, sets);
+  return ok;
+}
+
 bool fault_fn(Thread& t, const Value&, Args& a, Value& r) {
+  if (!a.positional.empty() && a.positional[0].is(vm::Type::kHost) &&
+      vm::type_of(a.positional[0]) == "fault_assumption")
+    return fault_assumption_window(t, a, r);
   std::string service;
   if (!target_service(t, "fault", a, service)) return false;
   Value run;
@@ -469,6 +501,17 @@ bool trace_stop_fn(Thread& t, const Value&, Args& a, Value& r) {
 
 }  // namespace
 
+bool build_fault_rules(Thread& t, std::string_view fn, const std::string& service, Args& a,
+                       Value& run, std::vector<runtime::FaultRule>& rules) {
+  return fault_rules(t, fn, service, a, run, rules);
+}
+
+std::optional<runtime::RuleSetId> install_rules(Thread& t, std::string_view fn,
+                                                const std::string& service,
+                                                std::vector<runtime::FaultRule> rules) {
+  return install(t, fn, service, std::move(rules));
+}
+
 bool faultable(std::string_view name) {
   return !runtime::expand(runtime::host_arch(), name).empty();
 }
@@ -483,14 +526,17 @@ std::map<std::string, std::set<int>, std::less<>> trap_sets(
       if (auto nr = runtime::syscall_number(runtime::host_arch(), s)) into.insert(*nr);
   };
   for (const auto& fact : facts) {
-    bool faults =
-        fact.builtin == "fault" || fact.builtin == "fault_start" || fact.builtin == "fault_all";
+    bool faults = fact.builtin == "fault" || fact.builtin == "fault_start" ||
+                  fact.builtin == "fault_all" || fact.builtin == "fault_assumption";
     bool traces = fact.builtin == "trace" || fact.builtin == "trace_start";
     if (!faults && !traces) continue;
     // The services this call can reach: one, when its target is a service's global.
     std::vector<const ServiceDecl*> targets;
-    auto first = std::find_if(fact.args.begin(), fact.args.end(),
-                              [](const auto& arg) { return arg.keyword.empty(); });
+    // fault_assumption names its service with target=; the others take it first.
+    bool assumption = fact.builtin == "fault_assumption";
+    auto first = std::find_if(fact.args.begin(), fact.args.end(), [&](const auto& arg) {
+      return assumption ? arg.keyword == "target" : arg.keyword.empty();
+    });
     std::string named;
     if (fact.builtin != "fault_all" && first != fact.args.end() && !first->literal &&
         first->shape.starts_with("name "))
@@ -510,6 +556,8 @@ std::map<std::string, std::set<int>, std::less<>> trap_sets(
         } else if (auto op = target->ops.find(key); op != target->ops.end()) {
           for (const auto& name : op->second.syscalls) add(into, name);
         } else if (!key.empty() && key != "*" && key != "run" && key != "source" &&
+                   !(assumption && (key == "target" || key == "faults" || key == "rules" ||
+                                    key == "monitors" || key == "description")) &&
                    faultable(key)) {
           add(into, key);
         }

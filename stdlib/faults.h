@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -42,6 +43,16 @@ bool faultable(std::string_view name);
 std::map<std::string, std::set<int>, std::less<>> trap_sets(
     const std::vector<ir::StaticFact>& facts, const std::vector<ServiceDecl>& services,
     const std::function<std::string(std::string_view global)>& service_of);
+
+/// The rules of fault()'s keywords for `service` (its ops resolved, syscall names
+/// checked); `run` receives run= when given.
+bool build_fault_rules(vm::Thread& t, std::string_view fn, const std::string& service, vm::Args& a,
+                       vm::Value& run, std::vector<runtime::FaultRule>& rules);
+/// Installs rules on a running service as one set, pinning exhaustive sites to the
+/// running leaf; nullopt with the thread's error set when it cannot.
+std::optional<runtime::RuleSetId> install_rules(vm::Thread& t, std::string_view fn,
+                                                const std::string& service,
+                                                std::vector<runtime::FaultRule> rules);
 
 void add_faults(const std::function<void(std::string_view, vm::NativeFn)>& add);
 

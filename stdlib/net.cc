@@ -22,14 +22,19 @@ int millis_left(Clock::time_point deadline) {
   return left.count() < 0 ? 0 : static_cast<int>(std::min<std::int64_t>(left.count(), 1 << 30));
 }
 
-/// Waits for `events` on fd until the deadline; false (and `error`) when time ran out.
+thread_local const std::atomic<bool>* t_cancel = nullptr;
+
+/// Waits for `events` on fd until the deadline; false (and `error`) when time ran out
+/// or the thread's CancelScope was cancelled (checked every 50 ms).
 bool wait_for(int fd, short events, Clock::time_point deadline, std::string& error) {
   for (;;) {
+    if (CancelScope::cancelled()) return error = "cancelled", false;
     pollfd p{fd, events, 0};
-    int n = ::poll(&p, 1, millis_left(deadline));
+    int slice = t_cancel ? std::min(millis_left(deadline), 50) : millis_left(deadline);
+    int n = ::poll(&p, 1, slice);
     if (n > 0) return true;
-    if (n == 0) return error = "timed out", false;
-    if (errno != EINTR) return error = std::strerror(errno), false;
+    if (n == 0 && millis_left(deadline) == 0) return error = "timed out", false;
+    if (n < 0 && errno != EINTR) return error = std::strerror(errno), false;
   }
 }
 
@@ -39,6 +44,10 @@ std::string lower(std::string s) {
 }
 
 }  // namespace
+
+CancelScope::CancelScope(const std::atomic<bool>* flag) : previous_(t_cancel) { t_cancel = flag; }
+CancelScope::~CancelScope() { t_cancel = previous_; }
+bool CancelScope::cancelled() { return t_cancel && t_cancel->load(); }
 
 bool split_host_port(const std::string& addr, std::string& host, int& port) {
   std::size_t colon = addr.rfind(':');

@@ -2,6 +2,7 @@
 /// Blocking network clients for healthchecks and steps: a TCP dial with a deadline and an
 /// HTTP/1.1 request. Every wait is bounded; failures come back as text, never throw.
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <utility>
@@ -10,6 +11,22 @@
 #include "runtime/process.h"
 
 namespace fb::stdlib {
+
+/// While one lives on a thread, that thread's network waits (dial, http_request) end
+/// early with the error "cancelled" once `*flag` is set: a test stopped by its timeout
+/// does not wait out a step's own, longer timeout.
+class CancelScope {
+ public:
+  explicit CancelScope(const std::atomic<bool>* flag);
+  ~CancelScope();
+  CancelScope(const CancelScope&) = delete;
+  CancelScope& operator=(const CancelScope&) = delete;
+  /// Whether the current thread's scope has been cancelled.
+  static bool cancelled();
+
+ private:
+  const std::atomic<bool>* previous_;
+};
 
 /// Connects to host:port before the deadline. An invalid fd and `error` on failure.
 runtime::UniqueFd dial(const std::string& host, int port, std::chrono::milliseconds timeout,

@@ -66,12 +66,20 @@ struct Axis {
   std::vector<vm::Value> values;     // the options themselves (choose)
 };
 
-/// A test registered with test(name, body, setup=, timeout=, assume=[...]).
+/// A test registered by a builtin: test(name, body, setup=, timeout=, assume=[...]),
+/// scenario(fn), fault_scenario(...) or a cell of fault_matrix(...).
 struct TestDecl {
-  std::string name;  // "test_<name>"
+  std::string name;                   // "test_<name>"
+  std::string kind = "test_builtin";  // or "scenario", "fault_scenario", "fault_matrix"
   vm::Value body, setup;
   std::chrono::milliseconds timeout{30000};
   std::vector<vm::Value> assume;  // bools and predicates over the named choices
+  // fault_scenario and matrix cells: the faults (fault_assumption values) applied while
+  // the body (the scenario) runs, and what judges its result.
+  std::vector<vm::Value> faults;
+  vm::Value expect;  // None, an expect_*() value, or a predicate over the result
+  bool require_faults_fire = false;
+  std::string cell_scenario, cell_fault;  // a matrix cell's coordinates
 };
 
 class Session {

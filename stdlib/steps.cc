@@ -205,6 +205,7 @@ bool http_step(Thread& t, const Value& self, Args& a, Value& r) {
   runtime::EventLog* log = step_log(t);
   record_send(log, ref.service, ref.decl.name, "http", step->method, {{"path", path_text}});
   auto started = Clock::now();
+  CancelScope scope(&t.cancelled);
   HttpResponse response =
       http_request(method_upper, "http://localhost:" + std::to_string(ref.decl.port) + path_text,
                    body_text, header_list, limit);
@@ -244,15 +245,28 @@ bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
   record_send(log, ref.service, ref.decl.name, "tcp", "send");
   auto started = Clock::now();
   std::string error, reply;
+  CancelScope scope(&t.cancelled);
   runtime::UniqueFd fd = dial("localhost", ref.decl.port, std::chrono::seconds(5), error);
   auto deadline = Clock::now() + std::chrono::seconds(10);
   if (fd) {
     if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) < 0) error = std::strerror(errno);
     while (error.empty() && reply.find('\n') == std::string::npos) {
+      if (CancelScope::cancelled()) {
+        error = "cancelled";
+        break;
+      }
       pollfd p{fd.get(), POLLIN, 0};
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      if (left.count() <= 0) {
         error = "timed out waiting for a reply";
+        break;
+      }
+      // In slices, so that a cancelled test does not wait out the reply's deadline.
+      int ready = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 50)));
+      if (ready == 0) continue;
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        error = std::strerror(errno);
         break;
       }
       char buffer[4096];

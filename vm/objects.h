@@ -110,6 +110,9 @@ struct HostObject : Object {
   virtual std::vector<std::string> attr_names() const = 0;
   virtual void repr(std::string& out) const;
   virtual bool truth() const { return true; }
+  /// Whether the value may be a dict key or set member. Host values compare by
+  /// identity, so one that opts in hashes by identity too.
+  virtual bool hashable() const { return false; }
   /// Freezes the Values held (called when the object is frozen with a module).
   virtual void freeze_values() {}
 };

@@ -233,11 +233,16 @@ bool hash(Thread& thread, const Value& v, std::uint64_t& out) {
       out = h;
       return true;
     }
+    case Type::kHost:
+      if (!v.as<HostObject>()->hashable()) break;
+      out = mix(reinterpret_cast<std::uintptr_t>(v.object()));
+      return true;
     case Type::kFunction:
     case Type::kBuiltin:
     case Type::kRange: out = mix(reinterpret_cast<std::uintptr_t>(v.object())); return true;
-    default: return thread.fail("unhashable type: " + std::string(type_of(v)));
+    default: break;
   }
+  return thread.fail("unhashable type: " + std::string(type_of(v)));
 }
 
 // ---- ordering ---------------------------------------------------------------------------

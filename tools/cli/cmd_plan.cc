@@ -15,6 +15,7 @@ nlohmann::json plan_json(const plan::Plan& p, const std::string& spec, std::uint
   for (const auto& t : p.tests) {
     json test{
         {"name", t.name}, {"kind", t.kind}, {"instances", t.instances}, {"at_least", t.at_least()}};
+    for (const auto& [key, value] : t.details) test[key] = value;
     json axes = json::array();
     for (const auto& a : t.axes)
       axes.push_back({{"kind", a.kind == plan::Axis::Kind::kChoose ? "choose" : "probability"},

@@ -178,6 +178,14 @@ json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes
     t["reason"] = o.reason;
     if (auto type = failure_type(o); !type.empty()) t["failure_type"] = type;
     if (!o.code.empty()) t["error_code"] = o.code;
+    if (!o.expectation.empty()) {
+      t["expectation"] = o.expectation;
+      t["expectation_violated"] = o.expectation_violated;
+    }
+    if (!o.expectation.empty()) {
+      t["expectation"] = o.expectation;
+      t["expectation_violated"] = o.expectation_violated;
+    }
     if (!o.failed_assertion.empty()) t["error_detail"] = {{"assertion_type", o.failed_assertion}};
     t["seed"] = o.seed;
     t["duration_ms"] = o.duration.count();

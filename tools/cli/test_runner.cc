@@ -23,6 +23,7 @@
 #include "stdlib/fanout.h"
 #include "stdlib/faults.h"
 #include "stdlib/net.h"
+#include "stdlib/scenarios.h"
 #include "stdlib/topology.h"
 #include "vm/ops.h"
 
@@ -282,11 +283,23 @@ plan::Plan TestRunner::plan() const {
       entry.kind = "def";
       if (auto index = globals.function(name)) entry.function = *index;
     } else {
-      entry.kind = "test_builtin";
-      for (const auto& decl : session_.registered)
-        if (decl.name == name && decl.body.is(vm::Type::kFunction) &&
+      for (const auto& decl : session_.registered) {
+        if (decl.name != name) continue;
+        entry.kind = decl.kind;
+        if (decl.body.is(vm::Type::kFunction) &&
             decl.body.as<vm::Function>()->program == program_.get())
           entry.function = decl.body.as<vm::Function>()->index;
+        if (!decl.faults.empty()) {
+          std::string faults;
+          for (const auto& f : decl.faults)
+            faults += (faults.empty() ? "" : ", ") + f.as<stdlib::AssumptionValue>()->name;
+          entry.details.emplace_back("faults", "[" + faults + "]");
+        }
+        if (!decl.expect.is(vm::Type::kNone))
+          entry.details.emplace_back("expect", stdlib::expectation_name(decl.expect));
+        if (decl.kind != "test_builtin" && decl.kind != "scenario")
+          entry.details.emplace_back("timeout", runtime::format_duration(decl.timeout));
+      }
     }
     entries.push_back(std::move(entry));
   }
@@ -481,15 +494,32 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
           go = false;
         }
       }
-      if (go && !vm::call(thread_, fn, args, result)) {
-        if (state.halted) {
-          outcome.verdict = TestOutcome::Verdict::kHalted;
-          outcome.reason = state.halt_reason;
-        } else {
-          outcome.verdict = TestOutcome::Verdict::kFail;
-          outcome.reason = vm::format_error(thread_);
-        }
+      // fault_scenario and matrix cells: the scenario runs under its faults, and its
+      // result is judged after them.
+      bool judged = registered && !registered->faults.empty();
+      judged |= registered && !registered->expect.is(vm::Type::kNone);
+      std::vector<runtime::RuleSetId> scenario_sets;
+      if (go && judged &&
+          !stdlib::apply_assumptions(thread_, registered->kind, registered->faults,
+                                     scenario_sets)) {
+        outcome.verdict = TestOutcome::Verdict::kFail;
+        outcome.reason = "the faults could not be applied: " + vm::format_error(thread_);
         thread_.clear_error();
+        go = false;
+      }
+      bool returned = false;
+      if (go) {
+        returned = vm::call(thread_, fn, args, result);
+        if (!returned) {
+          if (state.halted) {
+            outcome.verdict = TestOutcome::Verdict::kHalted;
+            outcome.reason = state.halt_reason;
+          } else {
+            outcome.verdict = TestOutcome::Verdict::kFail;
+            outcome.reason = vm::format_error(thread_);
+          }
+          thread_.clear_error();
+        }
       }
       {
         std::lock_guard lock(mutex);
@@ -497,6 +527,43 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       }
       done_changed.notify_all();
       if (timer.joinable()) timer.join();
+      if (judged) {
+        if (!interrupted_) thread_.cancelled = false;
+        stdlib::remove_sets(thread_, scenario_sets);
+        outcome.expectation = stdlib::expectation_name(registered->expect);
+      }
+      // A scenario that returned, or that was stopped by its timeout (a hang, which
+      // expect_hang() wants), is judged by its expectation.
+      if (judged && go && !interrupted_ && !registered->expect.is(vm::Type::kNone) &&
+          (returned || timed_out)) {
+        std::string why;
+        // Stopped by its timeout: whatever the body still returned (a step that saw the
+        // cancellation) is not the scenario's answer.
+        if (!returned || timed_out) result = vm::Value();
+        if (stdlib::judge(thread_, registered->expect, result, why)) {
+          if (timed_out) outcome.verdict = TestOutcome::Verdict::kPass, outcome.reason.clear();
+          timed_out = false;  // the hang was the expected outcome
+        } else {
+          outcome.verdict = TestOutcome::Verdict::kFail;
+          outcome.expectation_violated = true;
+          outcome.reason =
+              "expectation violated: " + (why.empty() ? vm::format_error(thread_) : why);
+          thread_.clear_error();
+          timed_out = false;
+        }
+      }
+      if (judged && registered->require_faults_fire &&
+          outcome.verdict == TestOutcome::Verdict::kPass) {
+        for (auto set : scenario_sets)
+          for (const auto& h : supervisor.hits(set))
+            if (h.fires == 0) {
+              outcome.verdict = TestOutcome::Verdict::kFail;
+              outcome.code = "FAULT_BYPASSED";
+              outcome.reason += "require_faults_fire: " + h.rule +
+                                " never fired, so the cell "
+                                "did not test its fault\n";
+            }
+      }
       if (timed_out) {
         outcome.verdict = TestOutcome::Verdict::kError;
         outcome.code = "TEST_TIMEOUT";
@@ -510,6 +577,8 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       if (!interrupted_) thread_.cancelled = false;
     }
     outcome.assertions = state.assertions;
+    // An expectation is an assertion about the scenario's result.
+    if (!outcome.expectation.empty()) ++outcome.assertions;
     if (outcome.verdict == TestOutcome::Verdict::kFail)
       outcome.failed_assertion = state.failed_assertion;
     // A service that exited while the body ran (rather than when stopped below) is

@@ -58,6 +58,8 @@ struct TestOutcome {
   std::chrono::milliseconds duration{0};
   int assertions = 0;            // assert_* calls the body made
   std::string failed_assertion;  // the assert_* that failed it ("" for other failures)
+  std::string expectation;       // a scenario's expect, as it reads
+  bool expectation_violated = false;
   std::vector<FaultHits> faults;
   std::vector<Diagnostic> diagnostics;
   /// The plan leaf: its index, the axes the run met and what each one chose.
