@@ -21,8 +21,9 @@ using ir::Op;
 
 /// Builtins whose calls the planner needs to see before anything runs.
 const std::set<std::string, std::less<>> kFactBuiltins = {
-    "choose", "parallel",    "fault", "fault_start", "fault_all", "fault_assumption",
-    "trace",  "trace_start", "op",    "deny",        "delay"};
+    "choose",   "parallel",       "fault",       "fault_start", "fault_all", "fault_assumption",
+    "trace",    "trace_start",    "op",          "deny",        "delay",     "test",
+    "scenario", "fault_scenario", "fault_matrix"};
 
 ir::Span to_ir(const grammar::Span& s) { return ir::Span{0, s.offset, s.length}; }
 

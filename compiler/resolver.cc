@@ -354,8 +354,53 @@ class Resolver {
 
   void call(ast::Call& c) {
     expr(*c.callee);
-    for (auto& a : c.args) expr(*a.value);
+    // The predicates given to assume() and test(assume=[...]) judge a leaf; they must
+    // not change what runs (fault, service, ...). Names used inside them are checked.
+    std::string_view callee;
+    if (c.callee->kind == ExprKind::kName && c.callee->as<ast::Name>().scope == Scope::kPredeclared)
+      callee = c.callee->as<ast::Name>().id;
+    for (auto& a : c.args) {
+      bool sandboxed =
+          (callee == "assume" && a.kind == ast::Argument::Kind::kPositional) ||
+          (callee == "test" && a.kind == ast::Argument::Kind::kKeyword && a.name == "assume");
+      if (sandboxed)
+        sandbox_.push_back(callee == "assume" ? "an assume() predicate"
+                                              : "a test(assume=) predicate");
+      expr(*a.value);
+      if (sandboxed) sandbox_.pop_back();
+    }
     if (const Signature* sig = builtin_callee(*c.callee)) check_call(c, *sig, sink_);
+  }
+
+  /// Why a builtin may not be used in a predicate, or nullptr when it may.
+  static const char* forbidden_in_predicate(std::string_view name) {
+    static const std::map<std::string_view, const char*> reasons = {
+        {"fault", "fault injection from a predicate would change what it judges"},
+        {"fault_all", "fault injection from a predicate would change what it judges"},
+        {"fault_start", "fault injection from a predicate would change what it judges"},
+        {"fault_stop", "fault injection from a predicate would change what it judges"},
+        {"fault_assumption", "fault declarations belong at the top level"},
+        {"fault_scenario", "scenario declarations belong at the top level"},
+        {"fault_matrix", "scenario declarations belong at the top level"},
+        {"scenario", "scenario declarations belong at the top level"},
+        {"test", "test declarations belong at the top level"},
+        {"service", "service declarations belong at the top level"},
+        {"interface", "interface declarations belong at the top level"},
+        {"assert_true", "a predicate answers by returning True or False, not by asserting"},
+        {"assert_eq", "a predicate answers by returning True or False, not by asserting"},
+        {"assert_eventually", "a predicate answers by returning True or False, not by asserting"},
+        {"assert_never", "a predicate answers by returning True or False, not by asserting"},
+        {"assert_before", "a predicate answers by returning True or False, not by asserting"},
+        {"parallel", "parallel() belongs in a test body"},
+        {"choose", "a choice made in a predicate would be a plan axis nobody sees"},
+        {"halt", "a predicate halts a leaf by returning False"},
+        {"nondet", "nondet() belongs in a test body"},
+        {"trace", "trace() is a fault primitive of test bodies"},
+        {"trace_start", "trace_start() is a fault primitive of test bodies"},
+        {"trace_stop", "trace_stop() is a fault primitive of test bodies"},
+    };
+    auto it = reasons.find(name);
+    return it == reasons.end() ? nullptr : it->second;
   }
 
   /// The signature when the callee is an unshadowed builtin (or namespace member).
@@ -415,6 +460,10 @@ class Resolver {
     if (const Signature* sig = table_.find(n.id)) {
       n.scope =
           sig->origin == Signature::Origin::kUniverse ? Scope::kUniverse : Scope::kPredeclared;
+      if (!sandbox_.empty() && n.scope == Scope::kPredeclared)
+        if (const char* why = forbidden_in_predicate(n.id))
+          report(Code::SPEC_FORBIDDEN_LAMBDA, n.span,
+                 "'" + n.id + "' cannot be used in " + std::string(sandbox_.back()) + ": " + why);
       return;
     }
     undefined(n);
@@ -486,6 +535,7 @@ class Resolver {
   int nesting_ = 0;  // statements inside if/for/while bodies (load() is not allowed there)
   std::map<std::string, Span> loaded_;
   std::set<std::string> used_;
+  std::vector<std::string_view> sandbox_;  // the predicates being resolved, innermost last
 };
 
 }  // namespace

@@ -1,10 +1,15 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include <algorithm>
+
 #include "compiler/frontend.h"
+#include "compiler/lower.h"
+#include "compiler/plan.h"
 #include "grammar/render.h"
 #include "tools/cli/command.h"
 #include "tools/cli/spec_input.h"
+#include "tools/cli/test_runner.h"
 
 namespace fb::cli {
 namespace {
@@ -25,6 +30,55 @@ nlohmann::json json_report(const SpecInput& input, const grammar::DiagnosticList
           {"findings", std::move(findings)}};
 }
 
+/// What the plan says about the spec: no tests at all (a warning), and with a budget,
+/// more leaves than it allows. The budget needs the spec's top level to run, which
+/// declares services but starts nothing.
+void check_plan(const ast::Module& module, const SpecInput& input,
+                std::optional<std::uint64_t> budget, grammar::DiagnosticList& diagnostics) {
+  grammar::Span start{input.file().id(), 0, 0};
+  ir::Module code = compiler::lower(module, input.file());
+  bool defines_tests = std::any_of(module.body.begin(), module.body.end(), [](const auto& s) {
+    return s->kind == ast::StmtKind::kDef &&
+           static_cast<const ast::Def&>(*s).name->id.starts_with("test_");
+  });
+  defines_tests |= std::any_of(code.facts.begin(), code.facts.end(), [](const ir::StaticFact& f) {
+    return f.builtin == "test" || f.builtin == "scenario" || f.builtin == "fault_scenario" ||
+           f.builtin == "fault_matrix";
+  });
+  if (!defines_tests)
+    diagnostics.report(grammar::Diagnostic::make(
+                           grammar::Code::NO_TESTS_DISCOVERED, start,
+                           "the spec defines no test: no `def test_*` at the top level and no "
+                           "test(), scenario(), fault_scenario() or fault_matrix() call")
+                           .suggest("a module meant for load() has no tests of its own; check "
+                                    "the spec that loads it"));
+  if (!budget) return;
+  TestRunner runner(input.file().path(), "", [](std::string_view) {});
+  runner.limit_steps(100'000'000);
+  std::string error;
+  if (!runner.load(error)) {
+    diagnostics.report(grammar::Diagnostic::make(grammar::Code::SPEC_LOAD_FAILED, start,
+                                                 "the spec's top level failed, so its plan "
+                                                 "cannot be counted:\n" +
+                                                     error));
+    return;
+  }
+  plan::Plan p = runner.plan();
+  if (p.instances <= *budget) return;
+  auto d = grammar::Diagnostic::make(
+      grammar::Code::PLAN_COST_EXCEEDED, start,
+      "the plan has " + std::string(p.at_least ? "at least " : "") + std::to_string(p.instances) +
+          " leaves; --max-instances allows " + std::to_string(*budget));
+  std::vector<const plan::TestPlan*> largest;
+  for (const auto& t : p.tests) largest.push_back(&t);
+  std::sort(largest.begin(), largest.end(),
+            [](const auto* a, const auto* b) { return a->instances > b->instances; });
+  for (std::size_t i = 0; i < largest.size() && i < 3; ++i)
+    d.note(largest[i]->name + ": " + std::to_string(largest[i]->instances) + " leaves");
+  d.suggest("`faultbox plan` shows where the leaves come from");
+  diagnostics.report(std::move(d));
+}
+
 int run_check(const Context& context, const ParsedArgs& args) {
   if (args.positionals.size() != 1)
     return usage_error(context, "check", "expects exactly one SPEC file");
@@ -34,8 +88,16 @@ int run_check(const Context& context, const ParsedArgs& args) {
   }
   auto input = SpecInput::load(context, "check", args.positionals[0]);
   if (!input) return kExitUsage;
+  std::optional<std::uint64_t> budget;
+  if (auto text = args.value("max-instances")) {
+    budget = parse_unsigned(*text);
+    if (!budget)
+      return usage_error(context, "check",
+                         "--max-instances wants a non-negative integer, got '" + *text + "'");
+  }
   grammar::DiagnosticList diagnostics;
-  compiler::analyze(input->file(), diagnostics);
+  auto module = compiler::analyze(input->file(), diagnostics);
+  if (!diagnostics.has_errors()) check_plan(*module, *input, budget, diagnostics);
   diagnostics.sort_by_location();
   if (format == "json") {
     context.out << json_report(*input, diagnostics)
@@ -55,15 +117,20 @@ const Command& command_check() {
   static const Command command{
       .name = "check",
       .summary = "Check a spec for errors without running anything",
-      .usage = "faultbox check SPEC [--format text|json]",
+      .usage = "faultbox check SPEC [--format text|json] [--max-instances N]",
       .details =
           "Parses the spec, resolves every name and checks each call to a faultbox builtin\n"
           "against its signature (unknown keywords, missing or extra arguments). Nothing is\n"
-          "executed and no service is started, so it is safe in editors and pre-commit hooks.\n\n"
+          "executed and no service is started, so it is safe in editors and pre-commit hooks.\n"
+          "A spec without tests gets NO_TESTS_DISCOVERED (a warning). With --max-instances N,\n"
+          "the spec's top level runs (it declares services, starting none) and a plan of\n"
+          "more than N leaves is PLAN_COST_EXCEEDED.\n\n"
           "Exit status: 0 when there is no error (warnings allowed), 2 when there is one,\n"
           "1 for usage errors such as a missing file.",
       .flags = {{"format", FlagKind::kValue, "text|json",
-                 "output format (default text; json goes to stdout)"}},
+                 "output format (default text; json goes to stdout)"},
+                {"max-instances", FlagKind::kValue, "N",
+                 "PLAN_COST_EXCEEDED when the plan has more leaves"}},
       .run = run_check,
   };
   return command;

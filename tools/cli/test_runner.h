@@ -79,6 +79,9 @@ class TestRunner {
   /// Compiles and runs the spec's top level and checks its topology. False with
   /// `error` (diagnostics or a backtrace, ready to print) when it cannot run.
   bool load(std::string& error);
+  /// Bounds the VM steps of everything the runner evaluates (0: no bound), so that a
+  /// spec whose top level never ends cannot hang a checker.
+  void limit_steps(std::uint64_t steps) { thread_.max_steps = steps ? steps : UINT64_MAX; }
   /// The tests, in name order.
   const std::vector<std::string>& tests() const { return tests_; }
   /// The option each plan axis takes in a leaf (axes not named take option 0).

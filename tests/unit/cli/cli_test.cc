@@ -80,7 +80,8 @@ std::string write_temp(const std::string& name, const std::string& text) {
 }
 
 TEST(CheckCommand, CleanSpecExitsZero) {
-  std::string path = write_temp("clean.star", "db = service(\"db\", \"/bin/db\")\n");
+  std::string path =
+      write_temp("clean.star", "db = service(\"db\", \"/bin/db\")\ndef test_x():\n    pass\n");
   Outcome r = run_cli({"check", path});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.err, "0 errors, 0 warnings\n");
@@ -96,10 +97,60 @@ TEST(CheckCommand, ErrorsExitTwoWithRenderedDiagnostics) {
 }
 
 TEST(CheckCommand, WarningsAloneExitZero) {
-  std::string path = write_temp("warn.star", "load(\"@faultbox/recipes/redis.star\", \"redis\")\n");
+  std::string path = write_temp(
+      "warn.star", "load(\"@faultbox/recipes/redis.star\", \"redis\")\ndef test_x():\n    pass\n");
   Outcome r = run_cli({"check", path});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.err.find("0 errors, 1 warning"), std::string::npos);
+}
+
+TEST(CheckCommand, PlanFindingsNoTestsAndCost) {
+  Outcome none = run_cli({"check", write_temp("none.star", "x = 1\n")});
+  EXPECT_EQ(none.code, 0) << "a warning";
+  EXPECT_NE(none.err.find("warning[NO_TESTS_DISCOVERED]"), std::string::npos) << none.err;
+  for (std::string registered : {"test('x', body = lambda: None)\n", "scenario(len)\n"}) {
+    Outcome r = run_cli({"check", write_temp("reg.star", registered)});
+    EXPECT_EQ(r.err.find("NO_TESTS_DISCOVERED"), std::string::npos) << registered << r.err;
+  }
+  std::string grid = write_temp(
+      "grid.star", "def test_grid():\n    choose('a', [1, 2, 3])\n    choose('b', [1, 2])\n");
+  EXPECT_EQ(run_cli({"check", grid, "--max-instances", "6"}).code, 0);
+  Outcome over = run_cli({"check", grid, "--max-instances", "5"});
+  EXPECT_EQ(over.code, 2);
+  EXPECT_NE(over.err.find("error[PLAN_COST_EXCEEDED]: the plan has 6 leaves; --max-instances "
+                          "allows 5"),
+            std::string::npos)
+      << over.err;
+  EXPECT_NE(over.err.find("test_grid: 6 leaves"), std::string::npos) << over.err;
+  std::string loops = write_temp("loops.star",
+                                 "def f():\n    while True:\n        pass\nf()\n"
+                                 "def test_x():\n    pass\n");
+  Outcome hang = run_cli({"check", loops, "--max-instances", "5"});
+  EXPECT_EQ(hang.code, 2) << "a top level that never ends is bounded, not hung";
+  EXPECT_NE(hang.err.find("SPEC_LOAD_FAILED"), std::string::npos) << hang.err;
+}
+
+TEST(CheckCommand, PredicatesMayNotChangeWhatRuns) {
+  std::string path = write_temp("pred.star", R"(
+db = service("db", "/bin/db")
+def body():
+    pass
+test("x", body = body, assume = [lambda c: fault(db, write = deny("EIO"), run = len)])
+def test_y():
+    assume(lambda c: assert_true(c))
+    assume(lambda c: len(c) > 0)
+)");
+  Outcome r = run_cli({"check", path});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(":5:44: error[SPEC_FORBIDDEN_LAMBDA]: 'fault' cannot be used in a "
+                       "test(assume=) predicate"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(":7:22: error[SPEC_FORBIDDEN_LAMBDA]: 'assert_true' cannot be used in an "
+                       "assume() predicate"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("2 errors"), std::string::npos) << "len() is fine\n" << r.err;
 }
 
 TEST(CheckCommand, JsonReportOnStdout) {
