@@ -163,6 +163,22 @@ struct Walker {
     test.dynamic.push_back({location(m, lines, f.span), std::move(why)});
   }
 
+  /// The service a fault call aims at, "*" when it is computed.
+  void note_fault(const Fact& f) {
+    auto target = positionals(f);
+    std::string service;
+    if (f.builtin != "fault_all" && !target.empty() && !target[0]->literal &&
+        target[0]->shape.starts_with("name ") && globals.service)
+      service = globals.service(target[0]->shape.substr(5));
+    if (service.empty() && !target.empty() && !target[0]->literal &&
+        target[0]->shape.starts_with("name ") && globals.service)
+      return;  // fault(assumption, ...): its services come with the assumption
+    if (service.empty()) service = "*";
+    test.faulted.insert(service);
+    for (const auto& a : f.args)
+      if (a.keyword == "connect") test.connect_faulted.insert(service);
+  }
+
   void choose(const Fact& f) {
     auto args = positionals(f);
     if (args.size() != 2) return;  // anonymous: option 0, never an axis
@@ -281,6 +297,8 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
     test.name = entry.name;
     test.kind = entry.kind;
     test.details = entry.details;
+    test.faulted = entry.faulted;
+    test.connect_faulted = entry.connect_faulted;
     if (entry.function >= m.functions.size()) {
       test.dynamic.push_back({entry.name,
                               "its body is not in this file (a load()ed module or a "
@@ -295,6 +313,8 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
     for (const Fact* f : facts) {
       if (!reachable.count(f->function)) continue;
       if (f->builtin == "choose") walker.choose(*f);
+      if (f->builtin == "fault" || f->builtin == "fault_start" || f->builtin == "fault_all")
+        walker.note_fault(*f);
       if (f->builtin == "deny" || f->builtin == "delay") walker.probability(*f);
     }
     for (const auto& axis : test.axes)
@@ -309,6 +329,24 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
     plan.tests.push_back(std::move(test));
   }
   return plan;
+}
+
+std::vector<Edge> coverage(const Plan& plan,
+                           const std::vector<std::pair<std::string, std::string>>& depends_on,
+                           const std::vector<std::pair<std::string, std::string>>& env_edges) {
+  std::vector<Edge> edges;
+  auto add = [&](const std::pair<std::string, std::string>& e, const char* via) {
+    for (const auto& existing : edges)
+      if (existing.from == e.first && existing.to == e.second) return;
+    edges.push_back({e.first, e.second, via, {}});
+  };
+  for (const auto& e : depends_on) add(e, "depends_on");
+  for (const auto& e : env_edges) add(e, "env");
+  for (auto& edge : edges)
+    for (const auto& t : plan.tests)
+      if (t.faulted.count(edge.to) || t.connect_faulted.count(edge.from))
+        edge.tests.push_back(t.name);
+  return edges;
 }
 
 std::vector<std::uint64_t> leaf_digits(std::uint64_t leaf, const std::vector<Axis>& axes) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct TestPlan {
   std::vector<Axis> axes;
   std::vector<DynamicSite> dynamic;
   std::uint64_t instances = 1;  // the product of the axes (saturates at UINT64_MAX)
+  /// The services its faults can reach, and those whose connect() it faults (which
+  /// stands for every dependency of that service being unreachable). "*" when a fault's
+  /// service is computed, which covers no edge: coverage is claimed only when known.
+  std::set<std::string> faulted, connect_faulted;
   bool at_least() const { return !dynamic.empty(); }
 };
 
@@ -69,7 +74,21 @@ struct TestEntry {
   std::string kind;
   std::uint32_t function = 0;  // the body
   std::vector<std::pair<std::string, std::string>> details;
+  std::set<std::string> faulted, connect_faulted;  // from its fault assumptions
 };
+
+/// A dependency between two services, and the tests that fault it.
+struct Edge {
+  std::string from, to;
+  std::string via;  // "depends_on" or "env"
+  std::vector<std::string> tests;
+};
+
+/// Every edge of the topology with the tests that fault it: an edge A -> B is faulted
+/// by a test that faults B, or that faults A's connect().
+std::vector<Edge> coverage(const Plan& plan,
+                           const std::vector<std::pair<std::string, std::string>>& depends_on,
+                           const std::vector<std::pair<std::string, std::string>>& env_edges);
 
 Plan make_plan(const ir::Module& module, const std::vector<TestEntry>& tests,
                const Globals& globals);

@@ -1,4 +1,5 @@
 // `faultbox plan`: the spec's tests and their fan-out, counted before anything runs.
+#include <cctype>
 #include <ostream>
 
 #include <nlohmann/json.hpp>
@@ -52,6 +53,69 @@ nlohmann::json plan_json(const plan::Plan& p, const std::string& spec, std::uint
            {{"instances", p.instances}, {"at_least", p.at_least}, {"saturated", p.saturated}}}};
 }
 
+nlohmann::json coverage_json(const std::vector<plan::Edge>& edges) {
+  nlohmann::json list = nlohmann::json::array();
+  std::size_t uncovered = 0;
+  for (const auto& e : edges) {
+    list.push_back({{"from", e.from}, {"to", e.to}, {"via", e.via}, {"fault_tests", e.tests}});
+    uncovered += e.tests.empty() ? 1 : 0;
+  }
+  return {{"edges", std::move(list)}, {"uncovered_edges", uncovered}};
+}
+
+std::string coverage_text(const std::vector<plan::Edge>& edges) {
+  std::string out =
+      "\nCoverage (an edge is faulted by a test that faults its callee, or the "
+      "caller's connect):\n";
+  if (edges.empty()) return out + "  no dependencies between services are declared\n";
+  std::size_t covered = 0;
+  for (const auto& e : edges) {
+    out += "  " + e.from + " -> " + e.to + "  (" + e.via + ")  ";
+    if (e.tests.empty()) {
+      out += "NOT FAULTED\n";
+      continue;
+    }
+    ++covered;
+    std::string tests;
+    for (const auto& t : e.tests) tests += (tests.empty() ? "" : ", ") + t;
+    out += "faulted by " + tests + "\n";
+  }
+  return out + "  " + std::to_string(covered) + " of " + std::to_string(edges.size()) +
+         " edges faulted\n";
+}
+
+/// A test to paste for each unfaulted edge: the caller, with connections to its
+/// dependency refused, should answer with an error rather than hang or claim success.
+std::string suggestions(const std::vector<plan::Edge>& edges,
+                        const std::vector<stdlib::ServiceDecl>& services) {
+  std::string out;
+  for (const auto& e : edges) {
+    if (!e.tests.empty()) continue;
+    const stdlib::ServiceDecl* from = nullptr;
+    for (const auto& s : services)
+      if (s.name == e.from) from = &s;
+    std::string var = e.from;
+    for (char& c : var)
+      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    std::string step = "None  # step " + var + " here";
+    if (from && !from->interfaces.empty()) {
+      const auto& iface = from->interfaces.front();
+      step = iface.protocol == "http" ? var + "." + iface.name + ".get(path = \"/\")"
+                                      : var + "." + iface.name + ".send(data = \"PING\")";
+    }
+    std::string to = e.to;
+    for (char& c : to)
+      if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    out += "\n# " + e.from + " depends on " + e.to + " (" + e.via + "), and no test faults it.\n";
+    out += "def test_" + var + "_without_" + to + "():\n";
+    out += "    r = fault(" + var + ", connect = deny(\"ECONNREFUSED\"), run = lambda: " + step +
+           ")\n";
+    out += "    assert_true(r != None and not r.ok, \"" + e.from +
+           " should report that it cannot reach " + e.to + "\")\n";
+  }
+  return out.empty() ? "" : "\nSuggested tests for the unfaulted edges:\n" + out;
+}
+
 int run_plan(const Context& context, const ParsedArgs& args) {
   if (args.positionals.size() > 1)
     return usage_error(context, "plan",
@@ -86,12 +150,24 @@ int run_plan(const Context& context, const ParsedArgs& args) {
     return kExitUsage;
   }
   plan::Plan p = runner.plan();
-  if (format == "json")
-    context.out << plan_json(p, spec, leaf_limit).dump(2) << "\n";
-  else if (format == "dot")
+  bool suggest = args.has("suggest");
+  bool with_coverage = args.has("coverage") || suggest;
+  std::vector<plan::Edge> edges;
+  if (with_coverage) {
+    auto topology = runner.topology();
+    edges = plan::coverage(p, topology.depends_on, topology.env);
+  }
+  if (format == "json") {
+    auto report = plan_json(p, spec, leaf_limit);
+    if (with_coverage) report["coverage"] = coverage_json(edges);
+    context.out << report.dump(2) << "\n";
+  } else if (format == "dot") {
     context.out << plan::render_dot(p);
-  else
+  } else {
     context.out << plan::render_text(p, spec);
+    if (with_coverage) context.out << coverage_text(edges);
+    if (suggest) context.out << suggestions(edges, runner.services());
+  }
   if (check_cost) {
     if (p.instances > *budget) {
       context.err << "cost gate: plan has " << (p.at_least ? "at least " : "") << p.instances
@@ -127,13 +203,22 @@ const Command& command_plan() {
           "--format json adds each test's leaves with their choices (up to --max-leaves\n"
           "per test, default 10000), for a CI system to build a job matrix from.\n"
           "--check-cost exits 2 when the plan has more than --max-instances leaves.\n"
+          "--coverage lists every dependency edge (depends_on, or an env value naming\n"
+          "another service's port) with the tests that fault it; --suggest adds a test to\n"
+          "paste for each edge that none does.\n"
           "\n"
           "Exit status: 0, 2 when the cost gate fails, 1 when the spec cannot load or a\n"
           "flag is wrong.",
       .flags = {{"format", FlagKind::kValue, "text|json|dot", "output format (default text)"},
                 {"check-cost", FlagKind::kSwitch, "", "exit 2 when over --max-instances"},
                 {"max-instances", FlagKind::kValue, "N", "the cost gate's budget"},
-                {"max-leaves", FlagKind::kValue, "N", "list leaves in JSON up to N per test"}},
+                {"max-leaves", FlagKind::kValue, "N", "list leaves in JSON up to N per test"},
+                {"coverage", FlagKind::kSwitch, "",
+                 "list each dependency edge and the tests "
+                 "that fault it"},
+                {"suggest", FlagKind::kSwitch, "",
+                 "print a test to paste for each unfaulted "
+                 "edge (implies --coverage)"}},
       .run = run_plan,
   };
   return command;

@@ -289,6 +289,14 @@ plan::Plan TestRunner::plan() const {
         if (decl.body.is(vm::Type::kFunction) &&
             decl.body.as<vm::Function>()->program == program_.get())
           entry.function = decl.body.as<vm::Function>()->index;
+        for (const auto& f : decl.faults)
+          for (const auto& group : f.as<stdlib::AssumptionValue>()->groups) {
+            entry.faulted.insert(group.service);
+            for (const auto& rule : group.rules)
+              if (std::find(rule.syscalls.begin(), rule.syscalls.end(), "connect") !=
+                  rule.syscalls.end())
+                entry.connect_faulted.insert(group.service);
+          }
         if (!decl.faults.empty()) {
           std::string faults;
           for (const auto& f : decl.faults)
@@ -304,6 +312,28 @@ plan::Plan TestRunner::plan() const {
     entries.push_back(std::move(entry));
   }
   return plan::make_plan(program_->module, entries, globals);
+}
+
+TestRunner::Topology TestRunner::topology() const {
+  Topology edges;
+  for (const auto& s : session_.services) {
+    for (const auto& d : s.depends_on) edges.depends_on.emplace_back(s.name, d);
+    // An env value that names another service's port ("localhost:5432", ":5432") is a
+    // dependency too.
+    for (const auto& [key, value] : s.env)
+      for (const auto& other : session_.services) {
+        if (other.name == s.name) continue;
+        for (const auto& iface : other.interfaces) {
+          std::string port = ":" + std::to_string(iface.port);
+          auto at = value.find(port);
+          bool whole = at != std::string::npos &&
+                       (at + port.size() == value.size() ||
+                        !std::isdigit(static_cast<unsigned char>(value[at + port.size()])));
+          if (whole) edges.env.emplace_back(s.name, other.name);
+        }
+      }
+  }
+  return edges;
 }
 
 bool TestRunner::has_assumptions(const std::string& name) const {

@@ -99,6 +99,13 @@ class TestRunner {
 
   /// The static plan of the loaded spec's tests (compiler/plan.h).
   plan::Plan plan() const;
+  /// The dependencies between the declared services: depends_on, and env values that
+  /// name another service's port.
+  struct Topology {
+    std::vector<std::pair<std::string, std::string>> depends_on, env;
+  };
+  Topology topology() const;
+  const std::vector<stdlib::ServiceDecl>& services() const { return session_.services; }
 
   /// What load() found, for --dry-run: services in start order and their trap sets.
   const std::vector<const stdlib::ServiceDecl*>& start_order() const { return order_; }

@@ -154,6 +154,54 @@ TEST(Plan, TheCostGateAndItsFlags) {
   EXPECT_NE(bad.err.find("faultbox.star:1:"), std::string::npos) << bad.err;
 }
 
+TEST(Plan, CoverageNamesEachEdgeAndTheTestsThatFaultIt) {
+  std::string spec = R"(
+db = service("db", "/x/db", interface("main", "tcp", 5432))
+cache = service("cache", "/x/cache", interface("main", "tcp", 6379))
+queue = service("queue", "/x/queue", interface("main", "tcp", 5672))
+api = service("api", "/x/api", interface("http", "http", 8080), depends_on = [db, queue],
+              env = {"CACHE": "localhost:6379", "NOT_A_PORT": "localhost:63790"})
+def test_db_down():
+    fault(db, write = deny("EIO"), run = lambda: None)
+def helper(s):
+    fault(s, write = deny("EIO"), run = lambda: None)
+def test_computed():
+    helper(queue)
+queue_down = fault_assumption("queue_down", target = api, connect = deny("ECONNREFUSED"))
+def probe():
+    return None
+fault_scenario("api_alone", scenario = probe, faults = queue_down)
+)";
+  Result r = plan(spec, {"--format", "json", "--coverage"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  std::map<std::string, std::vector<std::string>> edges;
+  for (const auto& e : j["coverage"]["edges"])
+    edges[e["from"].get<std::string>() + "->" + e["to"].get<std::string>() + " " +
+          e["via"].get<std::string>()] = e["fault_tests"];
+  EXPECT_EQ(edges.size(), 3u) << j["coverage"];
+  EXPECT_EQ(edges["api->db depends_on"],
+            (std::vector<std::string>{"test_api_alone", "test_db_down"}));
+  EXPECT_EQ(edges["api->queue depends_on"], std::vector<std::string>{"test_api_alone"})
+      << "a computed target claims no edge; api's refused connects cover all of api's";
+  EXPECT_EQ(edges["api->cache env"], std::vector<std::string>{"test_api_alone"});
+  EXPECT_EQ(j["coverage"]["uncovered_edges"], 0);
+
+  Result text = plan(R"(
+db = service("db", "/x/db", interface("main", "tcp", 5432))
+api = service("api", "/x/api", interface("http", "http", 8080), depends_on = [db])
+def test_nothing():
+    pass
+)",
+                     {"--suggest"});
+  EXPECT_NE(text.out.find("  api -> db  (depends_on)  NOT FAULTED\n"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("def test_api_without_db():\n    r = fault(api, connect = "
+                          "deny(\"ECONNREFUSED\"), run = lambda: api.http.get(path = \"/\"))"),
+            std::string::npos)
+      << text.out;
+}
+
 TEST(Plan, TextAndDotShowTheTree) {
   std::string spec = kServices + R"(
 def test_grid():
