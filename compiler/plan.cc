@@ -179,6 +179,47 @@ struct Walker {
       if (a.keyword == "connect") test.connect_faulted.insert(service);
   }
 
+  /// parallel(f1, ..., fK, interleavings=...): K! orderings for "all", the first N for
+  /// N, the first 2K-1 for "critical". Named by the call's '(' as the VM names it.
+  void parallel(const Fact& f) {
+    const auto* policy = keyword(f, "interleavings");
+    if (!policy) return;
+    std::uint64_t k = 0;
+    for (const auto& a : f.args) {
+      if (a.keyword == "*") {
+        dynamic(f, "the functions of this parallel() are computed (*args)");
+        return;
+      }
+      if (a.keyword.empty()) ++k;
+    }
+    if (!policy->literal) {
+      dynamic(f, "the interleavings= of this parallel() is computed");
+      return;
+    }
+    std::uint64_t all = 1;
+    bool big = false;
+    for (std::uint64_t i = 2; i <= k; ++i) all = saturating_product(all, i, big);
+    std::uint64_t count = 1;
+    if (policy->value.kind == ir::Constant::Kind::kInt && policy->value.int_value > 0)
+      count = std::min<std::uint64_t>(static_cast<std::uint64_t>(policy->value.int_value), all);
+    else if (policy->value.kind == ir::Constant::Kind::kString && policy->value.text == "all")
+      count = all;
+    else if (policy->value.kind == ir::Constant::Kind::kString && policy->value.text == "critical")
+      count = std::min<std::uint64_t>(2 * k - 1, all);
+    if (count < 2) return;
+    std::string_view text = source_of(m, f.span);
+    ir::Span paren = f.span;
+    if (auto at = text.find('('); at != std::string_view::npos)
+      paren.offset += static_cast<std::uint32_t>(at);
+    Axis axis;
+    axis.kind = Axis::Kind::kInterleaving;
+    axis.name = "parallel@" + location(m, lines, paren);
+    axis.cardinality = count;
+    axis.options = std::to_string(count) + " orderings of " + std::to_string(k) + " branches";
+    axis.site = location(m, lines, f.span);
+    add(std::move(axis));
+  }
+
   void choose(const Fact& f) {
     auto args = positionals(f);
     if (args.size() != 2) return;  // anonymous: option 0, never an axis
@@ -313,6 +354,7 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
     for (const Fact* f : facts) {
       if (!reachable.count(f->function)) continue;
       if (f->builtin == "choose") walker.choose(*f);
+      if (f->builtin == "parallel") walker.parallel(*f);
       if (f->builtin == "fault" || f->builtin == "fault_start" || f->builtin == "fault_all")
         walker.note_fault(*f);
       if (f->builtin == "deny" || f->builtin == "delay") walker.probability(*f);
@@ -383,12 +425,15 @@ std::string render_text(const Plan& plan, const std::string& spec) {
                          count_text(test.instances, plan.saturated) + " instances");
     for (const auto& [key, value] : test.details) children.push_back(key + ": " + value);
     std::vector<std::pair<std::string, std::vector<std::string>>> groups;
-    for (auto kind : {Axis::Kind::kChoose, Axis::Kind::kProbability}) {
+    for (auto kind : {Axis::Kind::kChoose, Axis::Kind::kProbability, Axis::Kind::kInterleaving}) {
       std::vector<std::string> lines;
       for (const auto& a : test.axes)
         if (a.kind == kind) lines.push_back(a.name + ": " + a.options);
       if (!lines.empty())
-        groups.emplace_back(kind == Axis::Kind::kChoose ? "choose" : "probability", lines);
+        groups.emplace_back(kind == Axis::Kind::kChoose        ? "choose"
+                            : kind == Axis::Kind::kProbability ? "probability"
+                                                               : "interleavings",
+                            lines);
     }
     std::vector<std::string> dynamic;
     for (const auto& d : test.dynamic) dynamic.push_back(d.site + ": " + d.why);

@@ -23,7 +23,7 @@
 namespace fb::plan {
 
 struct Axis {
-  enum class Kind { kChoose, kProbability } kind = Kind::kChoose;
+  enum class Kind { kChoose, kProbability, kInterleaving } kind = Kind::kChoose;
   std::string name;  // the choice's name, or the site's label or "service:keyword"
   std::uint64_t cardinality = 0;
   std::string options;  // as written ("[1, 2, 3]", "range(4)") or "2^3 (max_fires=3)"

@@ -4,6 +4,7 @@
 #include "stdlib/builtins.h"
 #include "stdlib/fanout.h"
 #include "stdlib/faults.h"
+#include "stdlib/parallel.h"
 #include "stdlib/queries.h"
 #include "stdlib/scenarios.h"
 #include "stdlib/session.h"
@@ -80,6 +81,7 @@ Value lookup(std::string_view name) {
     add_queries(add);
     add_fanout(add);
     add_scenarios(add);
+    add_parallel(add);
     return m;
   }());
   auto it = table.find(name);

@@ -56,10 +56,11 @@ struct ServiceDecl {
 /// assertion failure from any other error in a test body.
 bool fail_assertion(vm::Thread& t, std::string_view fn, std::string message);
 
-/// A fan-out axis a test met while it ran: a named choose(), or an exhaustive
-/// probability site (deny/delay with max_fires=N and probability < 1: 2^N outcomes).
+/// A fan-out axis a test met while it ran: a named choose(), an exhaustive probability
+/// site (deny/delay with max_fires=N and probability < 1: 2^N outcomes), or the
+/// orderings of an ordered parallel().
 struct Axis {
-  enum class Kind { kChoose, kProbability } kind = Kind::kChoose;
+  enum class Kind { kChoose, kProbability, kInterleaving } kind = Kind::kChoose;
   std::string name;
   std::uint64_t cardinality = 0;
   std::vector<std::string> options;  // how each option reads (choose), for reports

@@ -7,6 +7,7 @@
 
 #include "runtime/rules.h"
 #include "stdlib/net.h"
+#include "stdlib/parallel.h"
 #include "stdlib/session.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
@@ -132,8 +133,8 @@ void record_send(runtime::EventLog* log, const std::string& service, const std::
                                    {"protocol", std::move(protocol)},
                                    {"method", std::move(method)}};
   for (auto& f : extra) fields.push_back(std::move(f));
-  log->append("step_send", "test", std::move(fields));
-  log->merge(service, "test");
+  log->append("step_send", step_lane(), std::move(fields));
+  log->merge(service, step_lane());
 }
 
 /// The reply reaches the test, then step_recv in its lane.
@@ -141,7 +142,7 @@ void record_recv(runtime::EventLog* log, const std::string& service, const std::
                  std::string method, std::int64_t ms, bool ok, int status,
                  const std::string& error) {
   if (!log) return;
-  log->merge("test", service);
+  log->merge(step_lane(), service);
   runtime::EventLog::Fields fields{{"target", service},
                                    {"interface", iface},
                                    {"method", std::move(method)},
@@ -149,7 +150,7 @@ void record_recv(runtime::EventLog* log, const std::string& service, const std::
                                    {"success", std::string(ok ? "true" : "false")}};
   if (status) fields.emplace_back("status_code", static_cast<std::int64_t>(status));
   if (!error.empty()) fields.emplace_back("error", error);
-  log->append("step_recv", "test", std::move(fields));
+  log->append("step_recv", step_lane(), std::move(fields));
 }
 
 struct StepSelf final : vm::HostObject {
@@ -203,12 +204,19 @@ bool http_step(Thread& t, const Value& self, Args& a, Value& r) {
   std::string method_upper = step->method;
   for (char& c : method_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   runtime::EventLog* log = step_log(t);
+  StepTurn turn(t.cancelled);  // in an ordered parallel() branch, wait for this step's turn
   record_send(log, ref.service, ref.decl.name, "http", step->method, {{"path", path_text}});
   auto started = Clock::now();
   CancelScope scope(&t.cancelled);
-  HttpResponse response =
-      http_request(method_upper, "http://localhost:" + std::to_string(ref.decl.port) + path_text,
-                   body_text, header_list, limit);
+  HttpResponse response;
+  {
+    VmUnlocked unlocked;  // other branches run while this one waits on the network
+    response = turn.ok()
+                   ? http_request(method_upper,
+                                  "http://localhost:" + std::to_string(ref.decl.port) + path_text,
+                                  body_text, header_list, limit)
+                   : HttpResponse{0, "", {}, "cancelled"};
+  }
   auto* value = new ResponseValue();
   r = Value::adopt(value);
   value->status = response.status;
@@ -229,24 +237,10 @@ bool http_step(Thread& t, const Value& self, Args& a, Value& r) {
   return true;
 }
 
-/// tcp send(data=): one line out, one line back. As in the reference, the reply comes
-/// back as a string and a failure raises "tcp send failed: <why>".
-bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
-  const auto* step = self.as<StepSelf>();
-  const StepSelf& ref = *step;
-  std::string fn = ref.service + "." + ref.decl.name + ".send";
-  Value data, timeout;
-  if (!vm::unpack(t, fn, a, {{"data", &data}, {"timeout?", &timeout}})) return false;
-  if (!data.is(vm::Type::kString) || vm::str(data).empty())
-    return t.fail(fn + ": data must be a non-empty string");
-  std::string line = vm::str(data);
-  if (!line.ends_with("\n")) line += "\n";
-  runtime::EventLog* log = step_log(t);
-  record_send(log, ref.service, ref.decl.name, "tcp", "send");
-  auto started = Clock::now();
-  std::string error, reply;
-  CancelScope scope(&t.cancelled);
-  runtime::UniqueFd fd = dial("localhost", ref.decl.port, std::chrono::seconds(5), error);
+/// tcp send's exchange: one line out, the reply read until its first newline, within
+/// the deadlines and the thread's CancelScope. Touches no VM value.
+void exchange_line(int port, const std::string& line, std::string& error, std::string& reply) {
+  runtime::UniqueFd fd = dial("localhost", port, std::chrono::seconds(5), error);
   auto deadline = Clock::now() + std::chrono::seconds(10);
   if (fd) {
     if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) < 0) error = std::strerror(errno);
@@ -279,6 +273,31 @@ bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
       }
       reply.append(buffer, static_cast<std::size_t>(n));
     }
+  }
+}
+
+/// tcp send(data=): one line out, one line back. As in the reference, the reply comes
+/// back as a string and a failure raises "tcp send failed: <why>".
+bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
+  const auto* step = self.as<StepSelf>();
+  const StepSelf& ref = *step;
+  std::string fn = ref.service + "." + ref.decl.name + ".send";
+  Value data, timeout;
+  if (!vm::unpack(t, fn, a, {{"data", &data}, {"timeout?", &timeout}})) return false;
+  if (!data.is(vm::Type::kString) || vm::str(data).empty())
+    return t.fail(fn + ": data must be a non-empty string");
+  std::string line = vm::str(data);
+  if (!line.ends_with("\n")) line += "\n";
+  runtime::EventLog* log = step_log(t);
+  StepTurn turn(t.cancelled);  // in an ordered parallel() branch, wait for this step's turn
+  record_send(log, ref.service, ref.decl.name, "tcp", "send");
+  auto started = Clock::now();
+  std::string error = turn.ok() ? "" : "cancelled";
+  std::string reply;
+  CancelScope scope(&t.cancelled);
+  {
+    VmUnlocked unlocked;  // other branches run while this one waits on the network
+    if (error.empty()) exchange_line(ref.decl.port, line, error, reply);
   }
   reply = reply.substr(0, reply.find('\n'));
   while (!reply.empty() && (reply.back() == '\r' || reply.back() == ' ')) reply.pop_back();

@@ -21,6 +21,24 @@ bool Thread::fail(std::string message) {
   return false;
 }
 
+std::string Thread::call_site() const {
+  if (!site_program || !site_code) return "";
+  ir::Span span = site_code->span_at(site_pc);
+  const auto& files = site_program->module.files;
+  if (span.file >= files.size()) return "";
+  const std::string& text = files[span.file].text;
+  std::uint32_t line = 1, col = 1;
+  for (std::uint32_t i = 0; i < span.offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return files[span.file].path + ":" + std::to_string(line) + ":" + std::to_string(col);
+}
+
 void Thread::clear_error() {
   error_.clear();
   backtrace_.clear();
@@ -738,6 +756,9 @@ bool Frame::loop(Value& result) {
       Value* first = method ? callee - 1 : callee;  // CALL_METHOD's receiver sits below
       Value out;
       thread_.steps = steps;
+      thread_.site_program = &program;
+      thread_.site_code = &code_;
+      thread_.site_pc = pc;
       bool ok = invoke(module, site, callee, method ? first : nullptr, sp, out);
       steps = thread_.steps;
       for (Value* p = first; p < sp; ++p) *p = Value();

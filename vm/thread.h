@@ -80,6 +80,13 @@ class Thread {
   std::uint64_t max_steps = UINT64_MAX;
   /// Set from any thread to stop this one at its next instruction.
   std::atomic<bool> cancelled{false};
+  /// Where the running builtin was called from (set at every CALL, three stores): a
+  /// builtin that needs a name stable across runs (a plan axis) takes its call site.
+  const Program* site_program = nullptr;
+  const ir::Function* site_code = nullptr;
+  std::uint32_t site_pc = 0;
+  /// "file:line:col" of that call site, or "" outside any call.
+  std::string call_site() const;
   /// Nesting of Starlark calls; deep recursion is an error, not a crash.
   int depth = 0;
   static constexpr int kMaxDepth = 800;

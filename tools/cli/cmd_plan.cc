@@ -19,7 +19,9 @@ nlohmann::json plan_json(const plan::Plan& p, const std::string& spec, std::uint
     for (const auto& [key, value] : t.details) test[key] = value;
     json axes = json::array();
     for (const auto& a : t.axes)
-      axes.push_back({{"kind", a.kind == plan::Axis::Kind::kChoose ? "choose" : "probability"},
+      axes.push_back({{"kind", a.kind == plan::Axis::Kind::kChoose        ? "choose"
+                               : a.kind == plan::Axis::Kind::kProbability ? "probability"
+                                                                          : "interleavings"},
                       {"name", a.name},
                       {"cardinality", a.cardinality},
                       {"options", a.options},

@@ -304,8 +304,9 @@ int run_test(const Context& context, const ParsedArgs& args) {
       complete = !test_plan.at_least();
       for (const auto& a : test_plan.axes) {
         stdlib::Axis axis;
-        axis.kind = a.kind == plan::Axis::Kind::kChoose ? stdlib::Axis::Kind::kChoose
-                                                        : stdlib::Axis::Kind::kProbability;
+        axis.kind = a.kind == plan::Axis::Kind::kChoose        ? stdlib::Axis::Kind::kChoose
+                    : a.kind == plan::Axis::Kind::kProbability ? stdlib::Axis::Kind::kProbability
+                                                               : stdlib::Axis::Kind::kInterleaving;
         axis.name = a.name;
         axis.cardinality = a.cardinality;
         axes.push_back(std::move(axis));

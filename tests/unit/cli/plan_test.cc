@@ -141,6 +141,33 @@ TEST(Plan, ATrillionLeavesAreCountedAndGatedAtOnce) {
   EXPECT_LT(took, std::chrono::seconds(20));
 }
 
+TEST(Plan, ParallelInterleavingsCountOrderings) {
+  auto j = plan_json(R"(
+def f():
+    return 1
+def test_all():
+    parallel(f, f, f, interleavings = "all")
+def test_critical():
+    parallel(f, f, f, interleavings = "critical")
+def test_four():
+    parallel(f, f, f, interleavings = 4)
+def test_one():
+    parallel(f, f, f)
+def test_computed(fs):
+    parallel(interleavings = "all", *fs)
+)");
+  std::map<std::string, nlohmann::json> tests;
+  for (const auto& t : j["tests"]) tests[t["name"]] = t;
+  EXPECT_EQ(tests["test_all"]["instances"], 6) << "3!";
+  std::string name = tests["test_all"]["axes"][0]["name"];
+  EXPECT_TRUE(name.starts_with("parallel@") && name.ends_with("faultbox.star:5:13"))
+      << name << " (named by its '(', as the VM names the call)";
+  EXPECT_EQ(tests["test_critical"]["instances"], 5) << "2n-1";
+  EXPECT_EQ(tests["test_four"]["instances"], 4);
+  EXPECT_EQ(tests["test_one"]["instances"], 1);
+  EXPECT_TRUE(tests["test_computed"]["at_least"]);
+}
+
 TEST(Plan, TheCostGateAndItsFlags) {
   std::string spec = "def test_a():\n    choose('n', [1, 2, 3])\n";
   EXPECT_EQ(plan(spec, {"--check-cost", "--max-instances", "3"}).code, 0);

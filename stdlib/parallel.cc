@@ -1,0 +1,258 @@
+#include "stdlib/parallel.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "stdlib/session.h"
+#include "vm/ops.h"
+#include "vm/thread.h"
+
+namespace fb::stdlib {
+
+using vm::Args;
+using vm::Thread;
+using vm::Value;
+
+namespace {
+
+std::mutex& vm_mutex() {
+  static std::mutex m;
+  return m;
+}
+thread_local bool t_holds_vm = false;
+
+/// The order in which the branches of one ordered parallel() call send their first
+/// steps; a branch that ends without a step gives up its turn.
+struct Turnstile {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::size_t> order;  // branch indices
+  std::vector<bool> done;          // by branch: its first step is answered (or it ended)
+  std::size_t next = 0;            // the position in `order` whose turn it is
+
+  void finish(std::size_t branch) {
+    std::lock_guard lock(m);
+    if (done[branch]) return;
+    done[branch] = true;
+    while (next < order.size() && done[order[next]]) ++next;
+    cv.notify_all();
+  }
+};
+
+thread_local Turnstile* t_turnstile = nullptr;
+thread_local std::string t_lane = "test";
+thread_local std::size_t t_branch = 0;
+thread_local bool t_turn_taken = true;  // no turn to wait for outside an ordered branch
+
+}  // namespace
+
+VmUnlocked::VmUnlocked() {
+  if (t_holds_vm) {
+    t_holds_vm = false;
+    released_ = true;
+    vm_mutex().unlock();
+  }
+}
+
+VmUnlocked::~VmUnlocked() {
+  if (released_) {
+    vm_mutex().lock();
+    t_holds_vm = true;
+  }
+}
+
+StepTurn::StepTurn(const std::atomic<bool>& cancelled) {
+  if (!t_turnstile || t_turn_taken) return;
+  VmUnlocked unlocked;
+  std::unique_lock lock(t_turnstile->m);
+  while (t_turnstile->next < t_turnstile->order.size() &&
+         t_turnstile->order[t_turnstile->next] != t_branch) {
+    if (cancelled.load()) {
+      ok_ = false;
+      return;
+    }
+    t_turnstile->cv.wait_for(lock, std::chrono::milliseconds(50));
+  }
+}
+
+StepTurn::~StepTurn() {
+  if (!t_turnstile || t_turn_taken) return;
+  t_turn_taken = true;
+  t_turnstile->finish(t_branch);
+}
+
+const std::string& step_lane() { return t_lane; }
+
+std::uint64_t factorial(std::uint64_t n) {
+  std::uint64_t f = 1;
+  for (std::uint64_t i = 2; i <= n; ++i) {
+    if (f > UINT64_MAX / i) return UINT64_MAX;
+    f *= i;
+  }
+  return f;
+}
+
+std::vector<std::size_t> permutation(std::size_t n, std::uint64_t index) {
+  std::vector<std::size_t> pool(n), out;
+  for (std::size_t i = 0; i < n; ++i) pool[i] = i;
+  for (std::size_t i = n; i > 0; --i) {
+    std::uint64_t block = factorial(i - 1);
+    std::size_t pick = block ? static_cast<std::size_t>(index / block) : 0;
+    if (pick >= pool.size()) pick = pool.size() - 1;
+    index = block ? index % block : 0;
+    out.push_back(pool[pick]);
+    pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(pick));
+  }
+  return out;
+}
+
+namespace {
+
+bool callable(const Value& v) { return v.is(vm::Type::kFunction) || v.is(vm::Type::kBuiltin); }
+
+/// How many orderings a policy asks for, of `n` branches: 1 (none), "all" (n!), N (the
+/// first N), or "critical" (the first 2n-1, which put each branch first and last).
+bool orderings(Thread& t, const Value& policy, std::size_t n, std::uint64_t& out) {
+  std::uint64_t all = factorial(n);
+  if (policy.is(vm::Type::kNone)) return out = 1, true;
+  if (policy.is(vm::Type::kInt)) {
+    std::int64_t k = policy.as_int();
+    if (k <= 0) return t.fail("parallel: interleavings must be positive, got " + std::to_string(k));
+    out = std::min<std::uint64_t>(static_cast<std::uint64_t>(k), all);
+    return true;
+  }
+  if (!policy.is(vm::Type::kString))
+    return t.fail("parallel: interleavings must be 1, N, \"all\" or \"critical\", got " +
+                  std::string(vm::type_of(policy)));
+  std::string s = vm::str(policy);
+  if (s == "1") return out = 1, true;
+  if (s == "all") return out = all, true;
+  if (s == "critical") return out = std::min<std::uint64_t>(2 * n - 1, all), true;
+  if (s == "dpor" || s == "sut-internal")
+    return t.fail("parallel: interleavings=\"" + s + "\" is reserved and not implemented");
+  return t.fail("parallel: unknown interleavings \"" + s +
+                "\" (use 1, N, \"all\" or \"critical\")");
+}
+
+/// parallel(fn, fn, ..., interleavings=1): the branches run on threads of their own and
+/// their results come back in argument order.
+bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
+  Value policy;
+  for (auto& [key, v] : a.keywords) {
+    if (key != "interleavings")
+      return t.fail("parallel: unexpected keyword argument " + std::string(key) +
+                    " (valid: interleavings)");
+    policy = v;
+  }
+  std::size_t n = a.positional.size();
+  if (n < 2) return t.fail("parallel: want at least two functions, got " + std::to_string(n));
+  for (std::size_t i = 0; i < n; ++i)
+    if (!callable(a.positional[i]))
+      return t.fail("parallel: argument " + std::to_string(i + 1) + " must be a function, got " +
+                    std::string(vm::type_of(a.positional[i])));
+  std::uint64_t count = 1;
+  if (!orderings(t, policy, n, count)) return false;
+
+  Session* session = Session::of(t);
+  Session::Run* run = session ? session->run : nullptr;
+  Turnstile turnstile;
+  bool ordered = count > 1 && run;
+  if (ordered) {
+    Axis axis;
+    axis.kind = Axis::Kind::kInterleaving;
+    axis.name = "parallel@" + t.call_site();
+    axis.cardinality = count;
+    std::string error;
+    auto digit = run->meet(axis, error);
+    if (!digit) return t.fail("parallel: " + error);
+    turnstile.order = permutation(n, *digit);
+    turnstile.done.assign(n, false);
+    std::string text;
+    for (auto i : turnstile.order) text += (text.empty() ? "" : ",") + std::to_string(i);
+    if (std::none_of(run->choices.begin(), run->choices.end(),
+                     [&](const auto& c) { return c.first == axis.name; }))
+      run->choices.emplace_back(axis.name, "[" + text + "]");
+  }
+
+  // Each branch gets a VM thread of its own, set up like the caller's.
+  std::vector<std::unique_ptr<Thread>> threads;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto bt = std::make_unique<Thread>();
+    bt->predeclared = t.predeclared;
+    bt->print = t.print;
+    bt->load = t.load;
+    bt->host = t.host;
+    bt->max_steps = t.max_steps;
+    threads.push_back(std::move(bt));
+  }
+  // Each branch is a lane of its own, after everything the caller did.
+  std::string parent_lane = t_lane;
+  runtime::EventLog* log = run ? run->log : nullptr;
+  std::vector<std::string> lanes;
+  for (std::size_t i = 0; i < n; ++i) {
+    lanes.push_back(parent_lane + "/" + std::to_string(i + 1));
+    if (log) log->merge(lanes.back(), parent_lane);
+  }
+  std::vector<Value> results(n);
+  std::vector<char> ok(n, 0);  // not vector<bool>: the branches write their own entries
+  std::mutex done_mutex;
+  std::condition_variable done_changed;
+  std::size_t finished = 0;
+  std::vector<std::thread> workers;
+  {
+    // The caller touches no value until every branch is done; a caller that is itself
+    // a branch lets the others run meanwhile.
+    VmUnlocked unlocked;
+    for (std::size_t i = 0; i < n; ++i) {
+      workers.emplace_back([&, i] {
+        std::unique_lock vm(vm_mutex());
+        t_holds_vm = true;
+        t_turnstile = ordered ? &turnstile : nullptr;
+        t_lane = lanes[i];
+        t_branch = i;
+        t_turn_taken = !ordered;
+        Args none;
+        ok[i] = vm::call(*threads[i], a.positional[i], none, results[i]) ? 1 : 0;
+        if (!t_turn_taken) {  // ended before its first step: the next branch may go
+          t_turn_taken = true;
+          turnstile.finish(i);
+        }
+        t_turnstile = nullptr;
+        t_holds_vm = false;
+        vm.unlock();
+        std::lock_guard lock(done_mutex);
+        ++finished;
+        done_changed.notify_all();
+      });
+    }
+    // Cancellation (a test timeout) reaches the branches.
+    std::unique_lock lock(done_mutex);
+    while (finished < n) {
+      done_changed.wait_for(lock, std::chrono::milliseconds(50));
+      if (t.cancelled.load())
+        for (auto& bt : threads) bt->cancelled = true;
+    }
+  }
+  for (auto& w : workers) w.join();
+  if (log)
+    for (const auto& lane : lanes) log->merge(parent_lane, lane);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (ok[i]) continue;
+    std::string error = vm::format_error(*threads[i]);
+    if (!error.empty() && error.back() == '\n') error.pop_back();
+    return t.fail("parallel: branch " + std::to_string(i + 1) + " of " + std::to_string(n) +
+                  " failed:\n" + error);
+  }
+  r = vm::make_list(std::move(results));
+  return true;
+}
+
+}  // namespace
+
+void add_parallel(const std::function<void(std::string_view, vm::NativeFn)>& add) {
+  add("parallel", parallel_fn);
+}
+
+}  // namespace fb::stdlib
