@@ -23,20 +23,38 @@ std::mutex& vm_mutex() {
 }
 thread_local bool t_holds_vm = false;
 
-/// The order in which the branches of one ordered parallel() call send their first
-/// steps; a branch that ends without a step gives up its turn.
+/// The schedule of an ordered parallel(): steps go in rounds, and in each round every
+/// branch that has not ended takes one step, in the permutation's order, each step
+/// answered before the next is sent. A branch that has ended is skipped; one still
+/// running holds the round until it sends its next step or ends, so the order does not
+/// depend on how fast the branches' own code runs.
 struct Turnstile {
   std::mutex m;
   std::condition_variable cv;
-  std::vector<std::size_t> order;  // branch indices
-  std::vector<bool> done;          // by branch: its first step is answered (or it ended)
-  std::size_t next = 0;            // the position in `order` whose turn it is
+  std::vector<std::size_t> order;  // branch indices, the leaf's permutation
+  std::vector<char> ended;         // by branch
+  std::size_t pos = 0;             // whose turn: order[pos], in the current round
 
-  void finish(std::size_t branch) {
+  /// Moves past branches that have ended, into the next round when this one is over.
+  void settle() {
+    if (std::all_of(ended.begin(), ended.end(), [](char e) { return e != 0; })) return;
+    for (;;) {
+      if (pos == order.size()) pos = 0;  // the next round
+      if (!ended[order[pos]]) return;
+      ++pos;
+    }
+  }
+  bool turn_of(std::size_t branch) const { return pos < order.size() && order[pos] == branch; }
+  void step_done(std::size_t branch) {
     std::lock_guard lock(m);
-    if (done[branch]) return;
-    done[branch] = true;
-    while (next < order.size() && done[order[next]]) ++next;
+    if (turn_of(branch)) ++pos;
+    settle();
+    cv.notify_all();
+  }
+  void branch_ended(std::size_t branch) {
+    std::lock_guard lock(m);
+    ended[branch] = 1;
+    settle();
     cv.notify_all();
   }
 };
@@ -44,7 +62,6 @@ struct Turnstile {
 thread_local Turnstile* t_turnstile = nullptr;
 thread_local std::string t_lane = "test";
 thread_local std::size_t t_branch = 0;
-thread_local bool t_turn_taken = true;  // no turn to wait for outside an ordered branch
 
 }  // namespace
 
@@ -64,11 +81,10 @@ VmUnlocked::~VmUnlocked() {
 }
 
 StepTurn::StepTurn(const std::atomic<bool>& cancelled) {
-  if (!t_turnstile || t_turn_taken) return;
+  if (!t_turnstile) return;
   VmUnlocked unlocked;
   std::unique_lock lock(t_turnstile->m);
-  while (t_turnstile->next < t_turnstile->order.size() &&
-         t_turnstile->order[t_turnstile->next] != t_branch) {
+  while (!t_turnstile->turn_of(t_branch)) {
     if (cancelled.load()) {
       ok_ = false;
       return;
@@ -78,9 +94,7 @@ StepTurn::StepTurn(const std::atomic<bool>& cancelled) {
 }
 
 StepTurn::~StepTurn() {
-  if (!t_turnstile || t_turn_taken) return;
-  t_turn_taken = true;
-  t_turnstile->finish(t_branch);
+  if (t_turnstile && ok_) t_turnstile->step_done(t_branch);
 }
 
 const std::string& step_lane() { return t_lane; }
@@ -168,7 +182,7 @@ bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
     auto digit = run->meet(axis, error);
     if (!digit) return t.fail("parallel: " + error);
     turnstile.order = permutation(n, *digit);
-    turnstile.done.assign(n, false);
+    turnstile.ended.assign(n, 0);
     std::string text;
     for (auto i : turnstile.order) text += (text.empty() ? "" : ",") + std::to_string(i);
     if (std::none_of(run->choices.begin(), run->choices.end(),
@@ -212,13 +226,9 @@ bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
         t_turnstile = ordered ? &turnstile : nullptr;
         t_lane = lanes[i];
         t_branch = i;
-        t_turn_taken = !ordered;
         Args none;
         ok[i] = vm::call(*threads[i], a.positional[i], none, results[i]) ? 1 : 0;
-        if (!t_turn_taken) {  // ended before its first step: the next branch may go
-          t_turn_taken = true;
-          turnstile.finish(i);
-        }
+        if (ordered) turnstile.branch_ended(i);  // later rounds go on without it
         t_turnstile = nullptr;
         t_holds_vm = false;
         vm.unlock();

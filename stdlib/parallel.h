@@ -5,9 +5,9 @@
 /// Values are reference-counted without atomics, so only one thread may run Starlark
 /// code at a time: a branch holds the VM lock while it runs, and gives it up while it
 /// waits on the network (a step), so that the branches' steps really overlap. A leaf of
-/// `parallel(..., interleavings=...)` fixes the order in which the branches' first
-/// steps are sent: each branch's first step waits until the branches before it in the
-/// leaf's permutation have had the answer to theirs.
+/// `parallel(..., interleavings=...)` fixes the order of the branches' steps: they go
+/// in rounds, one step per branch per round in the leaf's permutation, each answered
+/// before the next is sent.
 
 #include <atomic>
 #include <cstdint>
@@ -33,8 +33,8 @@ class VmUnlocked {
   bool released_ = false;
 };
 
-/// Brackets one step of a test: in a branch of an ordered parallel(), the first step
-/// waits for its turn and passes the turn on when it is done.
+/// Brackets one step of a test: in a branch of an ordered parallel(), the step waits
+/// for its turn and passes the turn on when it is answered.
 class StepTurn {
  public:
   explicit StepTurn(const std::atomic<bool>& cancelled);
