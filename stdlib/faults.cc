@@ -186,19 +186,6 @@ bool target_service(Thread& t, std::string_view fn, const Args& a, std::string& 
   return true;
 }
 
-/// The syscalls a keyword stands for, or an error with a did-you-mean.
-bool syscalls_of(Thread& t, std::string_view fn, std::string_view name,
-                 std::vector<std::string>& out) {
-  out = runtime::expand(runtime::host_arch(), name);
-  if (!out.empty()) return true;
-  std::vector<std::string> names = runtime::syscall_names(runtime::host_arch());
-  for (auto& f : runtime::family_names()) names.push_back(f);
-  std::string message = std::string(fn) + ": unknown syscall \"" + std::string(name) + "\"";
-  if (auto near = grammar::closest_match(name, names))
-    message += " (did you mean \"" + *near + "\"?)";
-  return t.fail(message);
-}
-
 /// An exhaustive probability site is a plan axis, named by its label or service:keyword;
 /// this leaf fixes which of the rule's first max_fires matching calls it fires on.
 bool pin_to_leaf(Thread& t, std::string_view fn, Session::Run& run, const std::string& service,
@@ -500,6 +487,18 @@ bool trace_stop_fn(Thread& t, const Value&, Args& a, Value& r) {
 }
 
 }  // namespace
+
+bool syscalls_of(Thread& t, std::string_view fn, std::string_view name,
+                 std::vector<std::string>& out) {
+  out = runtime::expand(runtime::host_arch(), name);
+  if (!out.empty()) return true;
+  std::vector<std::string> names = runtime::syscall_names(runtime::host_arch());
+  for (auto& f : runtime::family_names()) names.push_back(f);
+  std::string message = std::string(fn) + ": unknown syscall \"" + std::string(name) + "\"";
+  if (auto near = grammar::closest_match(name, names))
+    message += " (did you mean \"" + *near + "\"?)";
+  return t.fail(message);
+}
 
 bool build_fault_rules(Thread& t, std::string_view fn, const std::string& service, Args& a,
                        Value& run, std::vector<runtime::FaultRule>& rules) {

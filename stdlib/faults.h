@@ -44,6 +44,11 @@ std::map<std::string, std::set<int>, std::less<>> trap_sets(
     const std::vector<ir::StaticFact>& facts, const std::vector<ServiceDecl>& services,
     const std::function<std::string(std::string_view global)>& service_of);
 
+/// The syscalls a name stands for (a syscall, or a family expanded); false with an
+/// error "FN: unknown syscall ..." and a did-you-mean when it is neither.
+bool syscalls_of(vm::Thread& t, std::string_view fn, std::string_view name,
+                 std::vector<std::string>& out);
+
 /// The rules of fault()'s keywords for `service` (its ops resolved, syscall names
 /// checked); `run` receives run= when given.
 bool build_fault_rules(vm::Thread& t, std::string_view fn, const std::string& service, vm::Args& a,

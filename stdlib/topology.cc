@@ -3,10 +3,9 @@
 // they return are host objects (vm::HostObject) with the reference's attributes.
 #include <algorithm>
 
-#include "grammar/suggest.h"
 #include "runtime/rules.h"
-#include "runtime/syscalls.h"
 #include "stdlib/builtins.h"
+#include "stdlib/faults.h"
 #include "stdlib/session.h"
 #include "stdlib/steps.h"
 #include "stdlib/topology.h"
@@ -232,14 +231,8 @@ bool op_fn(Thread& t, const Value&, Args& a, Value& r) {
         if (!item.is(vm::Type::kString))
           return t.fail("op: syscalls must hold strings, got " + std::string(vm::type_of(item)));
         std::string name = vm::str(item);
-        if (runtime::expand(runtime::host_arch(), name).empty()) {
-          std::string message = "op: unknown syscall \"" + name + "\"";
-          std::vector<std::string> names = runtime::syscall_names(runtime::host_arch());
-          for (auto& f : runtime::family_names()) names.push_back(f);
-          if (auto near = grammar::closest_match(name, names))
-            message += " (did you mean \"" + *near + "\"?)";
-          return t.fail(message);
-        }
+        std::vector<std::string> expanded;
+        if (!syscalls_of(t, "op", name, expanded)) return false;
         decl.syscalls.push_back(std::move(name));
       }
       have_syscalls = true;

@@ -141,6 +141,14 @@ TEST(Topology, BadDeclarationsAreErrorsNamingWhatIsWrong) {
       {R"(service("db", image = "postgres:16"))",
        "service(\"db\"): image= services (containers and remote hosts) are not supported yet; use "
        "binary="},
+      {R"(op(syscalls = ["wrte"]))", "op: unknown syscall \"wrte\" (did you mean \"write\"?)"},
+      {R"(op(syscalls = []))", "op: syscalls= must name at least one syscall"},
+      {R"(op(syscalls = "write"))", "op: syscalls must be a list of syscall names, got string"},
+      {R"(op(syscalls = ["write"], path = 1))", "op: path must be a glob string, got int"},
+      {R"(service("db", "/a", ops = {"run": op(syscalls = ["write"])}))",
+       "service(\"db\"): an op cannot be named \"run\""},
+      {R"(service("db", "/a", ops = {"persist": "write"}))",
+       "service(\"db\"): ops[\"persist\"] must be op(syscalls = [...]), got string"},
   };
   for (const auto& c : cases) {
     auto r = run(c.spec);
