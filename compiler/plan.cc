@@ -12,14 +12,6 @@ namespace {
 
 using Fact = ir::StaticFact;
 
-std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b, bool& saturated) {
-  if (a != 0 && b > UINT64_MAX / a) {
-    saturated = true;
-    return UINT64_MAX;
-  }
-  return a * b;
-}
-
 /// The offsets where each line of each file starts, so that a location is a lookup.
 using LineStarts = std::vector<std::vector<std::uint32_t>>;
 
@@ -391,13 +383,28 @@ std::vector<Edge> coverage(const Plan& plan,
   return edges;
 }
 
-std::vector<std::uint64_t> leaf_digits(std::uint64_t leaf, const std::vector<Axis>& axes) {
+std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b, bool& saturated) {
+  if (a != 0 && b > UINT64_MAX / a) {
+    saturated = true;
+    return UINT64_MAX;
+  }
+  return a * b;
+}
+
+std::vector<std::uint64_t> leaf_digits(std::uint64_t leaf,
+                                       const std::vector<std::uint64_t>& cardinalities) {
   std::vector<std::uint64_t> digits;
-  for (const auto& axis : axes) {
-    digits.push_back(leaf % axis.cardinality);
-    leaf /= axis.cardinality;
+  for (std::uint64_t cardinality : cardinalities) {
+    digits.push_back(leaf % cardinality);
+    leaf /= cardinality;
   }
   return digits;
+}
+
+std::vector<std::uint64_t> leaf_digits(std::uint64_t leaf, const std::vector<Axis>& axes) {
+  std::vector<std::uint64_t> cardinalities;
+  for (const auto& axis : axes) cardinalities.push_back(axis.cardinality);
+  return leaf_digits(leaf, cardinalities);
 }
 
 namespace {

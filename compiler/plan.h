@@ -93,8 +93,14 @@ std::vector<Edge> coverage(const Plan& plan,
 Plan make_plan(const ir::Module& module, const std::vector<TestEntry>& tests,
                const Globals& globals);
 
-/// The leaf's option for each axis: mixed radix, first axis least significant.
+/// The leaf's option for each axis, given the axes' cardinalities: mixed radix, the
+/// first axis least significant.
+std::vector<std::uint64_t> leaf_digits(std::uint64_t leaf,
+                                       const std::vector<std::uint64_t>& cardinalities);
 std::vector<std::uint64_t> leaf_digits(std::uint64_t leaf, const std::vector<Axis>& axes);
+
+/// a * b, or UINT64_MAX (and `saturated` set) when it does not fit.
+std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b, bool& saturated);
 
 /// The plan tree as `faultbox plan` prints it.
 std::string render_text(const Plan& plan, const std::string& spec);

@@ -18,9 +18,43 @@ using vm::Args;
 using vm::Thread;
 using vm::Value;
 
-namespace {
+bool is_callable(const Value& v) { return v.is(vm::Type::kFunction) || v.is(vm::Type::kBuiltin); }
 
-bool callable(const Value& v) { return v.is(vm::Type::kFunction) || v.is(vm::Type::kBuiltin); }
+Session* registering(Thread& t, std::string_view fn) {
+  Session* session = Session::of(t);
+  if (!session) {
+    t.fail(std::string(fn) + ": tests are registered by faultbox test");
+    return nullptr;
+  }
+  if (session->run) {
+    t.fail(std::string(fn) + ": register tests at the top level, not in a test body");
+    return nullptr;
+  }
+  return session;
+}
+
+bool register_test(Thread& t, std::string_view fn, Session& session, TestDecl decl) {
+  for (const auto& other : session.registered)
+    if (other.name == decl.name)
+      return t.fail(std::string(fn) + ": \"" + decl.name + "\" is registered twice");
+  session.registered.push_back(std::move(decl));
+  return true;
+}
+
+bool want_timeout(Thread& t, std::string_view where, const Value& v,
+                  std::chrono::milliseconds& out) {
+  if (v.is(vm::Type::kNone)) return true;
+  if (!v.is(vm::Type::kString))
+    return t.fail(std::string(where) + ": timeout must be a duration string like \"30s\"");
+  std::string why;
+  auto d = runtime::parse_duration(vm::str(v), why);
+  if (!d) return t.fail(std::string(where) + ": timeout: " + why);
+  if (d->count() <= 0) return t.fail(std::string(where) + ": timeout must be positive");
+  out = std::chrono::ceil<std::chrono::milliseconds>(*d);
+  return true;
+}
+
+namespace {
 
 Session::Run* in_body(Thread& t) {
   Session* s = Session::of(t);
@@ -120,7 +154,7 @@ bool evaluate_assumption(Thread& t, const Value& assumption, const Session::Run*
     holds = vm::truth(assumption);
     return true;
   }
-  if (!callable(assumption))
+  if (!is_callable(assumption))
     return t.fail("assume: want a bool or a predicate over the named choices, got " +
                   std::string(vm::type_of(assumption)));
   Args args;
@@ -175,21 +209,17 @@ bool test_fn(Thread& t, const Value&, Args& a, Value& r) {
                    {"assume?", &assume},
                    {"clock?", &clock}}))
     return false;
-  Session* session = Session::of(t);
-  if (!session) return t.fail("test: tests are registered by faultbox test");
-  if (session->run) return t.fail("test: register tests at the top level, not in a test body");
+  Session* session = registering(t, "test");
+  if (!session) return false;
   if (!name.is(vm::Type::kString) || vm::str(name).empty())
     return t.fail("test: name must be a non-empty string");
   TestDecl decl;
   decl.name = "test_" + vm::str(name);
-  for (const auto& other : session->registered)
-    if (other.name == decl.name)
-      return t.fail("test: \"" + vm::str(name) + "\" is registered twice");
-  if (!callable(body))
+  if (!is_callable(body))
     return t.fail("test: body must be a function, got " + std::string(vm::type_of(body)));
   decl.body = body;
   if (!setup.is(vm::Type::kNone)) {
-    if (!callable(setup))
+    if (!is_callable(setup))
       return t.fail("test: setup must be a function, got " + std::string(vm::type_of(setup)));
     decl.setup = setup;
   }
@@ -197,27 +227,19 @@ bool test_fn(Thread& t, const Value&, Args& a, Value& r) {
     return t.fail("test: expect= and terminate_when= (temporal properties) are not supported yet");
   if (!clock.is(vm::Type::kNone) && !(clock.is(vm::Type::kString) && vm::str(clock) == "wall"))
     return t.fail("test: clock must be \"wall\" (virtual time is not supported yet)");
-  if (!timeout.is(vm::Type::kNone)) {
-    if (!timeout.is(vm::Type::kString))
-      return t.fail("test: timeout must be a duration string like \"30s\"");
-    std::string why;
-    auto d = runtime::parse_duration(vm::str(timeout), why);
-    if (!d) return t.fail("test: timeout: " + why);
-    if (d->count() <= 0) return t.fail("test: timeout must be positive");
-    decl.timeout = std::chrono::ceil<std::chrono::milliseconds>(*d);
-  }
+  if (!want_timeout(t, "test", timeout, decl.timeout)) return false;
   if (!assume.is(vm::Type::kNone)) {
     if (!assume.is(vm::Type::kList))
       return t.fail("test: assume must be a list of bools or predicates, got " +
                     std::string(vm::type_of(assume)));
     for (const Value& item : assume.as<vm::List>()->items) {
-      if (!item.is(vm::Type::kBool) && !callable(item))
+      if (!item.is(vm::Type::kBool) && !is_callable(item))
         return t.fail("test: assume must hold bools or predicates, got " +
                       std::string(vm::type_of(item)));
       decl.assume.push_back(item);
     }
   }
-  session->registered.push_back(std::move(decl));
+  if (!register_test(t, "test", *session, std::move(decl))) return false;
   r = Value();
   return true;
 }

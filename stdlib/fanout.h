@@ -2,6 +2,7 @@
 /// choose(), halt(), assume(), nondet() and test(): what makes a test a set of plan
 /// leaves, and what ends a leaf as halted.
 
+#include <chrono>
 #include <functional>
 #include <string_view>
 
@@ -18,6 +19,18 @@ vm::Value named_choices(const Session::Run* run);
 /// error set when the predicate fails or the assumption is neither.
 bool evaluate_assumption(vm::Thread& t, const vm::Value& assumption, const Session::Run* run,
                          bool& holds);
+
+/// A function or builtin: what registrations, predicates and branches take.
+bool is_callable(const vm::Value& v);
+
+/// The session tests are registered with, or nullptr (and `fn`'s error on `t`) when
+/// there is none or the caller is a test body rather than the top level.
+Session* registering(vm::Thread& t, std::string_view fn);
+/// Adds a registered test; two with one name are an error.
+bool register_test(vm::Thread& t, std::string_view fn, Session& session, TestDecl decl);
+/// A timeout= argument: None keeps `out`; otherwise a positive Go duration string.
+bool want_timeout(vm::Thread& t, std::string_view where, const vm::Value& v,
+                  std::chrono::milliseconds& out);
 
 void add_fanout(const std::function<void(std::string_view, vm::NativeFn)>& add);
 

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "stdlib/fanout.h"
 #include "stdlib/session.h"
 #include "vm/ops.h"
 #include "vm/thread.h"
@@ -124,8 +125,6 @@ std::vector<std::size_t> permutation(std::size_t n, std::uint64_t index) {
 
 namespace {
 
-bool callable(const Value& v) { return v.is(vm::Type::kFunction) || v.is(vm::Type::kBuiltin); }
-
 /// How many orderings a policy asks for, of `n` branches: 1 (none), "all" (n!), N (the
 /// first N), or "critical" (the first 2n-1, which put each branch first and last).
 bool orderings(Thread& t, const Value& policy, std::size_t n, std::uint64_t& out) {
@@ -163,7 +162,7 @@ bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
   std::size_t n = a.positional.size();
   if (n < 2) return t.fail("parallel: want at least two functions, got " + std::to_string(n));
   for (std::size_t i = 0; i < n; ++i)
-    if (!callable(a.positional[i]))
+    if (!is_callable(a.positional[i]))
       return t.fail("parallel: argument " + std::to_string(i + 1) + " must be a function, got " +
                     std::string(vm::type_of(a.positional[i])));
   std::uint64_t count = 1;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "runtime/rules.h"
+#include "stdlib/fanout.h"
 #include "stdlib/faults.h"
 #include "stdlib/session.h"
 #include "stdlib/topology.h"
@@ -39,7 +40,6 @@ void ExpectValue::repr(std::string& out) const {
 
 namespace {
 
-bool callable(const Value& v) { return v.is(vm::Type::kFunction) || v.is(vm::Type::kBuiltin); }
 bool is_assumption(const Value& v) {
   return v.is(vm::Type::kHost) && vm::type_of(v) == "fault_assumption";
 }
@@ -234,44 +234,11 @@ bool fault_assumption_fn(Thread& t, const Value&, Args& a, Value& r) {
   return true;
 }
 
-bool want_timeout(Thread& t, std::string_view where, const Value& v,
-                  std::chrono::milliseconds& out) {
-  if (v.is(vm::Type::kNone)) return true;
-  if (!v.is(vm::Type::kString))
-    return t.fail(std::string(where) + ": timeout must be a duration string like \"30s\"");
-  std::string why;
-  auto d = runtime::parse_duration(vm::str(v), why);
-  if (!d) return t.fail(std::string(where) + ": timeout: " + why);
-  if (d->count() <= 0) return t.fail(std::string(where) + ": timeout must be positive");
-  out = std::chrono::ceil<std::chrono::milliseconds>(*d);
-  return true;
-}
-
 bool want_expect(Thread& t, std::string_view where, std::string_view param, const Value& v) {
-  if (v.is(vm::Type::kNone) || is_expectation(v) || callable(v)) return true;
+  if (v.is(vm::Type::kNone) || is_expectation(v) || is_callable(v)) return true;
   return t.fail(std::string(where) + ": " + std::string(param) +
                 " must be an expect_*() value or a function of the result, got " +
                 std::string(vm::type_of(v)));
-}
-
-Session* registering(Thread& t, std::string_view fn) {
-  Session* session = Session::of(t);
-  if (!session) {
-    t.fail(std::string(fn) + ": tests are registered by faultbox test");
-    return nullptr;
-  }
-  if (session->run) {
-    t.fail(std::string(fn) + ": register tests at the top level, not in a test body");
-    return nullptr;
-  }
-  return session;
-}
-
-bool add_test(Thread& t, Session& session, TestDecl decl) {
-  for (const auto& other : session.registered)
-    if (other.name == decl.name) return t.fail("\"" + decl.name + "\" is registered twice");
-  session.registered.push_back(std::move(decl));
-  return true;
 }
 
 std::string function_name(const Value& fn) {
@@ -280,7 +247,7 @@ std::string function_name(const Value& fn) {
 
 /// scenario(fn): fn runs as test_<fn name>; fault_matrix and fault_scenario reuse it.
 bool scenario_fn(Thread& t, const Value&, Args& a, Value& r) {
-  if (!a.keywords.empty() || a.positional.size() != 1 || !callable(a.positional[0]))
+  if (!a.keywords.empty() || a.positional.size() != 1 || !is_callable(a.positional[0]))
     return t.fail("scenario: want one function, like scenario(checkout)");
   Session* session = registering(t, "scenario");
   if (!session) return false;
@@ -289,7 +256,7 @@ bool scenario_fn(Thread& t, const Value&, Args& a, Value& r) {
   decl.name = "test_" + function_name(a.positional[0]);
   decl.body = a.positional[0];
   decl.timeout = std::chrono::minutes(3);
-  if (!add_test(t, *session, std::move(decl))) return false;
+  if (!register_test(t, "scenario", *session, std::move(decl))) return false;
   r = Value();
   return true;
 }
@@ -310,7 +277,7 @@ bool fault_scenario_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!name.is(vm::Type::kString) || vm::str(name).empty())
     return t.fail("fault_scenario: name must be a non-empty string");
   std::string where = "fault_scenario(\"" + vm::str(name) + "\")";
-  if (!callable(scenario)) return t.fail(where + ": scenario must be a function");
+  if (!is_callable(scenario)) return t.fail(where + ": scenario must be a function");
   TestDecl decl;
   decl.kind = "fault_scenario";
   decl.name = "test_" + vm::str(name);
@@ -333,7 +300,7 @@ bool fault_scenario_fn(Thread& t, const Value&, Args& a, Value& r) {
       (!monitors.is(vm::Type::kList) || !monitors.as<vm::List>()->items.empty()))
     return t.fail(where + ": monitors= are not supported yet");
   if (!want_timeout(t, where, timeout, decl.timeout)) return false;
-  if (!add_test(t, *session, std::move(decl))) return false;
+  if (!register_test(t, "fault_scenario", *session, std::move(decl))) return false;
   r = Value();
   return true;
 }
@@ -366,7 +333,7 @@ bool fault_matrix_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (scenario_list.empty() || fault_list.empty())
     return t.fail("fault_matrix: scenarios and faults must not be empty");
   for (const Value& s : scenario_list)
-    if (!callable(s))
+    if (!is_callable(s))
       return t.fail("fault_matrix: scenarios must hold functions, got " +
                     std::string(vm::type_of(s)));
   for (const Value& f : fault_list)
@@ -376,7 +343,8 @@ bool fault_matrix_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!want_expect(t, "fault_matrix", "default_expect", default_expect)) return false;
   auto cell = [&](const Value& pair, std::string_view param) -> bool {
     if (!pair.is(vm::Type::kTuple) || pair.as<vm::List>()->items.size() != 2 ||
-        !callable(pair.as<vm::List>()->items[0]) || !is_assumption(pair.as<vm::List>()->items[1]))
+        !is_callable(pair.as<vm::List>()->items[0]) ||
+        !is_assumption(pair.as<vm::List>()->items[1]))
       return t.fail("fault_matrix: " + std::string(param) +
                     " must hold (scenario, fault_assumption) tuples, got " + vm::repr(pair));
     return true;
@@ -423,7 +391,7 @@ bool fault_matrix_fn(Thread& t, const Value&, Args& a, Value& r) {
           if (same(e.key)) decl.expect = e.value;
       decl.timeout = std::chrono::minutes(3);
       decl.require_faults_fire = require_fire;
-      if (!add_test(t, *session, std::move(decl))) return false;
+      if (!register_test(t, "fault_matrix", *session, std::move(decl))) return false;
     }
   }
   r = Value();

@@ -71,19 +71,19 @@ bool in_shard(const std::string& test, std::uint64_t leaf, const Shard& shard) {
   return h % shard.count == shard.index;
 }
 
-std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b) {
-  if (a != 0 && b > UINT64_MAX / a) return UINT64_MAX;
-  return a * b;
+/// The option each axis takes in `leaf`, numbered as the plan numbers leaves.
+TestRunner::Pins decode_leaf(std::uint64_t leaf, const std::vector<stdlib::Axis>& axes) {
+  std::vector<std::uint64_t> cardinalities;
+  for (const auto& axis : axes) cardinalities.push_back(axis.cardinality);
+  auto digits = plan::leaf_digits(leaf, cardinalities);
+  TestRunner::Pins pins;
+  for (std::size_t i = 0; i < axes.size(); ++i) pins[axes[i].name] = digits[i];
+  return pins;
 }
 
-/// The option each axis takes in `leaf`: mixed radix, the first axis least significant.
-TestRunner::Pins decode_leaf(std::uint64_t leaf, const std::vector<stdlib::Axis>& axes) {
-  TestRunner::Pins pins;
-  for (const auto& axis : axes) {
-    pins[axis.name] = leaf % axis.cardinality;
-    leaf /= axis.cardinality;
-  }
-  return pins;
+std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b) {
+  bool saturated = false;
+  return plan::saturating_product(a, b, saturated);
 }
 
 /// {key: "a", wal: [1,0,1]}: what a leaf chose, as the report shows it.

@@ -127,15 +127,8 @@ bool TestRunner::load(std::string& error) {
     error = vm::format_error(thread_);
     return false;
   }
-  const auto& globals = program_->module.globals;
-  trapped_ = stdlib::trap_sets(
-      program_->module.facts, session_.services, [&](std::string_view global) -> std::string {
-        auto at = std::find(globals.begin(), globals.end(), global);
-        if (at == globals.end()) return "";
-        const vm::Value& v = program_->globals[static_cast<std::size_t>(at - globals.begin())];
-        if (!v.is(vm::Type::kHost) || vm::type_of(v) != "service") return "";
-        return v.as<stdlib::ServiceValue>()->name;
-      });
+  trapped_ = stdlib::trap_sets(program_->module.facts, session_.services,
+                               [this](std::string_view name) { return service_named(name); });
   if (!check_fault_keywords(sources, *id, error)) return false;
   auto order = session_.start_order(error);
   if (!order) return false;
@@ -247,14 +240,21 @@ std::string describe(const stdlib::Healthcheck& check) {
 
 }  // namespace
 
-plan::Plan TestRunner::plan() const {
+const vm::Value* TestRunner::global(std::string_view name) const {
   const auto& names = program_->module.globals;
-  auto global = [&](std::string_view name) -> const vm::Value* {
-    auto at = std::find(names.begin(), names.end(), name);
-    if (at == names.end()) return nullptr;
-    auto i = static_cast<std::size_t>(at - names.begin());
-    return program_->assigned[i] ? &program_->globals[i] : nullptr;
-  };
+  auto at = std::find(names.begin(), names.end(), name);
+  if (at == names.end()) return nullptr;
+  auto i = static_cast<std::size_t>(at - names.begin());
+  return program_->assigned[i] ? &program_->globals[i] : nullptr;
+}
+
+std::string TestRunner::service_named(std::string_view name) const {
+  const vm::Value* v = global(name);
+  if (!v || !v->is(vm::Type::kHost) || vm::type_of(*v) != "service") return "";
+  return v->as<stdlib::ServiceValue>()->name;
+}
+
+plan::Plan TestRunner::plan() const {
   plan::Globals globals;
   globals.function = [&](std::string_view name) -> std::optional<std::uint32_t> {
     const vm::Value* v = global(name);
@@ -268,11 +268,7 @@ plan::Plan TestRunner::plan() const {
     if (!v || !v->is(vm::Type::kList)) return std::nullopt;
     return v->as<vm::List>()->items.size();
   };
-  globals.service = [&](std::string_view name) -> std::string {
-    const vm::Value* v = global(name);
-    if (!v || !v->is(vm::Type::kHost) || vm::type_of(*v) != "service") return "";
-    return v->as<stdlib::ServiceValue>()->name;
-  };
+  globals.service = [this](std::string_view name) { return service_named(name); };
   std::vector<plan::TestEntry> entries;
   for (const auto& name : tests_) {
     plan::TestEntry entry;
@@ -477,9 +473,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       // and timeout.
       const stdlib::TestDecl* registered = nullptr;
       vm::Value fn;
-      const auto& names = program_->module.globals;
-      if (auto at = std::find(names.begin(), names.end(), name); at != names.end())
-        fn = program_->globals[static_cast<std::size_t>(at - names.begin())];
+      if (const vm::Value* v = global(name)) fn = *v;
       for (const auto& decl : session_.registered)
         if (fn.is(vm::Type::kNone) && decl.name == name) registered = &decl, fn = decl.body;
       auto limit = registered ? registered->timeout : timeout;

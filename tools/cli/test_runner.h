@@ -120,6 +120,11 @@ class TestRunner {
   bool interrupted() const { return interrupted_.load(); }
 
  private:
+  /// The value of a module global once the top level has assigned it, or nullptr.
+  const vm::Value* global(std::string_view name) const;
+  /// The name of the service a global is bound to, or "".
+  std::string service_named(std::string_view name) const;
+
   /// Load errors for fault() keywords that name no syscall and no op, rendered.
   bool check_fault_keywords(const grammar::SourceMap& sources, grammar::FileId file,
                             std::string& error) const;

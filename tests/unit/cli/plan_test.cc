@@ -176,6 +176,14 @@ TEST(Plan, TheCostGateAndItsFlags) {
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("--check-cost needs --max-instances"), std::string::npos);
   EXPECT_EQ(plan(spec, {"--format", "yaml"}).code, 1);
+  Result twice = plan("def b():\n    pass\ntest('x', body = b)\ntest('x', body = b)\n");
+  EXPECT_EQ(twice.code, 1);
+  EXPECT_NE(twice.err.find("test: \"test_x\" is registered twice"), std::string::npos) << twice.err;
+  Result late =
+      plan("def test_a():\n    pass\nfault_scenario('a', scenario = len, timeout = '-1s')\n");
+  EXPECT_EQ(late.code, 1);
+  EXPECT_NE(late.err.find("fault_scenario(\"a\"): timeout must be positive"), std::string::npos)
+      << late.err;
   Result bad = plan("def test_a(:\n");
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.err.find("faultbox.star:1:"), std::string::npos) << bad.err;
