@@ -365,6 +365,29 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
   return plan;
 }
 
+void prepend_axes(Plan& plan, const std::vector<Axis>& top_level) {
+  if (top_level.empty()) return;
+  plan.instances = 0;
+  plan.saturated = false;
+  for (auto& test : plan.tests) {
+    std::vector<Axis> axes = top_level;
+    for (auto& axis : test.axes)
+      if (std::none_of(top_level.begin(), top_level.end(),
+                       [&](const Axis& a) { return a.name == axis.name; }))
+        axes.push_back(std::move(axis));
+    test.axes = std::move(axes);
+    test.instances = 1;
+    for (const auto& axis : test.axes)
+      test.instances = saturating_product(test.instances, axis.cardinality, plan.saturated);
+    if (UINT64_MAX - plan.instances < test.instances) {
+      plan.saturated = true;
+      plan.instances = UINT64_MAX;
+    } else {
+      plan.instances += test.instances;
+    }
+  }
+}
+
 std::vector<Edge> coverage(const Plan& plan,
                            const std::vector<std::pair<std::string, std::string>>& depends_on,
                            const std::vector<std::pair<std::string, std::string>>& env_edges) {
@@ -435,7 +458,8 @@ std::string render_text(const Plan& plan, const std::string& spec) {
     for (auto kind : {Axis::Kind::kChoose, Axis::Kind::kProbability, Axis::Kind::kInterleaving}) {
       std::vector<std::string> lines;
       for (const auto& a : test.axes)
-        if (a.kind == kind) lines.push_back(a.name + ": " + a.options);
+        if (a.kind == kind)
+          lines.push_back(a.name + ": " + a.options + (a.top_level ? "  (top level)" : ""));
       if (!lines.empty())
         groups.emplace_back(kind == Axis::Kind::kChoose        ? "choose"
                             : kind == Axis::Kind::kProbability ? "probability"

@@ -28,6 +28,9 @@ struct Axis {
   std::uint64_t cardinality = 0;
   std::string options;  // as written ("[1, 2, 3]", "range(4)") or "2^3 (max_fires=3)"
   std::string site;     // file:line:col of the call
+  /// Met by the spec's top level: an axis of every test, for which the whole spec is
+  /// loaded once per option.
+  bool top_level = false;
 };
 
 /// A site whose contribution is not known without running the spec.
@@ -92,6 +95,10 @@ std::vector<Edge> coverage(const Plan& plan,
 
 Plan make_plan(const ir::Module& module, const std::vector<TestEntry>& tests,
                const Globals& globals);
+
+/// Puts the top level's axes in front of every test's own (a test's axis of the same
+/// name is the same axis), and counts the instances again.
+void prepend_axes(Plan& plan, const std::vector<Axis>& top_level);
 
 /// The leaf's option for each axis, given the axes' cardinalities: mixed radix, the
 /// first axis least significant.

@@ -61,9 +61,10 @@ Session::Run* in_body(Thread& t) {
   return s ? s->run : nullptr;
 }
 
-/// choose(options) / choose(name, options): in a test body a named choice with two or
-/// more options is an axis and returns the option this leaf takes; anywhere else, and
-/// for an anonymous choice, it returns the first option.
+/// choose(options) / choose(name, options): in a test body, or in the top level of a
+/// spec the runner fans out, a named choice with two or more options is an axis and
+/// returns the option this leaf takes; anywhere else, and for an anonymous choice, it
+/// returns the first option.
 bool choose_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!a.keywords.empty()) return t.fail("choose: takes positional arguments only");
   if (a.positional.empty() || a.positional.size() > 2)
@@ -92,6 +93,7 @@ bool choose_fn(Thread& t, const Value&, Args& a, Value& r) {
   const auto& items = options.is(vm::Type::kList) ? options.as<vm::List>()->items : from_range;
   if (items.empty()) return t.fail("choose: options must not be empty");
   Session::Run* run = in_body(t);
+  if (Session* s = Session::of(t); !run && s) run = s->top;
   if (name.empty() || !run || items.size() < 2) {
     r = items.front();
     return true;
@@ -100,6 +102,7 @@ bool choose_fn(Thread& t, const Value&, Args& a, Value& r) {
   axis.kind = Axis::Kind::kChoose;
   axis.name = name;
   axis.cardinality = items.size();
+  axis.site = t.call_site();
   for (const Value& item : items) {
     axis.options.push_back(vm::repr(item));
     axis.values.push_back(item);

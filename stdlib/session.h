@@ -65,6 +65,7 @@ struct Axis {
   std::uint64_t cardinality = 0;
   std::vector<std::string> options;  // how each option reads (choose), for reports
   std::vector<vm::Value> values;     // the options themselves (choose)
+  std::string site;                  // file:line:col of the call that met it first
 };
 
 /// A test registered by a builtin: test(name, body, setup=, timeout=, assume=[...]),
@@ -131,6 +132,10 @@ class Session {
     std::optional<std::uint64_t> meet(const Axis& axis, std::string& error);
   };
   Run* run = nullptr;
+  /// The spec's top level while it runs, when the runner fans it out: a named choose()
+  /// there is an axis of every test, and the whole spec is loaded once per option.
+  /// Null otherwise (a top-level choice then takes its first option).
+  Run* top = nullptr;
 
   const ServiceDecl* find(std::string_view name) const;
   /// FAULTBOX_<SVC>_<IFACE>_{HOST,PORT,ADDR} for every service and interface, with the

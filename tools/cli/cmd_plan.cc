@@ -25,7 +25,8 @@ nlohmann::json plan_json(const plan::Plan& p, const std::string& spec, std::uint
                       {"name", a.name},
                       {"cardinality", a.cardinality},
                       {"options", a.options},
-                      {"site", a.site}});
+                      {"site", a.site},
+                      {"top_level", a.top_level}});
     test["axes"] = std::move(axes);
     json dynamic = json::array();
     for (const auto& d : t.dynamic) dynamic.push_back({{"site", d.site}, {"why", d.why}});

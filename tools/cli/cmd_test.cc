@@ -1,8 +1,11 @@
 // `faultbox test`: runs a spec's tests against freshly started services.
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <ostream>
 #include <random>
@@ -202,13 +205,27 @@ int run_test(const Context& context, const ParsedArgs& args) {
   if (logs.empty()) logs = ".faultbox/logs";
   // With --format json, stdout carries only the report: print() goes to stderr.
   std::ostream& human = json_out ? context.err : context.out;
-  TestRunner runner(spec, logs, [&](std::string_view line) { human << line << '\n'; });
-  runner.timeout = timeout;
+  // One runner per combination of the top level's named choices (usually just one):
+  // each loads the spec with those options, and runs the leaves that take them.
+  auto make_runner = [&] {
+    auto r = std::make_unique<TestRunner>(spec, logs,
+                                          [&](std::string_view line) { human << line << '\n'; });
+    r->timeout = timeout;
+    return r;
+  };
+  std::unique_ptr<TestRunner> runner = make_runner();
+  std::mutex runner_mutex;  // the signal watcher reaches the current runner through it
+  TestRunner* current = runner.get();
+  std::atomic<bool> interrupted{false};
   // Ctrl-C stops the running test and its services, and no further test starts.
   SignalWatch signals;
-  signals.start([&runner](int, bool) { runner.interrupt(); });
+  signals.start([&](int, bool) {
+    interrupted = true;
+    std::lock_guard lock(runner_mutex);
+    if (current) current->interrupt();
+  });
   std::string error;
-  if (!runner.load(error)) {
+  if (!runner->load(error)) {
     context.err << "faultbox test: " << spec << ": cannot load the spec:\n" << error;
     if (!error.empty() && error.back() != '\n') context.err << "\n";
     return kExitUsage;
@@ -220,16 +237,16 @@ int run_test(const Context& context, const ParsedArgs& args) {
                            args.value("test").value_or("") + "'");
   const std::string& pattern = selection.pattern;
   std::vector<std::string> chosen;
-  for (const auto& t : runner.tests())
+  for (const auto& t : runner->tests())
     if (selected(t, pattern)) chosen.push_back(t);
   if (chosen.empty()) {
     std::string available;
-    for (const auto& t : runner.tests()) available += (available.empty() ? "" : ", ") + t;
+    for (const auto& t : runner->tests()) available += (available.empty() ? "" : ", ") + t;
     context.err << "faultbox test: no test matched \"" << pattern
                 << "\" (available: " << (available.empty() ? "none" : available) << ")\n";
     return kExitUsage;
   }
-  if (dry) return dry_run(context, runner, chosen);
+  if (dry) return dry_run(context, *runner, chosen);
 
   Shard shard;
   if (auto text = args.value("shard")) {
@@ -242,7 +259,14 @@ int run_test(const Context& context, const ParsedArgs& args) {
                          "--shard wants I/N with 0 <= I < N (e.g. 0/4), got '" + *text + "'");
     shard = {*index, *count};
   }
-  plan::Plan static_plan = runner.plan();
+  plan::Plan static_plan = runner->plan();
+  // The top level's axes are every test's first (least significant) digits: a leaf's
+  // number modulo `stride` says which load of the spec runs it.
+  const std::vector<stdlib::Axis> top_axes = runner->top_axes();
+  std::uint64_t stride = 1;
+  for (const auto& axis : top_axes) stride = saturating_product(stride, axis.cardinality);
+  if (stride == UINT64_MAX)
+    return usage_error(context, "test", "the top level's choices have too many combinations");
   std::vector<Diagnostic> plan_notes;
   auto started = std::chrono::steady_clock::now();
   std::vector<TestOutcome> outcomes;
@@ -287,98 +311,207 @@ int run_test(const Context& context, const ParsedArgs& args) {
     outcomes.push_back(std::move(outcome));
     return ok;
   };
-  for (const auto& name : chosen) {
-    // The test's leaves: the axes its runs meet, in the order met, make a mixed-radix
-    // number whose first axis is the least significant digit. Leaf 0 (every axis at
-    // its first option) is what runs without a plan; an axis first met in a later leaf
-    // adds leaves above the ones already run, which stay valid (they took its option 0).
-    // The plan's axes come first, in source order, so leaves are numbered as
-    // `faultbox plan` lists them; the runs fill in the options' values and add any axis
-    // the plan could not see.
+
+  // A test's leaves: the axes its runs meet make a mixed-radix number whose first axis
+  // is the least significant digit. The top level's axes come first, then the plan's
+  // axes of the body in source order, so leaves are numbered as `faultbox plan` lists
+  // them; the runs fill in the options' values and add any axis the plan could not
+  // see. Leaf 0 (every axis at its first option) is what runs without a plan; an axis
+  // first met in a later leaf adds leaves above the ones already run, which stay valid
+  // (they took its option 0).
+  struct Leaves {
+    std::string name;
     std::vector<stdlib::Axis> axes;
     std::uint64_t total = 1;
     bool complete = false;  // the plan knows every axis: no run is needed to find them
     std::size_t planned_axes = 0;
+  };
+  std::vector<Leaves> tests;
+  for (const auto& name : chosen) {
+    Leaves leaves;
+    leaves.name = name;
+    leaves.axes = top_axes;
+    for (const auto& axis : top_axes)
+      leaves.total = saturating_product(leaves.total, axis.cardinality);
     for (const auto& test_plan : static_plan.tests) {
       if (test_plan.name != name) continue;
-      complete = !test_plan.at_least();
+      leaves.complete = !test_plan.at_least();
       for (const auto& a : test_plan.axes) {
+        if (a.top_level) continue;
         stdlib::Axis axis;
         axis.kind = a.kind == plan::Axis::Kind::kChoose        ? stdlib::Axis::Kind::kChoose
                     : a.kind == plan::Axis::Kind::kProbability ? stdlib::Axis::Kind::kProbability
                                                                : stdlib::Axis::Kind::kInterleaving;
         axis.name = a.name;
         axis.cardinality = a.cardinality;
-        axes.push_back(std::move(axis));
-        total = saturating_product(total, a.cardinality);
+        leaves.axes.push_back(std::move(axis));
+        leaves.total = saturating_product(leaves.total, a.cardinality);
       }
-      planned_axes = axes.size();
     }
-    auto learn = [&](const TestOutcome& o) {
-      for (const auto& axis : o.axes) {
-        auto known = std::find_if(axes.begin(), axes.end(),
-                                  [&](const stdlib::Axis& a) { return a.name == axis.name; });
-        if (known == axes.end()) {
-          axes.push_back(axis);
-          total = saturating_product(total, axis.cardinality);
-        } else if (known->cardinality != axis.cardinality) {
-          context.err << "faultbox test: " << name << ": the plan counted " << known->cardinality
-                      << " options for \"" << axis.name << "\" but the run met " << axis.cardinality
-                      << "; the leaves follow the plan\n";
-        } else if (known->values.empty()) {
-          known->options = axis.options;
-          known->values = axis.values;
+    leaves.planned_axes = leaves.axes.size();
+    tests.push_back(std::move(leaves));
+  }
+  auto mine = [&](const Leaves& t, std::uint64_t leaf) {
+    return (!selection.leaf || *selection.leaf == leaf) && in_shard(t.name, leaf, shard);
+  };
+  std::vector<std::string> late_top_axes;  // met only by a later load of the top level
+  for (std::uint64_t top = 0; top < stride && !interrupted; ++top) {
+    auto top_digits = plan::leaf_digits(top, [&] {
+      std::vector<std::uint64_t> c;
+      for (const auto& axis : top_axes) c.push_back(axis.cardinality);
+      return c;
+    }());
+    std::vector<std::pair<std::string, std::string>> top_choices;
+    TestRunner::Pins top_pins;
+    for (std::size_t i = 0; i < top_axes.size(); ++i) {
+      top_pins[top_axes[i].name] = top_digits[i];
+      top_choices.emplace_back(top_axes[i].name, top_axes[i].options[top_digits[i]]);
+    }
+    std::string load_error;
+    if (top > 0) {
+      // Load the spec again with these options, unless no leaf of ours takes them.
+      bool wanted = false;
+      for (const auto& t : tests)
+        for (std::uint64_t leaf = top; leaf < t.total && !wanted; leaf += stride)
+          wanted = mine(t, leaf);
+      if (!wanted) continue;
+      auto next = make_runner();
+      bool loaded = next->load(load_error, top_pins);
+      {
+        // The previous runner's services (reuse=True ones included) stop with it.
+        std::lock_guard lock(runner_mutex);
+        runner = std::move(next);
+        current = runner.get();
+        if (interrupted) runner->interrupt();
+      }
+      if (loaded) {
+        for (const auto& axis : runner->top_axes())
+          if (!top_pins.count(axis.name) && std::find(late_top_axes.begin(), late_top_axes.end(),
+                                                      axis.name) == late_top_axes.end())
+            late_top_axes.push_back(axis.name);
+      } else if (load_error.empty()) {
+        load_error = "the spec could not be loaded";
+      }
+    }
+    for (auto& t : tests) {
+      auto learn = [&](const TestOutcome& o) {
+        for (const auto& axis : o.axes) {
+          auto known = std::find_if(t.axes.begin(), t.axes.end(),
+                                    [&](const stdlib::Axis& a) { return a.name == axis.name; });
+          if (known == t.axes.end()) {
+            // A top-level choice met only by this load is not an axis of the test.
+            const auto& loaded = runner->top_axes();
+            if (std::any_of(loaded.begin(), loaded.end(),
+                            [&](const stdlib::Axis& a) { return a.name == axis.name; }))
+              continue;
+            t.axes.push_back(axis);
+            t.total = saturating_product(t.total, axis.cardinality);
+          } else if (known->cardinality != axis.cardinality) {
+            context.err << "faultbox test: " << t.name << ": the plan counted "
+                        << known->cardinality << " options for \"" << axis.name
+                        << "\" but the run met " << axis.cardinality
+                        << "; the leaves follow the plan\n";
+          } else if (known->values.empty()) {
+            known->options = axis.options;
+            known->values = axis.values;
+          }
+        }
+      };
+      auto values_missing = [&] {
+        return std::any_of(t.axes.begin(), t.axes.end(), [](const stdlib::Axis& a) {
+          return a.kind == stdlib::Axis::Kind::kChoose && a.values.empty();
+        });
+      };
+      const auto& registered = runner->tests();
+      bool here = load_error.empty() &&
+                  std::find(registered.begin(), registered.end(), t.name) != registered.end();
+      for (std::uint64_t leaf = top; leaf < t.total && !interrupted; leaf += stride) {
+        if (selection.leaf && *selection.leaf != leaf && leaf != 0) continue;
+        if (!mine(t, leaf)) {
+          // Not ours to report; unless the plan knows every axis, leaf 0 still runs
+          // once to find them.
+          if (leaf == 0 && !t.complete) learn(runner->run(t.name, seed, t.axes, {}, true));
+          continue;
+        }
+        if (!here) {
+          // This load of the spec failed, or its top level did not register the test.
+          TestOutcome outcome;
+          outcome.name = t.name;
+          outcome.seed = seed;
+          outcome.leaf = leaf;
+          outcome.axes = t.axes;
+          outcome.choices = top_choices;
+          if (!load_error.empty()) {
+            outcome.verdict = TestOutcome::Verdict::kError;
+            outcome.code = "SPEC_LOAD_FAILED";
+            outcome.reason = "the spec could not be loaded with " + choices_text(top_choices) +
+                             ":\n" + load_error;
+          } else {
+            outcome.verdict = TestOutcome::Verdict::kHalted;
+            outcome.reason =
+                "the top level does not register this test with " + choices_text(top_choices);
+          }
+          print_outcome(std::move(outcome));
+          continue;
+        }
+        // assume= predicates need the named choices' values before the first leaf runs.
+        if (leaf == 0 && runner->has_assumptions(t.name) && (!t.complete || values_missing()))
+          learn(runner->run(t.name, seed, t.axes, {}, true));
+        auto pins = decode_leaf(leaf, t.axes);
+        // --runs N: seeds seed..seed+N-1; a leaf stops repeating at its first failure.
+        for (std::uint64_t run = 0; run < runs && !interrupted; ++run) {
+          TestOutcome outcome = runner->run(t.name, seed + run, t.axes, pins);
+          outcome.leaf = leaf;
+          learn(outcome);
+          if (outcome.axes.empty()) outcome.axes = t.axes;  // halted before meeting them
+          if (!print_outcome(std::move(outcome))) break;
         }
       }
-    };
-    auto values_missing = [&] {
-      return std::any_of(axes.begin(), axes.end(), [](const stdlib::Axis& a) {
-        return a.kind == stdlib::Axis::Kind::kChoose && a.values.empty();
-      });
-    };
-    for (std::uint64_t leaf = 0; leaf < total && !runner.interrupted(); ++leaf) {
-      if (selection.leaf && *selection.leaf != leaf && leaf != 0) continue;
-      bool mine = (!selection.leaf || *selection.leaf == leaf) && in_shard(name, leaf, shard);
-      if (!mine) {
-        // Not ours to report; unless the plan knows every axis, leaf 0 still runs once
-        // to find them.
-        if (leaf == 0 && !complete) learn(runner.run(name, seed, axes, {}, true));
-        continue;
-      }
-      // assume= predicates need the named choices' values before the first leaf runs.
-      if (leaf == 0 && runner.has_assumptions(name) && (!complete || values_missing()))
-        learn(runner.run(name, seed, axes, {}, true));
-      auto pins = decode_leaf(leaf, axes);
-      // --runs N: seeds seed..seed+N-1; a leaf stops repeating at its first failure.
-      for (std::uint64_t run = 0; run < runs && !runner.interrupted(); ++run) {
-        TestOutcome outcome = runner.run(name, seed + run, axes, pins);
-        outcome.leaf = leaf;
-        learn(outcome);
-        if (outcome.axes.empty()) outcome.axes = axes;  // halted before meeting them
-        if (!print_outcome(std::move(outcome))) break;
-      }
     }
-    if (axes.size() > planned_axes) {
+  }
+  {
+    // The services of the last load stop here, before the summary.
+    std::lock_guard lock(runner_mutex);
+    current = nullptr;
+    runner.reset();
+  }
+  for (const auto& t : tests) {
+    if (t.axes.size() > t.planned_axes) {
       std::string found;
-      for (std::size_t i = planned_axes; i < axes.size(); ++i)
-        found += (found.empty() ? "" : ", ") + axes[i].name;
-      plan_notes.push_back({"info", "PLAN_AXES_FOUND_WHEN_RUN", name,
+      for (std::size_t i = t.planned_axes; i < t.axes.size(); ++i)
+        found += (found.empty() ? "" : ", ") + t.axes[i].name;
+      plan_notes.push_back({"info", "PLAN_AXES_FOUND_WHEN_RUN", t.name,
                             "axes the plan could not count were found by running: " + found +
-                                "; the test has " + std::to_string(total) + " leaves",
+                                "; the test has " + std::to_string(t.total) + " leaves",
                             "name the option lists with literals or module-level constants so "
                             "that `faultbox plan` counts them"});
     }
-    if (selection.leaf && *selection.leaf >= total && !runner.interrupted()) {
-      context.err << "faultbox test: " << name << " has " << total << " leaf(s); there is no leaf "
-                  << *selection.leaf << "\n";
+    if (selection.leaf && *selection.leaf >= t.total && !interrupted) {
+      context.err << "faultbox test: " << t.name << " has " << t.total
+                  << " leaf(s); there is no leaf " << *selection.leaf << "\n";
       return kExitUsage;
     }
   }
+  if (!late_top_axes.empty()) {
+    std::string names;
+    for (const auto& n : late_top_axes) names += (names.empty() ? "" : ", ") + n;
+    plan_notes.push_back({"warning", "TOP_LEVEL_AXES_NOT_FANNED", "",
+                          "the top level met choices only under other choices: " + names +
+                              "; they took their first option in every leaf",
+                          "call choose() at the top level unconditionally so that every load "
+                          "meets it, or move the choice into the test body"});
+  }
+  // Leaves ran grouped by the top level's options; the report lists them by test.
+  std::stable_sort(outcomes.begin(), outcomes.end(), [&](const auto& a, const auto& b) {
+    auto ia = std::find(chosen.begin(), chosen.end(), a.name) - chosen.begin();
+    auto ib = std::find(chosen.begin(), chosen.end(), b.name) - chosen.begin();
+    return ia != ib ? ia < ib : a.leaf < b.leaf;
+  });
   auto run_diagnostics = diagnose_run(outcomes);
   run_diagnostics.insert(run_diagnostics.end(), plan_notes.begin(), plan_notes.end());
   for (const Diagnostic& d : run_diagnostics) print_diagnostic(human, d, "");
   std::size_t not_run = 0;
-  if (runner.interrupted()) {
+  if (interrupted) {
     std::set<std::string> ran;
     for (const auto& o : outcomes) ran.insert(o.name);
     for (const auto& t : chosen) not_run += ran.count(t) ? 0 : 1;

@@ -182,10 +182,6 @@ json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes
       t["expectation"] = o.expectation;
       t["expectation_violated"] = o.expectation_violated;
     }
-    if (!o.expectation.empty()) {
-      t["expectation"] = o.expectation;
-      t["expectation_violated"] = o.expectation_violated;
-    }
     if (!o.failed_assertion.empty()) t["error_detail"] = {{"assertion_type", o.failed_assertion}};
     t["seed"] = o.seed;
     t["duration_ms"] = o.duration.count();

@@ -96,7 +96,7 @@ bool TestRunner::check_fault_keywords(const grammar::SourceMap& sources, grammar
   return error.empty();
 }
 
-bool TestRunner::load(std::string& error) {
+bool TestRunner::load(std::string& error, const Pins& top_pins) {
   grammar::SourceMap sources;
   std::string why;
   auto id = sources.load(spec_path_, why);
@@ -123,7 +123,11 @@ bool TestRunner::load(std::string& error) {
   session_.attach(thread_);
   loader_ = std::make_unique<ModuleLoader>(spec_path_);
   loader_->attach(thread_);
-  if (!loader_->run(thread_, spec_path_, program_)) {
+  top_.pins = top_pins;
+  session_.top = &top_;
+  bool ran = loader_->run(thread_, spec_path_, program_);
+  session_.top = nullptr;
+  if (!ran) {
     error = vm::format_error(thread_);
     return false;
   }
@@ -307,7 +311,23 @@ plan::Plan TestRunner::plan() const {
     }
     entries.push_back(std::move(entry));
   }
-  return plan::make_plan(program_->module, entries, globals);
+  plan::Plan result = plan::make_plan(program_->module, entries, globals);
+  // The top level really ran: its axes are known exactly, options and all.
+  std::vector<plan::Axis> top;
+  for (const auto& axis : top_.axes) {
+    plan::Axis a;
+    a.kind = plan::Axis::Kind::kChoose;
+    a.name = axis.name;
+    a.cardinality = axis.cardinality;
+    std::string options;
+    for (const auto& o : axis.options) options += (options.empty() ? "" : ", ") + o;
+    a.options = "[" + options + "]";
+    a.site = axis.site;
+    a.top_level = true;
+    top.push_back(std::move(a));
+  }
+  plan::prepend_axes(result, top);
+  return result;
 }
 
 TestRunner::Topology TestRunner::topology() const {
@@ -362,12 +382,24 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
   {
     stdlib::Session::Run state;
     state.pins = pins;
+    // The spec was loaded with the top level's options: the body sees the same ones.
+    // (a top-level axis it was not pinned for took its first option).
+    for (const auto& axis : top_.axes) {
+      auto pin = top_.pins.find(axis.name);
+      state.pins[axis.name] = pin == top_.pins.end() ? 0 : pin->second;
+    }
     // The leaf's named choices are known before the body makes them: assume=
     // predicates see them, and the report lists them in axis order.
-    for (const auto& axis : axes) {
+    // The top level's choices come first; the load already took their options.
+    std::vector<stdlib::Axis> known = top_.axes;
+    for (const auto& axis : axes)
+      if (std::none_of(known.begin(), known.end(),
+                       [&](const stdlib::Axis& a) { return a.name == axis.name; }))
+        known.push_back(axis);
+    for (const auto& axis : known) {
       if (axis.kind != stdlib::Axis::Kind::kChoose) continue;
-      auto pin = pins.find(axis.name);
-      std::size_t digit = pin == pins.end() ? 0 : static_cast<std::size_t>(pin->second);
+      auto pin = state.pins.find(axis.name);
+      std::size_t digit = pin == state.pins.end() ? 0 : static_cast<std::size_t>(pin->second);
       if (digit >= axis.values.size()) continue;
       state.chosen.emplace_back(axis.name, axis.values[digit]);
       state.choices.emplace_back(axis.name, axis.options[digit]);
@@ -635,7 +667,12 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
     for (const auto& [service, id] : state.targets)
       if (!reused_.count(service)) supervisor.wait(id);
     outcome.faults = fault_hits(state, supervisor);
-    outcome.axes = state.axes;
+    // The top level's axes are the test's first ones, whether or not the body met them.
+    outcome.axes = top_.axes;
+    for (const auto& axis : state.axes)
+      if (std::none_of(top_.axes.begin(), top_.axes.end(),
+                       [&](const stdlib::Axis& a) { return a.name == axis.name; }))
+        outcome.axes.push_back(axis);
     outcome.choices = state.choices;
     session_.run = nullptr;
   }

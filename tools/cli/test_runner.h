@@ -76,16 +76,21 @@ class TestRunner {
              std::function<void(std::string_view)> print);
   ~TestRunner();
 
+  /// The option each plan axis takes in a leaf (axes not named take option 0).
+  using Pins = std::map<std::string, std::uint64_t, std::less<>>;
+
   /// Compiles and runs the spec's top level and checks its topology. False with
   /// `error` (diagnostics or a backtrace, ready to print) when it cannot run.
-  bool load(std::string& error);
+  /// `top_pins` fixes the options of the top level's named choose() calls, which are
+  /// axes of every test: the whole spec is loaded once for each of their combinations.
+  bool load(std::string& error, const Pins& top_pins = {});
+  /// The axes the top level met while loading, in the order met, with their options.
+  const std::vector<stdlib::Axis>& top_axes() const { return top_.axes; }
   /// Bounds the VM steps of everything the runner evaluates (0: no bound), so that a
   /// spec whose top level never ends cannot hang a checker.
   void limit_steps(std::uint64_t steps) { thread_.max_steps = steps ? steps : UINT64_MAX; }
   /// The tests, in name order.
   const std::vector<std::string>& tests() const { return tests_; }
-  /// The option each plan axis takes in a leaf (axes not named take option 0).
-  using Pins = std::map<std::string, std::uint64_t, std::less<>>;
   /// Runs one leaf of a test with `seed` for its probabilistic faults. `axes` are the
   /// test's axes known so far, which give test(assume=[...]) predicates their named
   /// choices before the body runs. A discovery run skips those predicates: it runs
@@ -97,7 +102,8 @@ class TestRunner {
   /// test's axes before its first leaf.
   bool has_assumptions(const std::string& name) const;
 
-  /// The static plan of the loaded spec's tests (compiler/plan.h).
+  /// The static plan of the loaded spec's tests (compiler/plan.h), with the top
+  /// level's axes first in every test.
   plan::Plan plan() const;
   /// The dependencies between the declared services: depends_on, and env values that
   /// name another service's port.
@@ -133,6 +139,7 @@ class TestRunner {
   std::string log_dir_;
   std::function<void(std::string_view)> print_;
   stdlib::Session session_;
+  stdlib::Session::Run top_;  // what the top level's choices met while loading
   vm::Thread thread_;
   std::unique_ptr<ModuleLoader> loader_;
   std::unique_ptr<runtime::EventLog> log_;

@@ -123,6 +123,41 @@ def test_grid():
   EXPECT_EQ(leaves[4]["test"], "test_grid[leaf=4]");
 }
 
+TEST(Plan, TopLevelChoicesComeFirstInEveryTest) {
+  // The top level runs when planning, so its choices are counted exactly, even with a
+  // computed option list; a body axis of the same name is the same axis.
+  auto j = plan_json(kServices + R"(
+SIZES = [n * 10 for n in range(3)]
+SIZE = choose("size", SIZES)
+choose([1, 2])  # anonymous: no axis
+
+def test_plain():
+    pass
+
+def test_body():
+    choose("size", SIZES)
+    choose("b", ["x", "y"])
+)");
+  ASSERT_EQ(j["tests"].size(), 2u);
+  const auto& body = j["tests"][0];
+  EXPECT_EQ(body["name"], "test_body");
+  EXPECT_EQ(body["instances"], 6);
+  ASSERT_EQ(body["axes"].size(), 2u);
+  EXPECT_EQ(body["axes"][0]["name"], "size");
+  EXPECT_EQ(body["axes"][0]["top_level"], true);
+  EXPECT_EQ(body["axes"][0]["options"], "[0, 10, 20]");
+  EXPECT_EQ(body["axes"][1]["name"], "b");
+  EXPECT_EQ(body["axes"][1]["top_level"], false);
+  EXPECT_EQ(body["leaves"][4]["choices"], (nlohmann::json{{"size", 1}, {"b", 1}}));
+  const auto& plain = j["tests"][1];
+  EXPECT_EQ(plain["instances"], 3);
+  EXPECT_EQ(plain["at_least"], false);
+  EXPECT_EQ(j["totals"]["instances"], 9);
+
+  Result text = plan(kServices + "X = choose(\"x\", [1, 2])\ndef test_a():\n    pass\n", {});
+  EXPECT_NE(text.out.find("x: [1, 2]  (top level)"), std::string::npos) << text.out;
+}
+
 TEST(Plan, ATrillionLeavesAreCountedAndGatedAtOnce) {
   std::string spec = "def test_huge():\n";
   for (int i = 0; i < 12; ++i)

@@ -226,6 +226,52 @@ def test_found_when_run():
   EXPECT_EQ(one, std::multiset<std::string>{"test_grid#8=fail"});
 }
 
+TEST(TestCommand, TopLevelChoicesLoadTheSpecOncePerOption) {
+  // Each load passes its option to the service; a reused service starts once per load.
+  // The third option makes the top level raise: its leaves are errors, the rest run.
+  Spec spec(R"(
+MODE = choose('mode', ['a', 'b', 'c'])
+if MODE == 'c':
+    fail('mode c is not supported')
+svc = service('svc', '/bin/sh', interface('main', 'http', 18242),
+              args = ['-c', 'echo $$ $MODE >> pids; exec )" +
+            probe() + R"( http 18242'],
+              env = {'MODE': MODE}, reuse = True, healthcheck = http('localhost:18242/health'))
+
+def test_one():
+    assert_true(MODE == 'a', 'mode a')
+
+def test_two():
+    choose('n', [1, 2])
+)");
+  auto r = faultbox_test(spec, {"--seed", "1", "--format", "json"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  auto report = nlohmann::json::parse(r.out);
+  std::vector<std::string> rows;
+  for (const auto& t : report["tests"])
+    rows.push_back(t["name"].get<std::string>() + "[" + t["leaf_id"].get<std::string>() + "] " +
+                   t["choices"]["mode"].get<std::string>() + " " + t["result"].get<std::string>() +
+                   (t.contains("error_code") ? " " + t["error_code"].get<std::string>() : ""));
+  EXPECT_EQ(rows, (std::vector<std::string>{
+                      "test_one[0] \"a\" pass",
+                      "test_one[1] \"b\" fail",
+                      "test_one[2] \"c\" error SPEC_LOAD_FAILED",
+                      "test_two[0] \"a\" pass",
+                      "test_two[1] \"b\" pass",
+                      "test_two[2] \"c\" error SPEC_LOAD_FAILED",
+                      "test_two[3] \"a\" pass",
+                      "test_two[4] \"b\" pass",
+                      "test_two[5] \"c\" error SPEC_LOAD_FAILED",
+                  }))
+      << r.out;
+  std::istringstream lines(fb::testing::read_file(spec.file("pids")));
+  std::vector<std::string> modes;
+  for (std::string line; std::getline(lines, line);)
+    modes.push_back(line.substr(line.find(' ') + 1));
+  EXPECT_EQ(modes, (std::vector<std::string>{"a", "b"})) << "one start per load that works";
+  EXPECT_NE(r.out.find("mode c is not supported"), std::string::npos);
+}
+
 TEST(TestCommand, ServicesThatDoNotComeUpAreErrorsWithTheirStderr) {
   Spec spec(R"(
 dies = service('dies', '/bin/sh', interface('main', 'tcp', 18233),
