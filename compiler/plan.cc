@@ -163,8 +163,18 @@ struct Walker {
         target[0]->shape.starts_with("name ") && globals.service)
       service = globals.service(target[0]->shape.substr(5));
     if (service.empty() && !target.empty() && !target[0]->literal &&
-        target[0]->shape.starts_with("name ") && globals.service)
-      return;  // fault(assumption, ...): its services come with the assumption
+        target[0]->shape.starts_with("name ") && globals.assumption) {
+      // fault(assumption, run=...): its services and sites come with the assumption.
+      if (auto facts = globals.assumption(target[0]->shape.substr(5))) {
+        test.faulted.insert(facts->faulted.begin(), facts->faulted.end());
+        test.connect_faulted.insert(facts->connect_faulted.begin(), facts->connect_faulted.end());
+        for (auto axis : facts->axes) {
+          axis.site = location(m, lines, f.span);
+          add(std::move(axis));
+        }
+        return;
+      }
+    }
     if (service.empty()) service = "*";
     test.faulted.insert(service);
     for (const auto& a : f.args)
@@ -337,12 +347,21 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
                               "its body is not in this file (a load()ed module or a "
                               "builtin), so its axes are found when it runs"});
       plan.at_least = true;
-      plan.instances = plan.instances == UINT64_MAX ? UINT64_MAX : plan.instances + 1;
+      test.axes = entry.axes;
+      for (const auto& axis : test.axes)
+        test.instances = saturating_product(test.instances, axis.cardinality, plan.saturated);
+      if (UINT64_MAX - plan.instances < test.instances) {
+        plan.saturated = true;
+        plan.instances = UINT64_MAX;
+      } else {
+        plan.instances += test.instances;
+      }
       plan.tests.push_back(std::move(test));
       continue;
     }
     auto reachable = reach(m, entry.function, globals);
     Walker walker{m, lines, globals, test, {}};
+    for (const auto& axis : entry.axes) walker.add(axis);
     for (const Fact* f : facts) {
       if (!reachable.count(f->function)) continue;
       if (f->builtin == "choose") walker.choose(*f);

@@ -63,6 +63,12 @@ struct Plan {
 };
 
 /// What only the spec's top-level run knows, asked by global name.
+/// What a fault_assumption value brings to a test that applies it.
+struct AssumptionFacts {
+  std::set<std::string> faulted, connect_faulted;  // as TestPlan's
+  std::vector<Axis> axes;                          // its exhaustive probability sites
+};
+
 struct Globals {
   /// The function a global is bound to (its index in Module::functions).
   std::function<std::optional<std::uint32_t>(std::string_view)> function;
@@ -70,6 +76,8 @@ struct Globals {
   std::function<std::optional<std::uint64_t>(std::string_view)> list_length;
   /// The service a global is bound to ("" when it is not one).
   std::function<std::string(std::string_view)> service;
+  /// What the fault_assumption a global is bound to brings, or nullopt.
+  std::function<std::optional<AssumptionFacts>(std::string_view)> assumption;
 };
 
 struct TestEntry {
@@ -78,6 +86,9 @@ struct TestEntry {
   std::uint32_t function = 0;  // the body
   std::vector<std::pair<std::string, std::string>> details;
   std::set<std::string> faulted, connect_faulted;  // from its fault assumptions
+  /// The probability sites of its fault assumptions, installed before its body runs:
+  /// its first axes.
+  std::vector<Axis> axes;
 };
 
 /// A dependency between two services, and the tests that fault it.

@@ -258,6 +258,36 @@ std::string TestRunner::service_named(std::string_view name) const {
   return v->as<stdlib::ServiceValue>()->name;
 }
 
+namespace {
+
+/// The services a fault assumption faults, and its exhaustive probability sites, named
+/// as installing them names their axes (faults.cc).
+plan::AssumptionFacts assumption_facts(const stdlib::AssumptionValue& assumption) {
+  plan::AssumptionFacts facts;
+  for (const auto& group : assumption.groups) {
+    facts.faulted.insert(group.service);
+    for (const auto& rule : group.rules) {
+      if (std::find(rule.syscalls.begin(), rule.syscalls.end(), "connect") != rule.syscalls.end())
+        facts.connect_faulted.insert(group.service);
+      if (!rule.exhaustive || rule.max_fires == 0 || rule.max_fires > 62) continue;
+      plan::Axis axis;
+      axis.kind = plan::Axis::Kind::kProbability;
+      std::string key = rule.op.empty() ? rule.source.substr(0, rule.source.find('=')) : rule.op;
+      axis.name = rule.label.empty() ? group.service + ":" + key : rule.label;
+      axis.cardinality = std::uint64_t{1} << rule.max_fires;
+      axis.options = "2^" + std::to_string(rule.max_fires) +
+                     " (max_fires=" + std::to_string(rule.max_fires) + ")";
+      axis.site = "fault_assumption \"" + assumption.name + "\"";
+      if (std::none_of(facts.axes.begin(), facts.axes.end(),
+                       [&](const plan::Axis& a) { return a.name == axis.name; }))
+        facts.axes.push_back(std::move(axis));
+    }
+  }
+  return facts;
+}
+
+}  // namespace
+
 plan::Plan TestRunner::plan() const {
   plan::Globals globals;
   globals.function = [&](std::string_view name) -> std::optional<std::uint32_t> {
@@ -273,6 +303,11 @@ plan::Plan TestRunner::plan() const {
     return v->as<vm::List>()->items.size();
   };
   globals.service = [this](std::string_view name) { return service_named(name); };
+  globals.assumption = [&](std::string_view name) -> std::optional<plan::AssumptionFacts> {
+    const vm::Value* v = global(name);
+    if (!v || !v->is(vm::Type::kHost) || vm::type_of(*v) != "fault_assumption") return std::nullopt;
+    return assumption_facts(*v->as<stdlib::AssumptionValue>());
+  };
   std::vector<plan::TestEntry> entries;
   for (const auto& name : tests_) {
     plan::TestEntry entry;
@@ -289,14 +324,15 @@ plan::Plan TestRunner::plan() const {
         if (decl.body.is(vm::Type::kFunction) &&
             decl.body.as<vm::Function>()->program == program_.get())
           entry.function = decl.body.as<vm::Function>()->index;
-        for (const auto& f : decl.faults)
-          for (const auto& group : f.as<stdlib::AssumptionValue>()->groups) {
-            entry.faulted.insert(group.service);
-            for (const auto& rule : group.rules)
-              if (std::find(rule.syscalls.begin(), rule.syscalls.end(), "connect") !=
-                  rule.syscalls.end())
-                entry.connect_faulted.insert(group.service);
-          }
+        for (const auto& f : decl.faults) {
+          auto facts = assumption_facts(*f.as<stdlib::AssumptionValue>());
+          entry.faulted.insert(facts.faulted.begin(), facts.faulted.end());
+          entry.connect_faulted.insert(facts.connect_faulted.begin(), facts.connect_faulted.end());
+          for (auto& axis : facts.axes)
+            if (std::none_of(entry.axes.begin(), entry.axes.end(),
+                             [&](const plan::Axis& a) { return a.name == axis.name; }))
+              entry.axes.push_back(std::move(axis));
+        }
         if (!decl.faults.empty()) {
           std::string faults;
           for (const auto& f : decl.faults)

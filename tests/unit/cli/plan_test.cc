@@ -158,6 +158,44 @@ def test_body():
   EXPECT_NE(text.out.find("x: [1, 2]  (top level)"), std::string::npos) << text.out;
 }
 
+TEST(Plan, ProbabilitySitesOfAssumptionsAreAxesOfTheTestsThatApplyThem) {
+  auto j = plan_json(kServices + R"(
+flaky = fault_assumption("flaky", target = db, fsync = deny("EIO", probability = 0.5, max_fires = 2),
+                         write = deny("EIO", probability = 0.1, max_fires = 1, label = "w"))
+down = fault_assumption("down", target = api, connect = deny("ECONNREFUSED"))
+
+def go():
+    pass
+
+fault_scenario("disk", scenario = go, faults = [flaky])
+
+def test_window():
+    fault(flaky, run = go)
+    fault(down, run = go)
+)");
+  for (const auto& test : j["tests"]) {
+    SCOPED_TRACE(test["name"].get<std::string>());
+    EXPECT_EQ(test["instances"], 8);
+    EXPECT_EQ(test["at_least"], false);
+    ASSERT_EQ(test["axes"].size(), 2u);
+    EXPECT_EQ(test["axes"][0]["name"], "db:fsync");
+    EXPECT_EQ(test["axes"][0]["cardinality"], 4);
+    EXPECT_EQ(test["axes"][1]["name"], "w");
+  }
+  // fault(assumption) in a body counts for coverage too: api's connect is faulted.
+  Result r = plan(kServices + R"(
+down = fault_assumption("down", target = api, connect = deny("ECONNREFUSED"))
+def go():
+    pass
+def test_window():
+    fault(down, run = go)
+)",
+                  {"--coverage", "--format", "json"});
+  auto edges = nlohmann::json::parse(r.out)["coverage"]["edges"];
+  ASSERT_EQ(edges.size(), 1u) << r.out;
+  EXPECT_EQ(edges[0]["fault_tests"], nlohmann::json::array({"test_window"})) << r.out;
+}
+
 TEST(Plan, ATrillionLeavesAreCountedAndGatedAtOnce) {
   std::string spec = "def test_huge():\n";
   for (int i = 0; i < 12; ++i)

@@ -7,6 +7,7 @@
 //                                        ([leaf=N] for a test with plan axes)
 //   # expect-diagnostic: CODE [test_x]   a diagnostic of that test (or of the run)
 //   # expect-no-diagnostic: test_x       that test has no diagnostic at all
+//   # expect-absent: CODE [test_x]       no such diagnostic for that test (or the run)
 //   # expect-stderr: TEXT                stderr contains TEXT
 //
 // and its normalized trace must match tests/golden/test/NAME.trace (regenerate with
@@ -43,6 +44,7 @@ struct Expectations {
   std::map<std::string, std::string> verdicts;               // test → PASS/FAIL/ERROR
   std::vector<std::pair<std::string, std::string>> present;  // (code, test or "")
   std::vector<std::string> quiet;                            // tests without diagnostics
+  std::vector<std::pair<std::string, std::string>> absent;   // (code, test or "")
   std::vector<std::string> stderr_has;
 };
 
@@ -66,6 +68,11 @@ Expectations read_expectations(const std::string& text) {
                              space == std::string::npos ? "" : v->substr(space + 1));
     }
     if (auto v = value("expect-no-diagnostic")) e.quiet.push_back(*v);
+    if (auto v = value("expect-absent")) {
+      auto space = v->find(' ');
+      e.absent.emplace_back(v->substr(0, space),
+                            space == std::string::npos ? "" : v->substr(space + 1));
+    }
     if (auto v = value("expect-stderr")) e.stderr_has.push_back(*v);
   }
   return e;
@@ -143,6 +150,10 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
     for (const auto& [code, test] : expect.present)
       EXPECT_TRUE(codes[test].contains(code))
           << "no " << code << " for " << (test.empty() ? "the run" : test) << "\n"
+          << context;
+    for (const auto& [code, test] : expect.absent)
+      EXPECT_FALSE(codes[test].contains(code))
+          << code << " for " << (test.empty() ? "the run" : test) << "\n"
           << context;
     for (const auto& test : expect.quiet)
       EXPECT_TRUE(codes[test].empty()) << test << " has diagnostics\n" << context;
