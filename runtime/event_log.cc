@@ -207,6 +207,14 @@ void EventLog::clear() {
   appended_ = 0;
 }
 
+std::uint64_t EventLog::count(std::string_view service) const {
+  std::lock_guard lock(mutex_);
+  auto it = clocks_.find(service);
+  if (it == clocks_.end()) return 0;
+  auto own = it->second.find(service);
+  return own == it->second.end() ? 0 : own->second;
+}
+
 std::size_t EventLog::size() const {
   std::lock_guard lock(mutex_);
   return appended_;

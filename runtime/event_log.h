@@ -77,6 +77,9 @@ class EventLog {
   std::vector<Event> snapshot() const;
   /// How many events were appended.
   std::size_t size() const;
+  /// How many events `service`'s own lane has had (appended or ticked), since clear():
+  /// a cheap way to see whether a service did anything.
+  std::uint64_t count(std::string_view service) const;
   /// Forgets every event and clock and starts seq again at 1 (listeners stay): one
   /// log can then serve test after test.
   void clear();

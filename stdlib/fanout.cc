@@ -193,7 +193,11 @@ bool nondet_fn(Thread& t, const Value&, Args& a, Value& r) {
   for (const Value& v : a.positional) {
     if (!v.is(vm::Type::kHost) || vm::type_of(v) != "service")
       return t.fail("nondet: want services, got " + std::string(vm::type_of(v)));
-    if (session) session->nondeterministic.push_back(v.as<ServiceValue>()->name);
+    // In a body it holds for that test; at the top level, for every test.
+    if (session && session->run)
+      session->run->nondeterministic.push_back(v.as<ServiceValue>()->name);
+    else if (session)
+      session->nondeterministic.push_back(v.as<ServiceValue>()->name);
   }
   r = a.positional.empty() ? Value::boolean(true) : Value();
   return true;

@@ -38,6 +38,11 @@ constexpr std::string_view kDefaultTraps[] = {
     "write", "read",  "connect",  "openat",  "fsync",     "sendto",  "recvfrom", "writev",
     "readv", "close", "pwrite64", "pread64", "fdatasync", "sendmsg", "recvmsg",  "open"};
 
+/// What an ordered parallel() watches to know that a service has settled after a step:
+/// the calls by which a service changes files or talks to others.
+constexpr std::string_view kSettleTraps[] = {"write",  "writev",  "pwrite64", "fsync",  "fdatasync",
+                                             "openat", "connect", "sendto",   "sendmsg"};
+
 /// "20%", 20, 0.2 and "0.2" all mean 20%: a number above 1 is a percentage, as in the
 /// reference (so 1 means 100%).
 bool want_probability(Thread& t, std::string_view fn, const Value& v, double& out) {
@@ -525,6 +530,21 @@ std::map<std::string, std::set<int>, std::less<>> trap_sets(
       if (auto nr = runtime::syscall_number(runtime::host_arch(), s)) into.insert(*nr);
   };
   for (const auto& fact : facts) {
+    if (fact.builtin == "parallel") {
+      // An ordered parallel() waits for the services to settle after each step, which
+      // it sees by their trapped calls: every service traps the calls that change state.
+      auto policy = std::find_if(fact.args.begin(), fact.args.end(),
+                                 [](const auto& arg) { return arg.keyword == "interleavings"; });
+      bool ordered =
+          policy != fact.args.end() &&
+          !(policy->literal &&
+            ((policy->value.kind == ir::Constant::Kind::kInt && policy->value.int_value == 1) ||
+             (policy->value.kind == ir::Constant::Kind::kString && policy->value.text == "1")));
+      if (ordered)
+        for (const auto& s : services)
+          for (auto name : kSettleTraps) add(sets[s.name], name);
+      continue;
+    }
     bool faults = fact.builtin == "fault" || fact.builtin == "fault_start" ||
                   fact.builtin == "fault_all" || fact.builtin == "fault_assumption";
     bool traces = fact.builtin == "trace" || fact.builtin == "trace_start";

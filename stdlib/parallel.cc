@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "runtime/rules.h"
 #include "stdlib/fanout.h"
 #include "stdlib/session.h"
 #include "vm/ops.h"
@@ -35,9 +36,15 @@ struct Turnstile {
   std::vector<std::size_t> order;  // branch indices, the leaf's permutation
   std::vector<char> ended;         // by branch
   std::size_t pos = 0;             // whose turn: order[pos], in the current round
+  // After a step is answered, its turn ends only once the watched services (every
+  // running one but those nondet() names) have made no trapped call for `settle_time`, so
+  // what a service does just after answering still belongs to that step.
+  runtime::EventLog* log = nullptr;
+  std::vector<std::string> watched;
+  std::chrono::milliseconds settle_time{10};
 
   /// Moves past branches that have ended, into the next round when this one is over.
-  void settle() {
+  void skip_ended() {
     if (std::all_of(ended.begin(), ended.end(), [](char e) { return e != 0; })) return;
     for (;;) {
       if (pos == order.size()) pos = 0;  // the next round
@@ -49,18 +56,50 @@ struct Turnstile {
   void step_done(std::size_t branch) {
     std::lock_guard lock(m);
     if (turn_of(branch)) ++pos;
-    settle();
+    skip_ended();
     cv.notify_all();
   }
   void branch_ended(std::size_t branch) {
     std::lock_guard lock(m);
     ended[branch] = 1;
-    settle();
+    skip_ended();
     cv.notify_all();
   }
 };
 
 thread_local Turnstile* t_turnstile = nullptr;
+
+/// How long a turn waits at most for services that keep making calls (a poll loop):
+/// then it ends anyway, and the trace says which services had not settled.
+constexpr std::chrono::seconds kSettleBound{2};
+
+/// Waits until the watched services have been quiet for the turnstile's settle time.
+/// False when they were not by kSettleBound, or the test was cancelled.
+bool wait_settled(const Turnstile& turnstile, const std::atomic<bool>& cancelled,
+                  std::vector<std::string>& busy) {
+  using Clock = std::chrono::steady_clock;
+  auto counts = [&] {
+    std::vector<std::uint64_t> c;
+    for (const auto& s : turnstile.watched) c.push_back(turnstile.log->count(s));
+    return c;
+  };
+  auto last = counts();
+  auto start = Clock::now(), quiet_since = start;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    auto now = Clock::now();
+    auto current = counts();
+    if (current != last) {
+      quiet_since = now;
+      busy.clear();
+      for (std::size_t i = 0; i < current.size(); ++i)
+        if (current[i] != last[i]) busy.push_back(turnstile.watched[i]);
+      last = std::move(current);
+    }
+    if (now - quiet_since >= turnstile.settle_time) return true;
+    if (now - start >= kSettleBound || cancelled.load()) return false;
+  }
+}
 thread_local std::string t_lane = "test";
 thread_local std::size_t t_branch = 0;
 
@@ -81,7 +120,7 @@ VmUnlocked::~VmUnlocked() {
   }
 }
 
-StepTurn::StepTurn(const std::atomic<bool>& cancelled) {
+StepTurn::StepTurn(const std::atomic<bool>& cancelled) : cancelled_(&cancelled) {
   if (!t_turnstile) return;
   VmUnlocked unlocked;
   std::unique_lock lock(t_turnstile->m);
@@ -95,7 +134,21 @@ StepTurn::StepTurn(const std::atomic<bool>& cancelled) {
 }
 
 StepTurn::~StepTurn() {
-  if (t_turnstile && ok_) t_turnstile->step_done(t_branch);
+  if (!t_turnstile || !ok_) return;
+  if (t_turnstile->log && t_turnstile->settle_time.count() > 0 && !t_turnstile->watched.empty()) {
+    VmUnlocked unlocked;
+    std::vector<std::string> busy;
+    if (!wait_settled(*t_turnstile, *cancelled_, busy) && !cancelled_->load()) {
+      std::string names;
+      for (const auto& s : busy) names += (names.empty() ? "" : ",") + s;
+      t_turnstile->log->append(
+          "interleave_unsettled", t_lane,
+          {{"services", names},
+           {"waited_ms",
+            static_cast<std::int64_t>(std::chrono::milliseconds(kSettleBound).count())}});
+    }
+  }
+  t_turnstile->step_done(t_branch);
 }
 
 const std::string& step_lane() { return t_lane; }
@@ -149,14 +202,38 @@ bool orderings(Thread& t, const Value& policy, std::size_t n, std::uint64_t& out
                 "\" (use 1, N, \"all\" or \"critical\")");
 }
 
-/// parallel(fn, fn, ..., interleavings=1): the branches run on threads of their own and
-/// their results come back in argument order.
+/// settle="10ms": a duration string, "0" or 0 for none.
+bool want_settle(Thread& t, const Value& v, std::chrono::milliseconds& out) {
+  if (v.is(vm::Type::kInt) && v.as_int() == 0) return out = std::chrono::milliseconds(0), true;
+  if (!v.is(vm::Type::kString))
+    return t.fail("parallel: settle must be a duration string like \"10ms\", got " +
+                  std::string(vm::type_of(v)));
+  std::string why;
+  auto d = runtime::parse_duration(vm::str(v), why);
+  if (!d) return t.fail("parallel: settle: " + why);
+  if (d->count() < 0) return t.fail("parallel: settle must not be negative");
+  if (*d > std::chrono::nanoseconds(kSettleBound))
+    return t.fail("parallel: settle must be at most " +
+                  runtime::format_duration(std::chrono::nanoseconds(kSettleBound)));
+  out = std::chrono::ceil<std::chrono::milliseconds>(*d);
+  return true;
+}
+
+/// parallel(fn, fn, ..., interleavings=1, settle="10ms"): the branches run on threads
+/// of their own and their results come back in argument order.
 bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
   Value policy;
+  std::chrono::milliseconds settle_time{10};
+  bool settle_given = false;
   for (auto& [key, v] : a.keywords) {
+    if (key == "settle") {
+      if (!want_settle(t, v, settle_time)) return false;
+      settle_given = true;
+      continue;
+    }
     if (key != "interleavings")
       return t.fail("parallel: unexpected keyword argument " + std::string(key) +
-                    " (valid: interleavings)");
+                    " (valid: interleavings, settle)");
     policy = v;
   }
   std::size_t n = a.positional.size();
@@ -167,6 +244,8 @@ bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
                     std::string(vm::type_of(a.positional[i])));
   std::uint64_t count = 1;
   if (!orderings(t, policy, n, count)) return false;
+  if (settle_given && count <= 1)
+    return t.fail("parallel: settle= applies to ordered branches; give interleavings= too");
 
   Session* session = Session::of(t);
   Session::Run* run = session ? session->run : nullptr;
@@ -182,6 +261,14 @@ bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
     if (!digit) return t.fail("parallel: " + error);
     turnstile.order = permutation(n, *digit);
     turnstile.ended.assign(n, 0);
+    turnstile.log = run->log;
+    turnstile.settle_time = settle_time;
+    auto named = [](const std::vector<std::string>& names, const std::string& service) {
+      return std::find(names.begin(), names.end(), service) != names.end();
+    };
+    for (const auto& [service, target] : run->targets)
+      if (!named(session->nondeterministic, service) && !named(run->nondeterministic, service))
+        turnstile.watched.push_back(service);
     std::string text;
     for (auto i : turnstile.order) text += (text.empty() ? "" : ",") + std::to_string(i);
     if (std::none_of(run->choices.begin(), run->choices.end(),

@@ -6,8 +6,8 @@
 /// code at a time: a branch holds the VM lock while it runs, and gives it up while it
 /// waits on the network (a step), so that the branches' steps really overlap. A leaf of
 /// `parallel(..., interleavings=...)` fixes the order of the branches' steps: they go
-/// in rounds, one step per branch per round in the leaf's permutation, each answered
-/// before the next is sent.
+/// in rounds, one step per branch per round in the leaf's permutation, each answered,
+/// and the services settled (no trapped call for settle=), before the next is sent.
 
 #include <atomic>
 #include <cstdint>
@@ -45,6 +45,7 @@ class StepTurn {
   bool ok() const { return ok_; }
 
  private:
+  const std::atomic<bool>* cancelled_;
   bool ok_ = true;
 };
 

@@ -14,6 +14,9 @@
 //                      newline to WAL with write+fsync and answers 200 "stored", or
 //                      500 "wal: ERRNO" when that fails; anything else answers 200
 //                      "<METHOD> <path>". Every answer closes the connection.
+//                      POST /later/MS answers 200 "accepted" at once and appends the
+//                      body to WAL MS milliseconds later, from a thread of its own;
+//                      GET /wal answers WAL's contents; DELETE /wal empties it.
 //   spin N             calls getppid N times, a syscall about no file; prints the mean
 //                      nanoseconds per call
 #include <arpa/inet.h>
@@ -180,6 +183,27 @@ int http_server(int port, const char* wal) {
     }
     if (method == "GET" && path == "/health") {
       answer(client, 200, "ok");
+    } else if (method == "GET" && path == "/wal" && wal) {
+      std::string contents;
+      if (int fd = ::open(wal, O_RDONLY); fd >= 0) {
+        for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
+          contents.append(buffer, static_cast<std::size_t>(n));
+        ::close(fd);
+      }
+      answer(client, 200, contents);
+    } else if (method == "DELETE" && path == "/wal" && wal) {
+      int fd = ::open(wal, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      answer(client, fd >= 0 ? 200 : 500, fd >= 0 ? "emptied" : strerrorname_np(errno));
+      if (fd >= 0) ::close(fd);
+    } else if (method == "POST" && path.starts_with("/later/") && wal) {
+      answer(client, 200, "accepted");
+      long ms = std::atol(path.c_str() + 7);
+      std::thread([wal, ms, line = body + "\n"] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        int fd = ::open(wal, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) (void)!::write(fd, line.data(), line.size());
+        if (fd >= 0) ::close(fd);
+      }).detach();
     } else if (method == "POST" && wal) {
       int fd = ::open(wal, O_WRONLY | O_CREAT | O_APPEND, 0644);
       std::string line = body + "\n";
