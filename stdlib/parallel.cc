@@ -69,12 +69,19 @@ struct Turnstile {
 
 thread_local Turnstile* t_turnstile = nullptr;
 
+/// The longest settle= a spec may ask for.
+constexpr std::chrono::seconds kMaxSettle{2};
+
 /// How long a turn waits at most for services that keep making calls (a poll loop):
-/// then it ends anyway, and the trace says which services had not settled.
-constexpr std::chrono::seconds kSettleBound{2};
+/// 20 settle times, within [200 ms, 5 s]; then it ends anyway, and the trace says
+/// which services had not settled.
+std::chrono::milliseconds settle_bound(std::chrono::milliseconds settle) {
+  return std::clamp<std::chrono::milliseconds>(settle * 20, std::chrono::milliseconds(200),
+                                               std::chrono::seconds(5));
+}
 
 /// Waits until the watched services have been quiet for the turnstile's settle time.
-/// False when they were not by kSettleBound, or the test was cancelled.
+/// False when they were not by settle_bound(), or the test was cancelled.
 bool wait_settled(const Turnstile& turnstile, const std::atomic<bool>& cancelled,
                   std::vector<std::string>& busy) {
   using Clock = std::chrono::steady_clock;
@@ -97,7 +104,7 @@ bool wait_settled(const Turnstile& turnstile, const std::atomic<bool>& cancelled
       last = std::move(current);
     }
     if (now - quiet_since >= turnstile.settle_time) return true;
-    if (now - start >= kSettleBound || cancelled.load()) return false;
+    if (now - start >= settle_bound(turnstile.settle_time) || cancelled.load()) return false;
   }
 }
 thread_local std::string t_lane = "test";
@@ -145,7 +152,7 @@ StepTurn::~StepTurn() {
           "interleave_unsettled", t_lane,
           {{"services", names},
            {"waited_ms",
-            static_cast<std::int64_t>(std::chrono::milliseconds(kSettleBound).count())}});
+            static_cast<std::int64_t>(settle_bound(t_turnstile->settle_time).count())}});
     }
   }
   t_turnstile->step_done(t_branch);
@@ -212,9 +219,9 @@ bool want_settle(Thread& t, const Value& v, std::chrono::milliseconds& out) {
   auto d = runtime::parse_duration(vm::str(v), why);
   if (!d) return t.fail("parallel: settle: " + why);
   if (d->count() < 0) return t.fail("parallel: settle must not be negative");
-  if (*d > std::chrono::nanoseconds(kSettleBound))
+  if (*d > std::chrono::nanoseconds(kMaxSettle))
     return t.fail("parallel: settle must be at most " +
-                  runtime::format_duration(std::chrono::nanoseconds(kSettleBound)));
+                  runtime::format_duration(std::chrono::nanoseconds(kMaxSettle)));
   out = std::chrono::ceil<std::chrono::milliseconds>(*d);
   return true;
 }

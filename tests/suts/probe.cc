@@ -16,6 +16,8 @@
 //                      "<METHOD> <path>". Every answer closes the connection.
 //                      POST /later/MS answers 200 "accepted" at once and appends the
 //                      body to WAL MS milliseconds later, from a thread of its own;
+//                      POST /every/MS appends the body to WAL every MS milliseconds,
+//                      from a thread of its own, until the server is stopped.
 //                      GET /wal answers WAL's contents; DELETE /wal empties it.
 //   spin N             calls getppid N times, a syscall about no file; prints the mean
 //                      nanoseconds per call
@@ -195,6 +197,17 @@ int http_server(int port, const char* wal) {
       int fd = ::open(wal, O_WRONLY | O_CREAT | O_TRUNC, 0644);
       answer(client, fd >= 0 ? 200 : 500, fd >= 0 ? "emptied" : strerrorname_np(errno));
       if (fd >= 0) ::close(fd);
+    } else if (method == "POST" && path.starts_with("/every/") && wal) {
+      answer(client, 200, "ticking");
+      long ms = std::max(1L, std::atol(path.c_str() + 7));
+      std::thread([wal, ms, line = body + "\n"] {
+        for (;;) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+          int fd = ::open(wal, O_WRONLY | O_CREAT | O_APPEND, 0644);
+          if (fd >= 0) (void)!::write(fd, line.data(), line.size());
+          if (fd >= 0) ::close(fd);
+        }
+      }).detach();
     } else if (method == "POST" && path.starts_with("/later/") && wal) {
       answer(client, 200, "accepted");
       long ms = std::atol(path.c_str() + 7);
