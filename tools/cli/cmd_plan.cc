@@ -138,6 +138,15 @@ int run_plan(const Context& context, const ParsedArgs& args) {
   }
   if (check_cost && !budget)
     return usage_error(context, "plan", "--check-cost needs --max-instances N");
+  // --seed is recorded in the JSON, so that a CI job that runs the leaves with it can
+  // say which plan they came from; the leaves themselves do not depend on it.
+  std::optional<std::uint64_t> seed;
+  if (auto text = args.value("seed")) {
+    seed = parse_unsigned(*text);
+    if (!seed)
+      return usage_error(context, "plan",
+                         "--seed wants a non-negative integer, got '" + *text + "'");
+  }
   std::uint64_t leaf_limit = 10000;
   if (auto text = args.value("max-leaves")) {
     auto n = parse_unsigned(*text);
@@ -162,6 +171,17 @@ int run_plan(const Context& context, const ParsedArgs& args) {
   }
   if (format == "json") {
     auto report = plan_json(p, spec, leaf_limit);
+    if (seed) report["seed"] = *seed;
+    // The services and their interfaces, for tools that draw the system or check it.
+    nlohmann::json services = nlohmann::json::array();
+    for (const auto& s : runner.services()) {
+      nlohmann::json interfaces = nlohmann::json::array();
+      for (const auto& i : s.interfaces)
+        interfaces.push_back({{"name", i.name}, {"protocol", i.protocol}, {"port", i.port}});
+      services.push_back(
+          {{"name", s.name}, {"interfaces", std::move(interfaces)}, {"depends_on", s.depends_on}});
+    }
+    report["topology"] = {{"services", std::move(services)}};
     if (with_coverage) report["coverage"] = coverage_json(edges);
     context.out << report.dump(2) << "\n";
   } else if (format == "dot") {
@@ -193,18 +213,21 @@ const Command& command_plan() {
       .summary = "Count a spec's tests and their fan-out without running anything",
       .usage =
           "faultbox plan [SPEC] [--format text|json|dot] [--check-cost --max-instances N]\n"
-          "                     [--max-leaves N]",
+          "                     [--max-leaves N] [--seed N] [--coverage] [--suggest]",
       .details =
           "Loads SPEC (default ./faultbox.star), runs its top level (which declares services\n"
-          "but starts none), and prints every test with the fan-out axes its body can meet:\n"
-          "named choose() calls and exhaustive probability sites (deny/delay with\n"
-          "max_fires=N and probability < 1, 2^N leaves). A test's leaves are the product\n"
-          "of its axes, numbered as `faultbox test` numbers them. A site that cannot be\n"
-          "sized without running (a computed option list, a fault on a computed service)\n"
-          "makes the count \"at least\" and is listed.\n"
+          "but starts none), and prints every test with the fan-out axes it can meet:\n"
+          "named choose() calls (the top level's count for every test), exhaustive\n"
+          "probability sites (deny/delay with max_fires=N and probability < 1, 2^N\n"
+          "leaves, in the body or in the fault assumptions it applies) and the orderings\n"
+          "of parallel(..., interleavings=). A test's leaves are the product of its axes,\n"
+          "numbered as `faultbox test` numbers them. A site that cannot be sized without\n"
+          "running (a computed option list, a fault on a computed service) makes the\n"
+          "count \"at least\" and is listed.\n"
           "\n"
           "--format json adds each test's leaves with their choices (up to --max-leaves\n"
-          "per test, default 10000), for a CI system to build a job matrix from.\n"
+          "per test, default 10000), for a CI system to build a job matrix from, and the\n"
+          "services with their interfaces; --seed N is recorded in it.\n"
           "--check-cost exits 2 when the plan has more than --max-instances leaves.\n"
           "--coverage lists every dependency edge (depends_on, or an env value naming\n"
           "another service's port) with the tests that fault it; --suggest adds a test to\n"
@@ -216,6 +239,7 @@ const Command& command_plan() {
                 {"check-cost", FlagKind::kSwitch, "", "exit 2 when over --max-instances"},
                 {"max-instances", FlagKind::kValue, "N", "the cost gate's budget"},
                 {"max-leaves", FlagKind::kValue, "N", "list leaves in JSON up to N per test"},
+                {"seed", FlagKind::kValue, "N", "record the seed the leaves will run with"},
                 {"coverage", FlagKind::kSwitch, "",
                  "list each dependency edge and the tests "
                  "that fault it"},

@@ -262,6 +262,21 @@ TEST(Plan, TheCostGateAndItsFlags) {
   EXPECT_NE(bad.err.find("faultbox.star:1:"), std::string::npos) << bad.err;
 }
 
+TEST(Plan, JsonRecordsTheSeedAndTheTopology) {
+  Result r = plan(kServices + "def test_a():\n    pass\n", {"--format", "json", "--seed", "7"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["seed"], 7);
+  const auto& services = j["topology"]["services"];
+  ASSERT_EQ(services.size(), 2u);
+  EXPECT_EQ(services[1]["name"], "api");
+  EXPECT_EQ(services[1]["depends_on"], nlohmann::json::array({"db"}));
+  EXPECT_EQ(services[1]["interfaces"][0],
+            (nlohmann::json{{"name", "http"}, {"protocol", "http"}, {"port", 8080}}));
+  EXPECT_FALSE(plan_json(kServices + "def test_a():\n    pass\n").contains("seed"));
+  EXPECT_EQ(plan(kServices, {"--seed", "x"}).code, 1);
+}
+
 TEST(Plan, CoverageNamesEachEdgeAndTheTestsThatFaultIt) {
   std::string spec = R"(
 db = service("db", "/x/db", interface("main", "tcp", 5432))
