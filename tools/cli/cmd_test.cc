@@ -89,6 +89,31 @@ std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b) {
   return plan::saturating_product(a, b, saturated);
 }
 
+/// A leaf that pins an axis the run never met (a choice made only under some other
+/// choice) ran as the leaf with that axis at its first option: a note names both.
+std::optional<Diagnostic> unmet_axes(std::uint64_t leaf, const std::vector<stdlib::Axis>& axes,
+                                     const TestOutcome& outcome) {
+  std::vector<std::uint64_t> cardinalities;
+  for (const auto& axis : axes) cardinalities.push_back(axis.cardinality);
+  auto digits = plan::leaf_digits(leaf, cardinalities);
+  std::string names;
+  std::uint64_t same = 0, weight = 1;
+  for (std::size_t i = 0; i < axes.size(); ++i) {
+    bool met = std::any_of(outcome.axes.begin(), outcome.axes.end(),
+                           [&](const stdlib::Axis& a) { return a.name == axes[i].name; });
+    if (digits[i] > 0 && !met)
+      names += (names.empty() ? "" : ", ") + axes[i].name;
+    else
+      same += digits[i] * weight;
+    weight *= axes[i].cardinality;  // no overflow: the product is at most the leaf count
+  }
+  if (names.empty()) return std::nullopt;
+  return Diagnostic{
+      "info", "LEAF_SAME_AS", outcome.name,
+      "this leaf did not meet " + names + ", so it ran as leaf " + std::to_string(same) + " does",
+      ""};
+}
+
 /// {key: "a", wal: [1,0,1]}: what a leaf chose, as the report shows it.
 std::string choices_text(const std::vector<std::pair<std::string, std::string>>& choices) {
   std::string out = "{";
@@ -325,6 +350,10 @@ int run_test(const Context& context, const ParsedArgs& args) {
     std::uint64_t total = 1;
     bool complete = false;  // the plan knows every axis: no run is needed to find them
     std::size_t planned_axes = 0;
+    /// Per load (the top level's options, as a leaf's low digits): the next leaf of
+    /// that load to consider. A body axis first met in a later load adds leaves to
+    /// loads already done, which another pass then runs.
+    std::map<std::uint64_t, std::uint64_t> next;
   };
   std::vector<Leaves> tests;
   for (const auto& name : chosen) {
@@ -355,119 +384,144 @@ int run_test(const Context& context, const ParsedArgs& args) {
     return (!selection.leaf || *selection.leaf == leaf) && in_shard(t.name, leaf, shard);
   };
   std::vector<std::string> late_top_axes;  // met only by a later load of the top level
-  for (std::uint64_t top = 0; top < stride && !interrupted; ++top) {
-    auto top_digits = plan::leaf_digits(top, [&] {
-      std::vector<std::uint64_t> c;
-      for (const auto& axis : top_axes) c.push_back(axis.cardinality);
-      return c;
-    }());
-    std::vector<std::pair<std::string, std::string>> top_choices;
-    TestRunner::Pins top_pins;
-    for (std::size_t i = 0; i < top_axes.size(); ++i) {
-      top_pins[top_axes[i].name] = top_digits[i];
-      top_choices.emplace_back(top_axes[i].name, top_axes[i].options[top_digits[i]]);
-    }
-    std::string load_error;
-    if (top > 0) {
-      // Load the spec again with these options, unless no leaf of ours takes them.
+  std::uint64_t loaded_top = 0;            // the load `runner` holds
+  std::string load_error;                  // why that load failed, if it did
+  auto first_leaf = [&](const Leaves& t, std::uint64_t top) {
+    auto at = t.next.find(top);
+    return at == t.next.end() ? top : at->second;
+  };
+  for (bool again = true; again && !interrupted;) {
+    again = false;
+    for (std::uint64_t top = 0; top < stride && !interrupted; ++top) {
+      auto top_digits = plan::leaf_digits(top, [&] {
+        std::vector<std::uint64_t> c;
+        for (const auto& axis : top_axes) c.push_back(axis.cardinality);
+        return c;
+      }());
+      std::vector<std::pair<std::string, std::string>> top_choices;
+      TestRunner::Pins top_pins;
+      for (std::size_t i = 0; i < top_axes.size(); ++i) {
+        top_pins[top_axes[i].name] = top_digits[i];
+        top_choices.emplace_back(top_axes[i].name, top_axes[i].options[top_digits[i]]);
+      }
+      // Nothing to do for this load, unless it has leaves of ours not yet run (leaf 0
+      // always runs first: it may have to find the axes).
       bool wanted = false;
       for (const auto& t : tests)
-        for (std::uint64_t leaf = top; leaf < t.total && !wanted; leaf += stride)
-          wanted = mine(t, leaf);
-      if (!wanted) continue;
-      auto next = make_runner();
-      bool loaded = next->load(load_error, top_pins);
-      {
-        // The previous runner's services (reuse=True ones included) stop with it.
-        std::lock_guard lock(runner_mutex);
-        runner = std::move(next);
-        current = runner.get();
-        if (interrupted) runner->interrupt();
+        for (std::uint64_t leaf = first_leaf(t, top); leaf < t.total && !wanted; leaf += stride)
+          wanted = (leaf == top && !t.complete) || mine(t, leaf);
+      if (!wanted) {
+        for (auto& t : tests) t.next[top] = t.total;
+        continue;
       }
-      if (loaded) {
-        for (const auto& axis : runner->top_axes())
-          if (!top_pins.count(axis.name) && std::find(late_top_axes.begin(), late_top_axes.end(),
-                                                      axis.name) == late_top_axes.end())
-            late_top_axes.push_back(axis.name);
-      } else if (load_error.empty()) {
-        load_error = "the spec could not be loaded";
+      if (top != loaded_top) {
+        // Load the spec again with these options.
+        loaded_top = top;
+        load_error.clear();
+        auto next = make_runner();
+        bool loaded = next->load(load_error, top_pins);
+        {
+          // The previous runner's services (reuse=True ones included) stop with it.
+          std::lock_guard lock(runner_mutex);
+          runner = std::move(next);
+          current = runner.get();
+          if (interrupted) runner->interrupt();
+        }
+        if (loaded) {
+          for (const auto& axis : runner->top_axes())
+            if (!top_pins.count(axis.name) && std::find(late_top_axes.begin(), late_top_axes.end(),
+                                                        axis.name) == late_top_axes.end())
+              late_top_axes.push_back(axis.name);
+        } else if (load_error.empty()) {
+          load_error = "the spec could not be loaded";
+        }
       }
-    }
-    for (auto& t : tests) {
-      auto learn = [&](const TestOutcome& o) {
-        for (const auto& axis : o.axes) {
-          auto known = std::find_if(t.axes.begin(), t.axes.end(),
-                                    [&](const stdlib::Axis& a) { return a.name == axis.name; });
-          if (known == t.axes.end()) {
-            // A top-level choice met only by this load is not an axis of the test.
-            const auto& loaded = runner->top_axes();
-            if (std::any_of(loaded.begin(), loaded.end(),
-                            [&](const stdlib::Axis& a) { return a.name == axis.name; }))
-              continue;
-            t.axes.push_back(axis);
-            t.total = saturating_product(t.total, axis.cardinality);
-          } else if (known->cardinality != axis.cardinality) {
-            context.err << "faultbox test: " << t.name << ": the plan counted "
-                        << known->cardinality << " options for \"" << axis.name
-                        << "\" but the run met " << axis.cardinality
-                        << "; the leaves follow the plan\n";
-          } else if (known->values.empty()) {
-            known->options = axis.options;
-            known->values = axis.values;
+      for (auto& t : tests) {
+        auto learn = [&](const TestOutcome& o) {
+          for (const auto& axis : o.axes) {
+            auto known = std::find_if(t.axes.begin(), t.axes.end(),
+                                      [&](const stdlib::Axis& a) { return a.name == axis.name; });
+            if (known == t.axes.end()) {
+              // A top-level choice met only by this load is not an axis of the test.
+              const auto& loaded = runner->top_axes();
+              if (std::any_of(loaded.begin(), loaded.end(),
+                              [&](const stdlib::Axis& a) { return a.name == axis.name; }))
+                continue;
+              t.axes.push_back(axis);
+              t.total = saturating_product(t.total, axis.cardinality);
+            } else if (known->cardinality != axis.cardinality) {
+              context.err << "faultbox test: " << t.name << ": the plan counted "
+                          << known->cardinality << " options for \"" << axis.name
+                          << "\" but the run met " << axis.cardinality
+                          << "; the leaves follow the plan\n";
+            } else if (known->values.empty()) {
+              known->options = axis.options;
+              known->values = axis.values;
+            }
+          }
+        };
+        auto values_missing = [&] {
+          return std::any_of(t.axes.begin(), t.axes.end(), [](const stdlib::Axis& a) {
+            return a.kind == stdlib::Axis::Kind::kChoose && a.values.empty();
+          });
+        };
+        const auto& registered = runner->tests();
+        bool here = load_error.empty() &&
+                    std::find(registered.begin(), registered.end(), t.name) != registered.end();
+        std::uint64_t leaf = first_leaf(t, top);
+        for (; leaf < t.total && !interrupted; leaf += stride) {
+          if (selection.leaf && *selection.leaf != leaf && leaf != top) continue;
+          if (!mine(t, leaf)) {
+            // Not ours to report; unless the plan knows every axis, the first leaf of
+            // each load still runs once to find them, so that every shard numbers
+            // the leaves alike.
+            if (leaf == top && here && !t.complete)
+              learn(runner->run(t.name, seed, t.axes, {}, true));
+            continue;
+          }
+          if (!here) {
+            // This load of the spec failed, or its top level did not register the test.
+            TestOutcome outcome;
+            outcome.name = t.name;
+            outcome.seed = seed;
+            outcome.leaf = leaf;
+            outcome.axes = t.axes;
+            outcome.choices = top_choices;
+            if (!load_error.empty()) {
+              outcome.verdict = TestOutcome::Verdict::kError;
+              outcome.code = "SPEC_LOAD_FAILED";
+              outcome.reason = "the spec could not be loaded with " + choices_text(top_choices) +
+                               ":\n" + load_error;
+            } else {
+              outcome.verdict = TestOutcome::Verdict::kHalted;
+              outcome.reason =
+                  "the top level does not register this test with " + choices_text(top_choices);
+            }
+            print_outcome(std::move(outcome));
+            continue;
+          }
+          // assume= predicates need the named choices' values before the first leaf runs.
+          if (leaf == 0 && runner->has_assumptions(t.name) && (!t.complete || values_missing()))
+            learn(runner->run(t.name, seed, t.axes, {}, true));
+          auto pins = decode_leaf(leaf, t.axes);
+          // --runs N: seeds seed..seed+N-1; a leaf stops repeating at its first failure.
+          for (std::uint64_t run = 0; run < runs && !interrupted; ++run) {
+            TestOutcome outcome = runner->run(t.name, seed + run, t.axes, pins);
+            outcome.leaf = leaf;
+            learn(outcome);
+            if (outcome.verdict != TestOutcome::Verdict::kHalted)
+              if (auto note = unmet_axes(leaf, t.axes, outcome))
+                outcome.diagnostics.push_back(*note);
+            if (outcome.axes.empty()) outcome.axes = t.axes;  // halted before meeting them
+            if (!print_outcome(std::move(outcome))) break;
           }
         }
-      };
-      auto values_missing = [&] {
-        return std::any_of(t.axes.begin(), t.axes.end(), [](const stdlib::Axis& a) {
-          return a.kind == stdlib::Axis::Kind::kChoose && a.values.empty();
-        });
-      };
-      const auto& registered = runner->tests();
-      bool here = load_error.empty() &&
-                  std::find(registered.begin(), registered.end(), t.name) != registered.end();
-      for (std::uint64_t leaf = top; leaf < t.total && !interrupted; leaf += stride) {
-        if (selection.leaf && *selection.leaf != leaf && leaf != 0) continue;
-        if (!mine(t, leaf)) {
-          // Not ours to report; unless the plan knows every axis, leaf 0 still runs
-          // once to find them.
-          if (leaf == 0 && !t.complete) learn(runner->run(t.name, seed, t.axes, {}, true));
-          continue;
-        }
-        if (!here) {
-          // This load of the spec failed, or its top level did not register the test.
-          TestOutcome outcome;
-          outcome.name = t.name;
-          outcome.seed = seed;
-          outcome.leaf = leaf;
-          outcome.axes = t.axes;
-          outcome.choices = top_choices;
-          if (!load_error.empty()) {
-            outcome.verdict = TestOutcome::Verdict::kError;
-            outcome.code = "SPEC_LOAD_FAILED";
-            outcome.reason = "the spec could not be loaded with " + choices_text(top_choices) +
-                             ":\n" + load_error;
-          } else {
-            outcome.verdict = TestOutcome::Verdict::kHalted;
-            outcome.reason =
-                "the top level does not register this test with " + choices_text(top_choices);
-          }
-          print_outcome(std::move(outcome));
-          continue;
-        }
-        // assume= predicates need the named choices' values before the first leaf runs.
-        if (leaf == 0 && runner->has_assumptions(t.name) && (!t.complete || values_missing()))
-          learn(runner->run(t.name, seed, t.axes, {}, true));
-        auto pins = decode_leaf(leaf, t.axes);
-        // --runs N: seeds seed..seed+N-1; a leaf stops repeating at its first failure.
-        for (std::uint64_t run = 0; run < runs && !interrupted; ++run) {
-          TestOutcome outcome = runner->run(t.name, seed + run, t.axes, pins);
-          outcome.leaf = leaf;
-          learn(outcome);
-          if (outcome.axes.empty()) outcome.axes = t.axes;  // halted before meeting them
-          if (!print_outcome(std::move(outcome))) break;
-        }
+        t.next[top] = leaf;
       }
     }
+    // Another pass when a load met body axes that give earlier loads more leaves.
+    for (const auto& t : tests)
+      for (const auto& [top, leaf] : t.next) again |= leaf < t.total;
   }
   {
     // The services of the last load stop here, before the summary.

@@ -709,7 +709,13 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       if (std::none_of(top_.axes.begin(), top_.axes.end(),
                        [&](const stdlib::Axis& a) { return a.name == axis.name; }))
         outcome.axes.push_back(axis);
-    outcome.choices = state.choices;
+    // A leaf lists the choices it made. One halted before the body met them (assume=)
+    // still shows what it would have chosen.
+    for (auto& choice : state.choices)
+      if (outcome.verdict == TestOutcome::Verdict::kHalted ||
+          std::any_of(outcome.axes.begin(), outcome.axes.end(),
+                      [&](const stdlib::Axis& a) { return a.name == choice.first; }))
+        outcome.choices.push_back(std::move(choice));
     session_.run = nullptr;
   }
   outcome.events = log.snapshot();

@@ -226,6 +226,43 @@ def test_found_when_run():
   EXPECT_EQ(one, std::multiset<std::string>{"test_grid#8=fail"});
 }
 
+TEST(TestCommand, ShardsAgreeOnLeavesFoundInLaterLoads) {
+  // The body meets "late" only in the load with mode "q", and the plan cannot size it:
+  // every shard must still find it, and leaves that pin it under mode "p" run as the
+  // leaf with late=0 and say so.
+  Spec spec(R"(
+MODE = choose("mode", ["p", "q"])
+
+def test_late():
+    late = 0
+    if MODE == "q":
+        late = choose("late", list(range(3)))
+    assert_true(late != 2, "late=2")
+)");
+  auto leaves_of = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--seed", "1", "--format", "json"});
+    auto r = faultbox_test(spec, args);
+    auto report = nlohmann::json::parse(r.out);
+    std::multiset<std::string> leaves;
+    for (const auto& t : report["tests"]) {
+      std::string notes;
+      for (const auto& d : t["diagnostics"]) notes += " " + d["code"].get<std::string>();
+      leaves.insert(t["leaf_id"].get<std::string>() + "=" + t["result"].get<std::string>() + notes);
+    }
+    return leaves;
+  };
+  auto all = leaves_of({});
+  EXPECT_EQ(all, (std::multiset<std::string>{"0=pass", "1=pass", "2=pass LEAF_SAME_AS", "3=pass",
+                                             "4=pass LEAF_SAME_AS", "5=fail"}));
+  std::multiset<std::string> joined;
+  for (int i = 0; i < 3; ++i) {
+    auto part = leaves_of({"--shard", std::to_string(i) + "/3"});
+    joined.insert(part.begin(), part.end());
+  }
+  EXPECT_EQ(joined, all) << "every leaf once, with the same verdict";
+  EXPECT_EQ(leaves_of({"--test", "late[leaf=5]"}), std::multiset<std::string>{"5=fail"});
+}
+
 TEST(TestCommand, TopLevelChoicesLoadTheSpecOncePerOption) {
   // Each load passes its option to the service; a reused service starts once per load.
   // The third option makes the top level raise: its leaves are errors, the rest run.
