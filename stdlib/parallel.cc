@@ -352,10 +352,71 @@ bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
   return true;
 }
 
+/// sleep(duration, clock="wall"): waits in a test body and records nothing. The test's
+/// timeout and an interrupt end it early; asking for more than the test has left is an
+/// error, not a test timeout later. A parallel() branch lets the others run meanwhile.
+bool sleep_fn(Thread& t, const Value&, Args& a, Value& r) {
+  Value duration = a.positional.empty() ? Value() : a.positional[0];
+  Value clock;
+  if (a.positional.size() > 1)
+    return t.fail("sleep: want sleep(duration, clock=\"wall\"), got " +
+                  std::to_string(a.positional.size()) + " positional arguments");
+  for (auto& [key, v] : a.keywords) {
+    if (key == "clock") {
+      clock = v;
+    } else if (key == "duration" && a.positional.empty()) {
+      duration = v;
+    } else {
+      return t.fail("sleep: unexpected keyword argument " + std::string(key) +
+                    " (valid: duration, clock)");
+    }
+  }
+  if (!clock.is(vm::Type::kNone)) {
+    if (!clock.is(vm::Type::kString))
+      return t.fail("sleep: clock must be \"wall\", got " + std::string(vm::type_of(clock)));
+    std::string c = vm::str(clock);
+    if (c == "virtual") return t.fail("sleep: clock=\"virtual\" is reserved and not implemented");
+    if (c != "wall") return t.fail("sleep: unknown clock \"" + c + "\" (use \"wall\")");
+  }
+  if (!duration.is(vm::Type::kString))
+    return t.fail("sleep: the duration must be a string like \"500ms\", got " +
+                  std::string(vm::type_of(duration)));
+  std::string why;
+  auto d = runtime::parse_duration(vm::str(duration), why);
+  if (!d) return t.fail("sleep: " + why);
+  if (d->count() < 0) return t.fail("sleep: the duration must not be negative");
+  Session* session = Session::of(t);
+  Session::Run* run = session ? session->run : nullptr;
+  if (!run) return t.fail("sleep: only a test body can sleep");
+  r = Value();
+  if (d->count() == 0) return true;
+  using Clock = std::chrono::steady_clock;
+  auto until = Clock::now() + std::chrono::ceil<Clock::duration>(*d);
+  if (run->deadline && until > *run->deadline) {
+    auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*run->deadline - Clock::now());
+    return t.fail("sleep: " + vm::str(duration) +
+                  " is longer than what is left of the test's "
+                  "timeout (" +
+                  runtime::format_duration(std::max(left, std::chrono::milliseconds(0))) + ")");
+  }
+  bool cancelled = false;
+  {
+    VmUnlocked unlocked;
+    while (!cancelled && Clock::now() < until) {
+      auto slice = std::min<Clock::duration>(until - Clock::now(), std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(slice);
+      cancelled = t.cancelled.load();
+    }
+  }
+  return cancelled ? t.fail("sleep: cancelled") : true;
+}
+
 }  // namespace
 
 void add_parallel(const std::function<void(std::string_view, vm::NativeFn)>& add) {
   add("parallel", parallel_fn);
+  add("sleep", sleep_fn);
 }
 
 }  // namespace fb::stdlib

@@ -123,6 +123,8 @@ class Session {
     std::vector<Axis> axes;
     std::vector<std::pair<std::string, std::string>> choices;  // as they read
     std::vector<std::pair<std::string, vm::Value>> chosen;     // the values
+    /// When the test's timeout runs out, if it has one: a sleep() may not outlast it.
+    std::optional<std::chrono::steady_clock::time_point> deadline;
     /// Services nondet() named in this test's body.
     std::vector<std::string> nondeterministic;
     /// halt() or a false assume() stopped the body: the leaf is halted, not failed.

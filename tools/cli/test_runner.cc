@@ -556,6 +556,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       bool done = false, timed_out = false;
       std::thread timer;
       if (limit.count() > 0) {
+        state.deadline = Clock::now() + limit;
         timer = std::thread([&] {
           std::unique_lock lock(mutex);
           if (!done_changed.wait_for(lock, limit, [&] { return done; })) {

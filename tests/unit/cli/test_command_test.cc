@@ -263,6 +263,39 @@ def test_late():
   EXPECT_EQ(leaves_of({"--test", "late[leaf=5]"}), std::multiset<std::string>{"5=fail"});
 }
 
+TEST(TestCommand, SleepIsBoundedByTheTestAndChecksItsArguments) {
+  Spec spec(R"(
+def test_too_long():
+    sleep("5s")
+
+def test_bad_duration():
+    sleep("3x")
+
+def test_virtual_clock():
+    sleep("1ms", clock = "virtual")
+
+def test_branches_sleep_together():
+    parallel(lambda: sleep("50ms"), lambda: sleep("50ms"))
+    assert_true(True)
+
+def body():
+    sleep("1s")
+
+test("bounded", body = body, timeout = "200ms")
+)");
+  auto r = faultbox_test(spec, {"--seed", "1", "--timeout", "2s"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("sleep: 5s is longer than what is left of the test's timeout"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("sleep: 1s is longer than what is left of the test's timeout"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("sleep: invalid duration \"3x\""), std::string::npos);
+  EXPECT_NE(r.out.find("sleep: clock=\"virtual\" is reserved"), std::string::npos);
+  EXPECT_NE(r.out.find("PASS test_branches_sleep_together"), std::string::npos);
+  EXPECT_TRUE(r.out.ends_with("1 passed, 4 failed\n")) << r.out;
+}
+
 TEST(TestCommand, TopLevelChoicesLoadTheSpecOncePerOption) {
   // Each load passes its option to the service; a reused service starts once per load.
   // The third option makes the top level raise: its leaves are errors, the rest run.
