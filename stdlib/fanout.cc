@@ -170,17 +170,24 @@ bool evaluate_assumption(Thread& t, const Value& assumption, const Session::Run*
 
 namespace {
 
-/// assume(pred_or_bool): in a body, a false assumption halts the leaf; at the top
-/// level, it must hold or the spec does not load.
+/// assume(pred_or_bool): in a body, a false assumption halts the leaf. At the top level
+/// it sees the top level's named choices: false stops the load, which makes the leaves
+/// of that combination of choices halted (or the spec not load, for the first one).
 bool assume_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!a.keywords.empty() || a.positional.size() != 1)
     return t.fail("assume: want one bool or predicate");
   Session::Run* run = in_body(t);
+  Session* session = Session::of(t);
+  Session::Run* top = !run && session ? session->top : nullptr;
   bool holds = false;
-  if (!evaluate_assumption(t, a.positional[0], run, holds)) return false;
+  if (!evaluate_assumption(t, a.positional[0], run ? run : top, holds)) return false;
   r = Value();
   if (holds) return true;
   if (run) return halt_with(t, *run, "assumption does not hold");
+  if (top) {
+    top->halted = true;
+    top->halt_reason = "the top level's assume() does not hold";
+  }
   return t.fail("assume: the spec's assumption does not hold");
 }
 

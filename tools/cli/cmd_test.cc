@@ -386,6 +386,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
   std::vector<std::string> late_top_axes;  // met only by a later load of the top level
   std::uint64_t loaded_top = 0;            // the load `runner` holds
   std::string load_error;                  // why that load failed, if it did
+  bool load_halted = false;                // it failed on a top-level assume()
   auto first_leaf = [&](const Leaves& t, std::uint64_t top) {
     auto at = t.next.find(top);
     return at == t.next.end() ? top : at->second;
@@ -418,6 +419,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
         // Load the spec again with these options.
         loaded_top = top;
         load_error.clear();
+        load_halted = false;
         auto next = make_runner();
         bool loaded = next->load(load_error, top_pins);
         {
@@ -432,8 +434,9 @@ int run_test(const Context& context, const ParsedArgs& args) {
             if (!top_pins.count(axis.name) && std::find(late_top_axes.begin(), late_top_axes.end(),
                                                         axis.name) == late_top_axes.end())
               late_top_axes.push_back(axis.name);
-        } else if (load_error.empty()) {
-          load_error = "the spec could not be loaded";
+        } else {
+          load_halted = runner->load_halted();
+          if (load_error.empty()) load_error = "the spec could not be loaded";
         }
       }
       for (auto& t : tests) {
@@ -487,7 +490,10 @@ int run_test(const Context& context, const ParsedArgs& args) {
             outcome.leaf = leaf;
             outcome.axes = t.axes;
             outcome.choices = top_choices;
-            if (!load_error.empty()) {
+            if (load_halted) {
+              outcome.verdict = TestOutcome::Verdict::kHalted;
+              outcome.reason = "the top level's assume() excludes " + choices_text(top_choices);
+            } else if (!load_error.empty()) {
               outcome.verdict = TestOutcome::Verdict::kError;
               outcome.code = "SPEC_LOAD_FAILED";
               outcome.reason = "the spec could not be loaded with " + choices_text(top_choices) +

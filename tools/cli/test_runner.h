@@ -86,6 +86,8 @@ class TestRunner {
   bool load(std::string& error, const Pins& top_pins = {});
   /// The axes the top level met while loading, in the order met, with their options.
   const std::vector<stdlib::Axis>& top_axes() const { return top_.axes; }
+  /// Whether load() failed because a top-level assume() did not hold for its choices.
+  bool load_halted() const { return top_.halted; }
   /// Bounds the VM steps of everything the runner evaluates (0: no bound), so that a
   /// spec whose top level never ends cannot hang a checker.
   void limit_steps(std::uint64_t steps) { thread_.max_steps = steps ? steps : UINT64_MAX; }

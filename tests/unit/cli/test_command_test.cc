@@ -296,6 +296,36 @@ test("bounded", body = body, timeout = "200ms")
   EXPECT_TRUE(r.out.ends_with("1 passed, 4 failed\n")) << r.out;
 }
 
+TEST(TestCommand, ATopLevelAssumeHaltsTheLoadsItExcludes) {
+  Spec spec(R"(
+MODE = choose("mode", ["a", "b", "c"])
+assume(lambda c: c["mode"] != "b")
+
+def test_x():
+    assert_true(MODE != "c", "mode c")
+)");
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS test_x[leaf=0] {mode: \"a\"}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("HALTED test_x[leaf=1] {mode: \"b\"}"), std::string::npos);
+  EXPECT_NE(r.out.find("halted: the top level's assume() excludes {mode: \"b\"}"),
+            std::string::npos);
+  EXPECT_NE(r.out.find("FAIL test_x[leaf=2] {mode: \"c\"}"), std::string::npos);
+
+  // The first combination is the one the tests are found with: excluding it is an error.
+  Spec first(R"(
+MODE = choose("mode", ["a", "b"])
+assume(lambda c: c["mode"] != "a")
+
+def test_x():
+    pass
+)");
+  auto bad = faultbox_test(first, {"--seed", "1"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("assume: the spec's assumption does not hold"), std::string::npos)
+      << bad.err;
+}
+
 TEST(TestCommand, TopLevelChoicesLoadTheSpecOncePerOption) {
   // Each load passes its option to the service; a reused service starts once per load.
   // The third option makes the top level raise: its leaves are errors, the rest run.
