@@ -201,6 +201,13 @@ int run_test(const Context& context, const ParsedArgs& args) {
   }
   std::uint64_t seed = 0;
   bool dry = args.has("dry-run");
+  if (auto mode = args.value("explore"))
+    return usage_error(
+        context, "test",
+        "--explore " + *mode +
+            " is not supported: it replayed held syscalls in a permuted order chosen at "
+            "run time. Write parallel(..., interleavings=\"all\") instead: each ordering is "
+            "a plan leaf that `faultbox plan` counts and `--test 'NAME[leaf=N]'` replays");
   if (auto text = args.value("seed")) {
     auto value = parse_unsigned(*text);
     if (!value)
@@ -659,7 +666,9 @@ const Command& command_test() {
                 {"dry-run", FlagKind::kSwitch, "",
                  "print services, trap sets and tests; run nothing"},
                 {"shard", FlagKind::kValue, "I/N", "run only shard I (0-based) of N of the leaves"},
-                {"logs", FlagKind::kValue, "DIR", "where service output goes"}},
+                {"logs", FlagKind::kValue, "DIR", "where service output goes"},
+                {"explore", FlagKind::kValue, "all|sample",
+                 "not supported: use parallel(..., interleavings=)"}},
       .run = run_test,
   };
   return command;

@@ -617,6 +617,12 @@ service('a', '/bin/true', interface('x', 'tcp', 0))
   EXPECT_NE(r.err.find("interface: port must be between 1 and 65535, got 0"), std::string::npos)
       << r.err;
   EXPECT_NE(r.err.find("faultbox.star:2:"), std::string::npos) << "with the backtrace";
+
+  // The reference's run-time --explore is refused with what to write instead.
+  auto explore = faultbox_test(spec, {"--explore", "all"});
+  EXPECT_EQ(explore.code, 1);
+  EXPECT_NE(explore.err.find("parallel(..., interleavings=\"all\")"), std::string::npos)
+      << explore.err;
 }
 
 TEST(TestCommand, ReportsAsJsonRepeatsWithSeedsAndShowsOnlyFailures) {
