@@ -619,7 +619,7 @@ service('a', '/bin/true', interface('x', 'tcp', 0))
   EXPECT_NE(r.err.find("faultbox.star:2:"), std::string::npos) << "with the backtrace";
 
   // The reference's run-time --explore is refused with what to write instead.
-  auto explore = faultbox_test(spec, {"--explore", "all"});
+  auto explore = faultbox_test(cycle, {"--explore", "all"});
   EXPECT_EQ(explore.code, 1);
   EXPECT_NE(explore.err.find("parallel(..., interleavings=\"all\")"), std::string::npos)
       << explore.err;
