@@ -269,8 +269,13 @@ int run_test(const Context& context, const ParsedArgs& args) {
                            args.value("test").value_or("") + "'");
   const std::string& pattern = selection.pattern;
   std::vector<std::string> chosen;
-  for (const auto& t : runner->tests())
-    if (selected(t, pattern)) chosen.push_back(t);
+  for (const auto& t : runner->tests()) {
+    // A matrix's collapsed name, test_matrix_<scenario>, selects the scenario's cells.
+    auto scenario = runner->matrix_scenario(t);
+    if (selected(t, pattern) ||
+        (!scenario.empty() && !pattern.empty() && selected("test_matrix_" + scenario, pattern)))
+      chosen.push_back(t);
+  }
   if (chosen.empty()) {
     std::string available;
     for (const auto& t : runner->tests()) available += (available.empty() ? "" : ", ") + t;

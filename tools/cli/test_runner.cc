@@ -388,6 +388,12 @@ TestRunner::Topology TestRunner::topology() const {
   return edges;
 }
 
+std::string TestRunner::matrix_scenario(const std::string& name) const {
+  for (const auto& d : session_.registered)
+    if (d.name == name && d.kind == "fault_matrix") return d.cell_scenario;
+  return "";
+}
+
 bool TestRunner::has_assumptions(const std::string& name) const {
   return std::any_of(
       session_.registered.begin(), session_.registered.end(),

@@ -100,6 +100,9 @@ class TestRunner {
   TestOutcome run(const std::string& name, std::uint64_t seed,
                   const std::vector<stdlib::Axis>& axes = {}, const Pins& pins = {},
                   bool discovery = false);
+  /// The scenario of a fault_matrix cell ("" for any other test), whose collapsed name
+  /// test_matrix_<scenario> selects all of its cells.
+  std::string matrix_scenario(const std::string& name) const;
   /// Whether the test was registered with assume=[...], whose predicates need the
   /// test's axes before its first leaf.
   bool has_assumptions(const std::string& name) const;

@@ -326,6 +326,24 @@ def test_x():
       << bad.err;
 }
 
+TEST(TestCommand, AMatrixCollapsedNameSelectsItsCells) {
+  Spec spec(web_with_wal(18243) + R"(
+full = fault_assumption("full", target = web, write = deny("ENOSPC"))
+slow = fault_assumption("slow", target = web, fsync = delay("1ms"))
+def order():
+    return web.main.post(path = "/o", body = "x")
+def order_twin():
+    return order()
+fault_matrix(scenarios = [order, order_twin], faults = [full, slow])
+)");
+  auto r = faultbox_test(spec, {"--seed", "1", "--test", "matrix_order"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS test_matrix_order_full"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("PASS test_matrix_order_slow"), std::string::npos);
+  EXPECT_EQ(r.out.find("order_twin"), std::string::npos) << "another scenario's cells";
+  EXPECT_TRUE(r.out.ends_with("2 passed, 0 failed\n")) << r.out;
+}
+
 TEST(TestCommand, TopLevelChoicesLoadTheSpecOncePerOption) {
   // Each load passes its option to the service; a reused service starts once per load.
   // The third option makes the top level raise: its leaves are errors, the rest run.
