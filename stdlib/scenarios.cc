@@ -124,8 +124,9 @@ bool judge(Thread& t, const Value& expect, const Value& result, std::string& why
         why = "expect_success: the scenario returned None (did it complete?)";
       else if (status >= 500)
         why = "expect_success: status " + std::to_string(status) + " (want < 500)";
-      else if (status < 0 && failed_step(t, result))
-        why = "expect_success: the step failed: " + error;
+      else if (!error.empty() || failed_step(t, result))
+        // A step that got no answer (its connection reset or refused) has status 0.
+        why = "expect_success: the step failed: " + (error.empty() ? "no answer" : error);
       break;
     case ExpectValue::Kind::kErrorWithin: {
       std::string head = "expect_error_within(ms=" + std::to_string(e.ms) + "): ";
@@ -371,15 +372,23 @@ bool fault_matrix_fn(Thread& t, const Value&, Args& a, Value& r) {
       return t.fail("fault_matrix: require_faults_fire must be True or False");
     require_fire = vm::truth(require);
   }
+  MatrixDecl matrix;
+  for (const Value& s : scenario_list) matrix.scenarios.push_back(function_name(s));
+  for (const Value& f : fault_list) matrix.faults.push_back(f.as<AssumptionValue>()->name);
+  int index = static_cast<int>(session->matrices.size());
   for (const Value& s : scenario_list) {
     for (const Value& f : fault_list) {
       auto same = [&](const Value& pair) {
         const auto& two = pair.as<vm::List>()->items;
         return two[0].object() == s.object() && two[1].object() == f.object();
       };
-      if (std::any_of(excluded.begin(), excluded.end(), same)) continue;
+      if (std::any_of(excluded.begin(), excluded.end(), same)) {
+        matrix.excluded.emplace_back(function_name(s), f.as<AssumptionValue>()->name);
+        continue;
+      }
       TestDecl decl;
       decl.kind = "fault_matrix";
+      decl.matrix = index;
       decl.cell_scenario = function_name(s);
       decl.cell_fault = f.as<AssumptionValue>()->name;
       decl.name = "test_matrix_" + decl.cell_scenario + "_" + decl.cell_fault;
@@ -394,6 +403,7 @@ bool fault_matrix_fn(Thread& t, const Value&, Args& a, Value& r) {
       if (!register_test(t, "fault_matrix", *session, std::move(decl))) return false;
     }
   }
+  session->matrices.push_back(std::move(matrix));
   r = Value();
   return true;
 }

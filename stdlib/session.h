@@ -82,6 +82,13 @@ struct TestDecl {
   vm::Value expect;  // None, an expect_*() value, or a predicate over the result
   bool require_faults_fire = false;
   std::string cell_scenario, cell_fault;  // a matrix cell's coordinates
+  int matrix = -1;                        // which fault_matrix() made the cell
+};
+
+/// One fault_matrix() call: its axes in the order given, and the cells it left out.
+struct MatrixDecl {
+  std::vector<std::string> scenarios, faults;
+  std::vector<std::pair<std::string, std::string>> excluded;
 };
 
 class Session {
@@ -93,6 +100,7 @@ class Session {
 
   std::vector<ServiceDecl> services;  // in declaration order
   std::vector<TestDecl> registered;   // by test(), in registration order
+  std::vector<MatrixDecl> matrices;   // by fault_matrix(), in call order
   /// Services nondet() exempts from interleaving control.
   std::vector<std::string> nondeterministic;
 

@@ -300,6 +300,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
   // The top level's axes are every test's first (least significant) digits: a leaf's
   // number modulo `stride` says which load of the spec runs it.
   const std::vector<stdlib::Axis> top_axes = runner->top_axes();
+  const std::vector<stdlib::MatrixDecl> matrices = runner->matrices();
   std::uint64_t stride = 1;
   for (const auto& axis : top_axes) stride = saturating_product(stride, axis.cardinality);
   if (stride == UINT64_MAX)
@@ -579,6 +580,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
     auto ib = std::find(chosen.begin(), chosen.end(), b.name) - chosen.begin();
     return ia != ib ? ia < ib : a.leaf < b.leaf;
   });
+  human << matrix_text(matrices, outcomes);
   auto run_diagnostics = diagnose_run(outcomes);
   run_diagnostics.insert(run_diagnostics.end(), plan_notes.begin(), plan_notes.end());
   for (const Diagnostic& d : run_diagnostics) print_diagnostic(human, d, "");
@@ -603,6 +605,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
       std::chrono::steady_clock::now() - started);
   summary.interrupted = signal != 0;
   summary.show_failures_only = show == "fail";
+  summary.matrices = matrices;
   bool written = true;
   if (json_out || args.value("output")) {
     std::string report = report_json(summary, outcomes, run_diagnostics)

@@ -158,6 +158,116 @@ json event_json(const runtime::Event& e) {
   return out;
 }
 
+namespace {
+
+/// A cell's outcome as the reference names it.
+std::string cell_outcome(const TestOutcome& o) {
+  switch (o.verdict) {
+    case TestOutcome::Verdict::kPass: return "passed";
+    case TestOutcome::Verdict::kHalted: return "halted";
+    case TestOutcome::Verdict::kError: return "errored";
+    case TestOutcome::Verdict::kFail: break;
+  }
+  if (o.code == "FAULT_BYPASSED") return "fault_bypassed";
+  if (o.expectation_violated) return "expectation_violated";
+  return "failed";
+}
+
+/// Each fault_matrix() call's axes merged in order, without repeats.
+void matrix_axes(const std::vector<stdlib::MatrixDecl>& matrices, std::vector<std::string>& rows,
+                 std::vector<std::string>& columns) {
+  auto add = [](std::vector<std::string>& to, const std::string& name) {
+    if (std::find(to.begin(), to.end(), name) == to.end()) to.push_back(name);
+  };
+  for (const auto& m : matrices) {
+    for (const auto& s : m.scenarios) add(rows, s);
+    for (const auto& f : m.faults) add(columns, f);
+  }
+}
+
+json matrix_json(const std::vector<stdlib::MatrixDecl>& matrices,
+                 const std::vector<TestOutcome>& outcomes) {
+  json cells = json::array();
+  int passed = 0, failed = 0;
+  for (const TestOutcome& o : outcomes) {
+    if (o.matrix < 0) continue;
+    json cell{{"scenario", o.cell_scenario},
+              {"fault", o.cell_fault},
+              {"test", o.name},
+              {"passed", o.verdict == TestOutcome::Verdict::kPass},
+              {"outcome", cell_outcome(o)},
+              {"duration_ms", o.duration.count()},
+              {"reason", o.reason}};
+    if (!o.axes.empty()) cell["leaf_id"] = std::to_string(o.leaf);
+    if (!o.expectation.empty()) cell["expectation"] = o.expectation;
+    cells.push_back(std::move(cell));
+    if (o.verdict == TestOutcome::Verdict::kPass) ++passed;
+    if (o.verdict == TestOutcome::Verdict::kFail || o.verdict == TestOutcome::Verdict::kError)
+      ++failed;
+  }
+  if (cells.empty()) return nullptr;
+  std::vector<std::string> scenarios, faults;
+  matrix_axes(matrices, scenarios, faults);
+  json excluded = json::array();
+  for (const auto& m : matrices)
+    for (const auto& [s, f] : m.excluded) excluded.push_back({{"scenario", s}, {"fault", f}});
+  json out{{"scenarios", scenarios}, {"faults", faults}, {"total", cells.size()},
+           {"passed", passed},       {"failed", failed}, {"excluded", std::move(excluded)}};
+  out["cells"] = std::move(cells);
+  return out;
+}
+
+}  // namespace
+
+std::string matrix_text(const std::vector<stdlib::MatrixDecl>& matrices,
+                        const std::vector<TestOutcome>& outcomes) {
+  std::string out;
+  for (std::size_t index = 0; index < matrices.size(); ++index) {
+    const auto& m = matrices[index];
+    // A cell's word: its worst leaf (ERROR, then FAIL, then PASS, then HALTED).
+    std::map<std::pair<std::string, std::string>, int> rank;
+    bool any = false;
+    for (const TestOutcome& o : outcomes) {
+      if (o.matrix != static_cast<int>(index)) continue;
+      any = true;
+      int r = o.verdict == TestOutcome::Verdict::kError  ? 3
+              : o.verdict == TestOutcome::Verdict::kFail ? 2
+              : o.verdict == TestOutcome::Verdict::kPass ? 1
+                                                         : 0;
+      auto& cell = rank[{o.cell_scenario, o.cell_fault}];
+      cell = std::max(cell, r + 1);
+    }
+    if (!any) continue;
+    std::size_t cells = m.scenarios.size() * m.faults.size() - m.excluded.size();
+    out += "Fault matrix: " + std::to_string(m.scenarios.size()) + " scenario" +
+           (m.scenarios.size() == 1 ? "" : "s") + " x " + std::to_string(m.faults.size()) +
+           " fault" + (m.faults.size() == 1 ? "" : "s") + " = " + std::to_string(cells) + " cell" +
+           (cells == 1 ? "" : "s") + "\n";
+    std::size_t first = 0;
+    for (const auto& s : m.scenarios) first = std::max(first, s.size());
+    std::vector<std::size_t> widths;
+    for (const auto& f : m.faults) widths.push_back(std::max<std::size_t>(f.size(), 6));
+    auto pad = [](std::string s, std::size_t w) {
+      return s + std::string(w > s.size() ? w - s.size() : 0, ' ');
+    };
+    std::string header = "  " + pad("", first);
+    for (std::size_t i = 0; i < m.faults.size(); ++i) header += "  " + pad(m.faults[i], widths[i]);
+    while (!header.empty() && header.back() == ' ') header.pop_back();
+    out += header + "\n";
+    for (const auto& s : m.scenarios) {
+      std::string line = "  " + pad(s, first);
+      for (std::size_t i = 0; i < m.faults.size(); ++i) {
+        auto it = rank.find({s, m.faults[i]});
+        static const char* const kWords[] = {"-", "HALTED", "PASS", "FAIL", "ERROR"};
+        line += "  " + pad(kWords[it == rank.end() ? 0 : it->second], widths[i]);
+      }
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out += line + "\n";
+    }
+  }
+  return out;
+}
+
 json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes,
                  const std::vector<Diagnostic>& run_diagnostics) {
   int pass = 0, fail = 0, errored = 0, halted = 0;
@@ -224,6 +334,8 @@ json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes
   json diagnostics = json::array();
   for (const Diagnostic& d : run_diagnostics) diagnostics.push_back(diagnostic_json(d));
   out["diagnostics"] = std::move(diagnostics);
+  if (json matrix = matrix_json(run.matrices, outcomes); !matrix.is_null())
+    out["matrix"] = std::move(matrix);
   return out;
 }
 

@@ -27,11 +27,20 @@ struct RunSummary {
   std::uint64_t seed = 0;
   std::chrono::milliseconds duration{0};
   bool interrupted = false;
-  bool show_failures_only = false;  // --show fail: passing tests are left out
+  bool show_failures_only = false;           // --show fail: passing tests are left out
+  std::vector<stdlib::MatrixDecl> matrices;  // the spec's fault_matrix() calls
 };
 
+/// The fault matrices as tables, scenario rows by fault columns, each cell the verdict
+/// of its leaves ("-" for an excluded or unrun cell). Empty when no cell ran.
+std::string matrix_text(const std::vector<stdlib::MatrixDecl>& matrices,
+                        const std::vector<TestOutcome>& outcomes);
+
 /// The report: {version: 2, star_file, duration_ms, seed, pass, fail, errored,
-/// inconclusive, halted, interrupted, tests: [...], diagnostics: [...]}. "fail" counts
+/// inconclusive, halted, interrupted, tests: [...], diagnostics: [...], matrix?}.
+/// `matrix` is the reference's single summary of every fault_matrix cell that ran:
+/// {scenarios, faults, cells: [{scenario, fault, test, passed, outcome, ...}], total,
+/// passed, failed, excluded: [{scenario, fault}]}. "fail" counts
 /// failures and errors, as the reference's does; "errored" says how many were errors.
 nlohmann::json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes,
                            const std::vector<Diagnostic>& run_diagnostics);

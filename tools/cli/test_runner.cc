@@ -631,6 +631,11 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
         stdlib::remove_sets(thread_, scenario_sets);
         outcome.expectation = stdlib::expectation_name(registered->expect);
       }
+      if (registered && registered->matrix >= 0) {
+        outcome.matrix = registered->matrix;
+        outcome.cell_scenario = registered->cell_scenario;
+        outcome.cell_fault = registered->cell_fault;
+      }
       // A scenario that returned, or that was stopped by its timeout (a hang, which
       // expect_hang() wants), is judged by its expectation.
       if (judged && go && !interrupted_ && !registered->expect.is(vm::Type::kNone) &&

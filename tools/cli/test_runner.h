@@ -67,6 +67,9 @@ struct TestOutcome {
   std::vector<stdlib::Axis> axes;
   std::vector<std::pair<std::string, std::string>> choices;
   std::vector<runtime::Event> events;
+  /// A fault_matrix cell: which matrix (its index in matrices()) and its coordinates.
+  int matrix = -1;
+  std::string cell_scenario, cell_fault;
 };
 
 class TestRunner {
@@ -100,6 +103,8 @@ class TestRunner {
   TestOutcome run(const std::string& name, std::uint64_t seed,
                   const std::vector<stdlib::Axis>& axes = {}, const Pins& pins = {},
                   bool discovery = false);
+  /// The spec's fault_matrix() calls, in call order.
+  const std::vector<stdlib::MatrixDecl>& matrices() const { return session_.matrices; }
   /// The scenario of a fault_matrix cell ("" for any other test), whose collapsed name
   /// test_matrix_<scenario> selects all of its cells.
   std::string matrix_scenario(const std::string& name) const;

@@ -340,8 +340,46 @@ fault_matrix(scenarios = [order, order_twin], faults = [full, slow])
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("PASS test_matrix_order_full"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("PASS test_matrix_order_slow"), std::string::npos);
-  EXPECT_EQ(r.out.find("order_twin"), std::string::npos) << "another scenario's cells";
+  EXPECT_EQ(r.out.find("test_matrix_order_twin"), std::string::npos) << "another scenario's cells";
   EXPECT_TRUE(r.out.ends_with("2 passed, 0 failed\n")) << r.out;
+
+  // The whole matrix: a table after the tests, and the reference's JSON summary.
+  Spec whole("web = service('web', '" + probe() + R"(', interface('main', 'http', 18243),
+    args = ['http', '18243', 'orders.wal'], healthcheck = http('localhost:18243/health'),
+    ops = {'log_write': op(syscalls = ['write'], path = '**/*.wal')})
+full = fault_assumption("full", target = web, log_write = deny("ENOSPC"))
+slow = fault_assumption("slow", target = web, fsync = delay("1ms"))
+def order():
+    return web.main.post(path = "/o", body = "x")
+def browse():
+    return web.main.get(path = "/items")
+fault_matrix(scenarios = [order, browse], faults = [full, slow],
+             default_expect = expect_success(), exclude = [(browse, slow)])
+)");
+  auto all = faultbox_test(whole, {"--seed", "1"});
+  EXPECT_EQ(all.code, 2) << all.out << all.err;
+  EXPECT_NE(all.out.find("Fault matrix: 2 scenarios x 2 faults = 3 cells\n"
+                         "          full    slow\n"
+                         "  order   FAIL    PASS\n"
+                         "  browse  PASS    -\n"),
+            std::string::npos)
+      << all.out;
+  auto json = faultbox_test(whole, {"--seed", "1", "--format", "json"});
+  auto matrix = nlohmann::json::parse(json.out)["matrix"];
+  EXPECT_EQ(matrix["scenarios"], nlohmann::json::array({"order", "browse"}));
+  EXPECT_EQ(matrix["faults"], nlohmann::json::array({"full", "slow"}));
+  EXPECT_EQ(matrix["total"], 3);
+  EXPECT_EQ(matrix["passed"], 2);
+  EXPECT_EQ(matrix["failed"], 1);
+  EXPECT_EQ(matrix["excluded"],
+            nlohmann::json::parse(R"([{"scenario": "browse", "fault": "slow"}])"));
+  std::map<std::string, std::string> outcomes;
+  for (const auto& cell : matrix["cells"])
+    outcomes[cell["scenario"].get<std::string>() + "/" + cell["fault"].get<std::string>()] =
+        cell["outcome"];
+  EXPECT_EQ(outcomes, (std::map<std::string, std::string>{{"order/full", "expectation_violated"},
+                                                          {"order/slow", "passed"},
+                                                          {"browse/full", "passed"}}));
 }
 
 TEST(TestCommand, TopLevelChoicesLoadTheSpecOncePerOption) {
