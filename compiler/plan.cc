@@ -457,8 +457,11 @@ std::string count_text(std::uint64_t n, bool saturated) {
 
 }  // namespace
 
-std::string render_text(const Plan& plan, const std::string& spec) {
-  std::string out = "Spec: " + spec + "\n\nPlan tree:\n";
+std::string render_text(const Plan& plan, const std::string& spec,
+                        std::optional<std::uint64_t> seed) {
+  std::string out = "Spec: " + spec +
+                    "\nSeed: " + (seed ? std::to_string(*seed) : std::string("(unseeded)")) +
+                    "\n\nPlan tree:\n";
   out += "└── " + std::to_string(plan.tests.size()) + " test" +
          (plan.tests.size() == 1 ? "" : "s") + "\n";
   for (std::size_t t = 0; t < plan.tests.size(); ++t) {
@@ -504,6 +507,10 @@ std::string render_text(const Plan& plan, const std::string& spec) {
     out +=
         "  (some sites are computed, so their size is not knowable without running the "
         "spec; each counts as 1)\n";
+  std::string names;
+  for (const auto& s : plan.services) names += (names.empty() ? "" : ", ") + s;
+  out += "Services: " + std::to_string(plan.services.size()) +
+         (names.empty() ? "" : " (" + names + ")") + "\n";
   return out;
 }
 

@@ -57,7 +57,8 @@ struct TestPlan {
 
 struct Plan {
   std::vector<TestPlan> tests;
-  std::uint64_t instances = 0;  // the sum over tests (saturating)
+  std::vector<std::string> services;  // declared, in declaration order (for the text)
+  std::uint64_t instances = 0;        // the sum over tests (saturating)
   bool at_least = false;
   bool saturated = false;  // some count did not fit in 64 bits
 };
@@ -120,8 +121,10 @@ std::vector<std::uint64_t> leaf_digits(std::uint64_t leaf, const std::vector<Axi
 /// a * b, or UINT64_MAX (and `saturated` set) when it does not fit.
 std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b, bool& saturated);
 
-/// The plan tree as `faultbox plan` prints it.
-std::string render_text(const Plan& plan, const std::string& spec);
+/// The plan tree as `faultbox plan` prints it; `seed` is shown when the run's seed is
+/// known ("(unseeded)" otherwise).
+std::string render_text(const Plan& plan, const std::string& spec,
+                        std::optional<std::uint64_t> seed = std::nullopt);
 /// Graphviz: spec -> test -> axis.
 std::string render_dot(const Plan& plan);
 

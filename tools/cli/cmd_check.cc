@@ -30,11 +30,20 @@ nlohmann::json json_report(const SpecInput& input, const grammar::DiagnosticList
           {"findings", std::move(findings)}};
 }
 
+/// The plan's size, when a budget had it counted.
+struct PlanCount {
+  std::size_t tests = 0;
+  std::uint64_t instances = 0;
+  bool at_least = false;
+  std::uint64_t budget = 0;
+};
+
 /// What the plan says about the spec: no tests at all (a warning), and with a budget,
 /// more leaves than it allows. The budget needs the spec's top level to run, which
 /// declares services but starts nothing.
-void check_plan(const ast::Module& module, const SpecInput& input,
-                std::optional<std::uint64_t> budget, grammar::DiagnosticList& diagnostics) {
+std::optional<PlanCount> check_plan(const ast::Module& module, const SpecInput& input,
+                                    std::optional<std::uint64_t> budget,
+                                    grammar::DiagnosticList& diagnostics) {
   grammar::Span start{input.file().id(), 0, 0};
   ir::Module code = compiler::lower(module, input.file());
   bool defines_tests = std::any_of(module.body.begin(), module.body.end(), [](const auto& s) {
@@ -52,7 +61,7 @@ void check_plan(const ast::Module& module, const SpecInput& input,
                            "test(), scenario(), fault_scenario() or fault_matrix() call")
                            .suggest("a module meant for load() has no tests of its own; check "
                                     "the spec that loads it"));
-  if (!budget) return;
+  if (!budget) return std::nullopt;
   TestRunner runner(input.file().path(), "", [](std::string_view) {});
   runner.limit_steps(100'000'000);
   std::string error;
@@ -61,10 +70,11 @@ void check_plan(const ast::Module& module, const SpecInput& input,
                                                  "the spec's top level failed, so its plan "
                                                  "cannot be counted:\n" +
                                                      error));
-    return;
+    return std::nullopt;
   }
   plan::Plan p = runner.plan();
-  if (p.instances <= *budget) return;
+  PlanCount count{p.tests.size(), p.instances, p.at_least, *budget};
+  if (p.instances <= *budget) return count;
   auto d = grammar::Diagnostic::make(
       grammar::Code::PLAN_COST_EXCEEDED, start,
       "the plan has " + std::string(p.at_least ? "at least " : "") + std::to_string(p.instances) +
@@ -77,6 +87,7 @@ void check_plan(const ast::Module& module, const SpecInput& input,
     d.note(largest[i]->name + ": " + std::to_string(largest[i]->instances) + " leaves");
   d.suggest("`faultbox plan` shows where the leaves come from");
   diagnostics.report(std::move(d));
+  return count;
 }
 
 int run_check(const Context& context, const ParsedArgs& args) {
@@ -97,14 +108,24 @@ int run_check(const Context& context, const ParsedArgs& args) {
   }
   grammar::DiagnosticList diagnostics;
   auto module = compiler::analyze(input->file(), diagnostics);
-  if (!diagnostics.has_errors()) check_plan(*module, *input, budget, diagnostics);
+  std::optional<PlanCount> count;
+  if (!diagnostics.has_errors()) count = check_plan(*module, *input, budget, diagnostics);
   diagnostics.sort_by_location();
   if (format == "json") {
-    context.out << json_report(*input, diagnostics)
-                       .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                << '\n';
+    auto report = json_report(*input, diagnostics);
+    if (count)
+      report["plan"] = {{"tests", count->tests},
+                        {"instances", count->instances},
+                        {"at_least", count->at_least},
+                        {"max_instances", count->budget}};
+    context.out << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   } else {
     input->print(context, diagnostics);
+    if (count && !diagnostics.has_errors())
+      context.out << "ok  " << input->file().path() << " - " << plural(count->tests, "test") << ", "
+                  << (count->at_least ? "at least " : "")
+                  << plural(count->instances, "plan instance") << " (--max-instances "
+                  << count->budget << ")\n";
     context.err << plural(diagnostics.errors(), "error") << ", "
                 << plural(diagnostics.warnings(), "warning") << '\n';
   }

@@ -187,7 +187,7 @@ int run_plan(const Context& context, const ParsedArgs& args) {
   } else if (format == "dot") {
     context.out << plan::render_dot(p);
   } else {
-    context.out << plan::render_text(p, spec);
+    context.out << plan::render_text(p, spec, seed);
     if (with_coverage) context.out << coverage_text(edges);
     if (suggest) context.out << suggestions(edges, runner.services());
   }

@@ -363,6 +363,7 @@ plan::Plan TestRunner::plan() const {
     top.push_back(std::move(a));
   }
   plan::prepend_axes(result, top);
+  for (const auto& s : session_.services) result.services.push_back(s.name);
   return result;
 }
 

@@ -114,7 +114,10 @@ TEST(CheckCommand, PlanFindingsNoTestsAndCost) {
   }
   std::string grid = write_temp(
       "grid.star", "def test_grid():\n    choose('a', [1, 2, 3])\n    choose('b', [1, 2])\n");
-  EXPECT_EQ(run_cli({"check", grid, "--max-instances", "6"}).code, 0);
+  Outcome within = run_cli({"check", grid, "--max-instances", "6"});
+  EXPECT_EQ(within.code, 0);
+  EXPECT_NE(within.out.find(" - 1 test, 6 plan instances (--max-instances 6)"), std::string::npos)
+      << within.out;
   Outcome over = run_cli({"check", grid, "--max-instances", "5"});
   EXPECT_EQ(over.code, 2);
   EXPECT_NE(over.err.find("error[PLAN_COST_EXCEEDED]: the plan has 6 leaves; --max-instances "

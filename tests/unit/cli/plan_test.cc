@@ -275,6 +275,9 @@ TEST(Plan, JsonRecordsTheSeedAndTheTopology) {
             (nlohmann::json{{"name", "http"}, {"protocol", "http"}, {"port", 8080}}));
   EXPECT_FALSE(plan_json(kServices + "def test_a():\n    pass\n").contains("seed"));
   EXPECT_EQ(plan(kServices, {"--seed", "x"}).code, 1);
+  Result text = plan(kServices + "def test_a():\n    pass\n", {"--seed", "7"});
+  EXPECT_NE(text.out.find("Seed: 7\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Services: 2 (db, api)\n"), std::string::npos) << text.out;
 }
 
 TEST(Plan, CoverageNamesEachEdgeAndTheTestsThatFaultIt) {
