@@ -111,10 +111,21 @@ bool choose_fn(Thread& t, const Value&, Args& a, Value& r) {
   auto digit = run->meet(axis, error);
   if (!digit) return t.fail("choose: " + error);
   r = items[*digit];
-  if (std::none_of(run->choices.begin(), run->choices.end(),
-                   [&](const auto& c) { return c.first == name; })) {
+  // The runner may have listed the choice before the body ran (for assume=), with the
+  // options another load of the spec had: what the body chose is what it reports.
+  auto listed = std::find_if(run->choices.begin(), run->choices.end(),
+                             [&](const auto& c) { return c.first == name; });
+  if (listed == run->choices.end()) {
     run->choices.emplace_back(name, vm::repr(r));
+  } else {
+    listed->second = vm::repr(r);
+  }
+  auto value = std::find_if(run->chosen.begin(), run->chosen.end(),
+                            [&](const auto& c) { return c.first == name; });
+  if (value == run->chosen.end()) {
     run->chosen.emplace_back(name, r);
+  } else {
+    value->second = r;
   }
   return true;
 }

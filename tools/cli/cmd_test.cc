@@ -89,6 +89,18 @@ std::uint64_t saturating_product(std::uint64_t a, std::uint64_t b) {
   return plan::saturating_product(a, b, saturated);
 }
 
+/// Which of `matrices` holds the outcome's cell (by its scenario and fault), or -1.
+int matrix_index(const std::vector<stdlib::MatrixDecl>& matrices, const TestOutcome& outcome) {
+  for (std::size_t i = 0; i < matrices.size(); ++i) {
+    const auto& m = matrices[i];
+    if (std::find(m.scenarios.begin(), m.scenarios.end(), outcome.cell_scenario) !=
+            m.scenarios.end() &&
+        std::find(m.faults.begin(), m.faults.end(), outcome.cell_fault) != m.faults.end())
+      return static_cast<int>(i);
+  }
+  return -1;
+}
+
 /// A leaf that pins an axis the run never met (a choice made only under some other
 /// choice) ran as the leaf with that axis at its first option: a note names both.
 std::optional<Diagnostic> unmet_axes(std::uint64_t leaf, const std::vector<stdlib::Axis>& axes,
@@ -301,6 +313,8 @@ int run_test(const Context& context, const ParsedArgs& args) {
   // number modulo `stride` says which load of the spec runs it.
   const std::vector<stdlib::Axis> top_axes = runner->top_axes();
   const std::vector<stdlib::MatrixDecl> matrices = runner->matrices();
+  const std::vector<std::string> first_tests = runner->tests();
+  std::vector<std::string> late_tests;  // registered only by a later load: not run
   std::uint64_t stride = 1;
   for (const auto& axis : top_axes) stride = saturating_product(stride, axis.cardinality);
   if (stride == UINT64_MAX)
@@ -404,6 +418,16 @@ int run_test(const Context& context, const ParsedArgs& args) {
     auto at = t.next.find(top);
     return at == t.next.end() ? top : at->second;
   };
+  // The next leaf of a load to look at after `leaf`: every stride-th one, or with
+  // --test NAME[leaf=N] only N itself (after the load's first leaf, which may have to
+  // find the axes), so that replaying one leaf of a huge plan does not walk it all.
+  auto advance = [&](std::uint64_t leaf) -> std::uint64_t {
+    if (selection.leaf) {
+      std::uint64_t want = *selection.leaf;
+      return want > leaf && want % stride == leaf % stride ? want : UINT64_MAX;
+    }
+    return UINT64_MAX - leaf < stride ? UINT64_MAX : leaf + stride;
+  };
   for (bool again = true; again && !interrupted;) {
     again = false;
     for (std::uint64_t top = 0; top < stride && !interrupted; ++top) {
@@ -422,7 +446,8 @@ int run_test(const Context& context, const ParsedArgs& args) {
       // always runs first: it may have to find the axes).
       bool wanted = false;
       for (const auto& t : tests)
-        for (std::uint64_t leaf = first_leaf(t, top); leaf < t.total && !wanted; leaf += stride)
+        for (std::uint64_t leaf = first_leaf(t, top); leaf < t.total && !wanted;
+             leaf = advance(leaf))
           wanted = (leaf == top && !t.complete) || mine(t, leaf);
       if (!wanted) {
         for (auto& t : tests) t.next[top] = t.total;
@@ -434,15 +459,24 @@ int run_test(const Context& context, const ParsedArgs& args) {
         load_error.clear();
         load_halted = false;
         auto next = make_runner();
+        {
+          // Ctrl-C reaches the new load's top level too.
+          std::lock_guard lock(runner_mutex);
+          current = next.get();
+          if (interrupted) next->interrupt();
+        }
         bool loaded = next->load(load_error, top_pins);
         {
           // The previous runner's services (reuse=True ones included) stop with it.
           std::lock_guard lock(runner_mutex);
           runner = std::move(next);
-          current = runner.get();
-          if (interrupted) runner->interrupt();
         }
         if (loaded) {
+          for (const auto& name : runner->tests())
+            if (selected(name, pattern) &&
+                std::find(first_tests.begin(), first_tests.end(), name) == first_tests.end() &&
+                std::find(late_tests.begin(), late_tests.end(), name) == late_tests.end())
+              late_tests.push_back(name);
           for (const auto& axis : runner->top_axes())
             if (!top_pins.count(axis.name) && std::find(late_top_axes.begin(), late_top_axes.end(),
                                                         axis.name) == late_top_axes.end())
@@ -485,7 +519,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
         bool here = load_error.empty() &&
                     std::find(registered.begin(), registered.end(), t.name) != registered.end();
         std::uint64_t leaf = first_leaf(t, top);
-        for (; leaf < t.total && !interrupted; leaf += stride) {
+        for (; leaf < t.total && !interrupted; leaf = advance(leaf)) {
           if (selection.leaf && *selection.leaf != leaf && leaf != top) continue;
           if (!mine(t, leaf)) {
             // Not ours to report; unless the plan knows every axis, the first leaf of
@@ -527,8 +561,12 @@ int run_test(const Context& context, const ParsedArgs& args) {
           for (std::uint64_t run = 0; run < runs && !interrupted; ++run) {
             TestOutcome outcome = runner->run(t.name, seed + run, t.axes, pins);
             outcome.leaf = leaf;
+            // The table is drawn from the first load's matrices: find the cell's there.
+            if (outcome.matrix >= 0) outcome.matrix = matrix_index(matrices, outcome);
             learn(outcome);
-            if (outcome.verdict != TestOutcome::Verdict::kHalted)
+            // Only a body that ran can say which axes it met.
+            if (outcome.verdict == TestOutcome::Verdict::kPass ||
+                outcome.verdict == TestOutcome::Verdict::kFail)
               if (auto note = unmet_axes(leaf, t.axes, outcome))
                 outcome.diagnostics.push_back(*note);
             if (outcome.axes.empty()) outcome.axes = t.axes;  // halted before meeting them
@@ -564,6 +602,16 @@ int run_test(const Context& context, const ParsedArgs& args) {
                   << " leaf(s); there is no leaf " << *selection.leaf << "\n";
       return kExitUsage;
     }
+  }
+  if (!late_tests.empty()) {
+    std::string names;
+    for (const auto& n : late_tests) names += (names.empty() ? "" : ", ") + n;
+    plan_notes.push_back({"warning", "TESTS_NOT_IN_FIRST_LOAD", "",
+                          "the top level registers tests only under other choices than the "
+                          "first ones: " +
+                              names + "; they were not run",
+                          "register every test whatever the top-level choices are, and let "
+                          "assume() or halt() in its body skip the combinations it does not fit"});
   }
   if (!late_top_axes.empty()) {
     std::string names;

@@ -296,6 +296,36 @@ test("bounded", body = body, timeout = "200ms")
   EXPECT_TRUE(r.out.ends_with("1 passed, 4 failed\n")) << r.out;
 }
 
+TEST(TestCommand, OneLeafOfAHugePlanRunsWithoutWalkingTheOthers) {
+  Spec spec(R"(
+MODE = choose("mode", ["a", "b"])
+def test_grid():
+    for i in range(12):
+        choose("a%d" % i, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    assert_true(True)
+if MODE == "b":
+    test("only_b", body = lambda: None)
+)");
+  auto r = faultbox_test(spec, {"--seed", "1", "--test", "grid[leaf=1999999999999]"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS test_grid[leaf=1999999999999] {mode: \"b\""), std::string::npos)
+      << r.out;
+  // A test that only the second load registers is reported, not silently dropped.
+  Spec late(R"(
+MODE = choose("mode", ["a", "b"])
+def test_x():
+    assert_true(True)
+if MODE == "b":
+    test("only_b", body = lambda: None)
+)");
+  auto warned = faultbox_test(late, {"--seed", "1"});
+  EXPECT_EQ(warned.code, 0) << warned.out << warned.err;
+  EXPECT_NE(warned.out.find("WARNING: [TESTS_NOT_IN_FIRST_LOAD] the top level registers tests "
+                            "only under other choices than the first ones: test_only_b"),
+            std::string::npos)
+      << warned.out;
+}
+
 TEST(TestCommand, ATopLevelAssumeHaltsTheLoadsItExcludes) {
   Spec spec(R"(
 MODE = choose("mode", ["a", "b", "c"])
@@ -355,9 +385,16 @@ def browse():
     return web.main.get(path = "/items")
 fault_matrix(scenarios = [order, browse], faults = [full, slow],
              default_expect = expect_success(), exclude = [(browse, slow)])
+# Every write denied: the answer never leaves, so the step gets status 0 and an error.
+mute = fault_assumption("mute", target = web, write = deny("EPIPE"))
+fault_scenario("mute", scenario = browse, faults = [mute], expect = expect_success())
 )");
   auto all = faultbox_test(whole, {"--seed", "1"});
   EXPECT_EQ(all.code, 2) << all.out << all.err;
+  EXPECT_NE(all.out.find("FAIL test_mute"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("expectation violated: expect_success: the step failed: "),
+            std::string::npos)
+      << all.out;
   EXPECT_NE(all.out.find("Fault matrix: 2 scenarios x 2 faults = 3 cells\n"
                          "          full    slow\n"
                          "  order   FAIL    PASS\n"
