@@ -1,0 +1,414 @@
+#include "proxy/proxy.h"
+
+// Asio's awaitable header uses std::exchange without including <utility> (Boost 1.74).
+#include <utility>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "runtime/rules.h"
+
+namespace fb::proxy {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+/// The first bytes of a message as an event shows them: printable ASCII, others as
+/// \xNN, at most 32 bytes.
+std::string printable(std::string_view bytes) {
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size() && i < 32; ++i) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Manager::Impl {
+  struct Slot {
+    Rule rule;
+    std::uint64_t matches = 0;
+    std::uint64_t fires = 0;
+  };
+  struct Set {
+    RuleSetId id = 0;
+    std::string service, interface;
+    std::vector<Slot> slots;
+  };
+  struct Listener {
+    std::string caller;
+    Upstream upstream;
+    tcp::acceptor acceptor;
+    std::uint16_t port = 0;
+    explicit Listener(asio::io_context& io) : acceptor(io) {}
+  };
+  struct Connection {
+    std::string id;
+    std::string caller;
+    Upstream upstream;
+    tcp::socket client, server;
+    std::uint64_t c2s = 0, s2c = 0;
+    int pumps = 2;
+    std::string reason;  // why it ended, set by whoever ended it first
+    Connection(asio::io_context& io, tcp::socket accepted)
+        : client(std::move(accepted)), server(io) {}
+    void end(std::string why) {
+      if (reason.empty()) reason = std::move(why);
+      error_code ignored;
+      client.close(ignored);
+      server.close(ignored);
+    }
+  };
+  /// What the rules decided for a message: delays to wait, then one terminal action
+  /// (or none: forward it). Copies: the sets may be removed while it is carried out.
+  struct Decision {
+    std::vector<Rule> delays;
+    std::optional<Rule> terminal;
+  };
+
+  runtime::EventLog& log;
+  std::atomic<std::uint64_t> seed;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  std::thread thread;
+
+  mutable std::mutex mutex;  // listeners, sets, retired, counters
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Listener>> listeners;
+  std::vector<std::shared_ptr<Set>> sets;  // install order
+  std::map<RuleSetId, std::vector<runtime::RuleHits>> retired;
+  RuleSetId next_set = 1;
+  std::uint64_t next_connection = 1;
+  std::set<std::shared_ptr<Connection>> connections;  // the io thread's only
+
+  Impl(runtime::EventLog& l, std::uint64_t s) : log(l), seed(s) {
+    thread = std::thread([this] { io.run(); });
+  }
+
+  ~Impl() {
+    run_on_io([this] {
+      for (auto& [key, listener] : listeners) {
+        error_code ignored;
+        listener->acceptor.close(ignored);
+      }
+      for (const auto& c : connections) c->end("closed");
+    });
+    work.reset();
+    io.stop();
+    thread.join();
+  }
+
+  /// Runs `fn` on the io thread and waits for it.
+  template <typename Fn>
+  void run_on_io(Fn fn) {
+    std::promise<void> done;
+    asio::post(io, [&] {
+      fn();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+  void event(const std::string& service, std::string type, runtime::EventLog::Fields fields) {
+    log.append(std::move(type), service, std::move(fields));
+  }
+
+  /// The rules of the interface that fire for this connection's first bytes (tcp:
+  /// `method=` is a byte prefix of the first chunk, the other matchers do not apply).
+  Decision decide_tcp(const Connection& c, std::string_view first) {
+    Decision d;
+    std::lock_guard lock(mutex);
+    for (auto set = sets.rbegin(); set != sets.rend() && !d.terminal; ++set) {
+      if ((*set)->service != c.upstream.service || (*set)->interface != c.upstream.interface)
+        continue;
+      for (auto& slot : (*set)->slots) {
+        const Rule& r = slot.rule;
+        if (!r.source.empty() && r.source != c.caller) continue;
+        if (!first.starts_with(r.method)) continue;
+        std::uint64_t n = ++slot.matches;
+        if (r.nth && n != r.nth) continue;
+        if (r.after && n <= r.after) continue;
+        if (r.probability < 1.0 &&
+            runtime::draw(seed.load(), c.upstream.service, r.text, n) >= r.probability)
+          continue;
+        ++slot.fires;
+        if (r.action == Rule::Action::kDelay) {
+          d.delays.push_back(r);
+          continue;  // delays stack; later rules still decide
+        }
+        if (r.action == Rule::Action::kDrop || r.action == Rule::Action::kRespond) {
+          d.terminal = r;
+          break;
+        }
+        // error and duplicate mean nothing to a byte stream: they fall through.
+      }
+    }
+    return d;
+  }
+
+  void fired(const Connection& c, const Rule& rule, std::string_view first,
+             runtime::EventLog::Fields extra) {
+    runtime::EventLog::Fields fields{{"interface", c.upstream.interface},
+                                     {"protocol", c.upstream.protocol},
+                                     {"action", std::string(action_name(rule.action))},
+                                     {"rule", rule.text},
+                                     {"caller", c.caller},
+                                     {"conn_id", c.id},
+                                     {"first_bytes", printable(first)}};
+    if (!rule.label.empty()) fields.emplace_back("label", rule.label);
+    for (auto& f : extra) fields.push_back(std::move(f));
+    event(c.upstream.service, "proxy", std::move(fields));
+  }
+
+  awaitable<void> accept_loop(std::shared_ptr<Listener> l) {
+    for (;;) {
+      error_code ec;
+      tcp::socket socket =
+          co_await l->acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !l->acceptor.is_open()) co_return;
+      if (ec) continue;  // EMFILE and the like: this connection is lost, not the proxy
+      auto c = std::make_shared<Connection>(io, std::move(socket));
+      char id[16];
+      std::snprintf(id, sizeof id, "%08llx", static_cast<unsigned long long>(next_connection++));
+      c->id = id;
+      c->caller = l->caller;
+      c->upstream = l->upstream;
+      connections.insert(c);
+      asio::co_spawn(io, relay(c), asio::detached);
+    }
+  }
+
+  void finish_pump(const std::shared_ptr<Connection>& c) {
+    if (--c->pumps > 0) return;
+    c->end("");
+    event(c->upstream.service, "proxy_conn_close",
+          {{"interface", c->upstream.interface},
+           {"conn_id", c->id},
+           {"bytes_c2s", static_cast<std::int64_t>(c->c2s)},
+           {"bytes_s2c", static_cast<std::int64_t>(c->s2c)},
+           {"reason", c->reason.empty() ? std::string("closed") : c->reason}});
+    connections.erase(c);
+  }
+
+  awaitable<void> relay(std::shared_ptr<Connection> c) {
+    error_code ec;
+    tcp::endpoint target(asio::ip::make_address(c->upstream.host, ec), c->upstream.port);
+    if (!ec) co_await c->server.async_connect(target, asio::redirect_error(use_awaitable, ec));
+    event(c->upstream.service, "proxy_conn_open",
+          {{"interface", c->upstream.interface},
+           {"protocol", c->upstream.protocol},
+           {"caller", c->caller},
+           {"conn_id", c->id}});
+    if (ec) {
+      // The caller sees its connection closed, as it would if the service were down.
+      c->end("connect_error: " + ec.message());
+      c->pumps = 1;
+      finish_pump(c);
+      co_return;
+    }
+    asio::co_spawn(io, server_to_client(c), asio::detached);
+    co_await client_to_server(c);
+  }
+
+  awaitable<void> client_to_server(std::shared_ptr<Connection> c) {
+    std::array<char, 16384> buffer;
+    bool first = true;
+    for (;;) {
+      error_code ec;
+      std::size_t n = co_await c->client.async_read_some(asio::buffer(buffer),
+                                                         asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::eof) {
+          // Half-close: the server sees the end of the request and may still answer.
+          error_code ignored;
+          c->server.shutdown(tcp::socket::shutdown_send, ignored);
+          if (c->reason.empty()) c->reason = "client_eof";
+        } else {
+          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        }
+        break;
+      }
+      std::string_view chunk(buffer.data(), n);
+      if (first) {
+        first = false;
+        Decision d = decide_tcp(*c, chunk);
+        bool stop = false;
+        for (const Rule& delay : d.delays) {
+          fired(
+              *c, delay, chunk,
+              {{"delay_ms",
+                static_cast<std::int64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(delay.delay).count())}});
+          asio::steady_timer timer(io, delay.delay);
+          co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+          if (!c->client.is_open()) stop = true;
+        }
+        if (stop) break;
+        if (d.terminal && d.terminal->action == Rule::Action::kDrop) {
+          fired(*c, *d.terminal, chunk, {{"size", static_cast<std::int64_t>(n)}});
+          c->end("rule_drop");
+          break;
+        }
+        if (d.terminal && d.terminal->action == Rule::Action::kRespond) {
+          const std::string body = d.terminal->body;
+          fired(*c, *d.terminal, chunk, {{"body_size", static_cast<std::int64_t>(body.size())}});
+          co_await asio::async_write(c->client, asio::buffer(body),
+                                     asio::redirect_error(use_awaitable, ec));
+          c->s2c += ec ? 0 : body.size();
+          c->end("rule_respond");
+          break;
+        }
+      }
+      co_await asio::async_write(c->server, asio::buffer(buffer.data(), n),
+                                 asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        break;
+      }
+      c->c2s += n;
+    }
+    finish_pump(c);
+  }
+
+  awaitable<void> server_to_client(std::shared_ptr<Connection> c) {
+    std::array<char, 16384> buffer;
+    for (;;) {
+      error_code ec;
+      std::size_t n = co_await c->server.async_read_some(asio::buffer(buffer),
+                                                         asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::eof) {
+          error_code ignored;
+          c->client.shutdown(tcp::socket::shutdown_send, ignored);
+          if (c->reason.empty()) c->reason = "server_eof";
+        } else {
+          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        }
+        break;
+      }
+      co_await asio::async_write(c->client, asio::buffer(buffer.data(), n),
+                                 asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        break;
+      }
+      c->s2c += n;
+    }
+    finish_pump(c);
+  }
+};
+
+Manager::Manager(runtime::EventLog& log, std::uint64_t seed)
+    : impl_(std::make_unique<Impl>(log, seed)) {}
+
+Manager::~Manager() = default;
+
+std::optional<std::uint16_t> Manager::listen(const std::string& caller, const Upstream& upstream,
+                                             std::string& error) {
+  std::lock_guard lock(impl_->mutex);
+  auto key = std::make_pair(caller, upstream.service + ":" + upstream.interface);
+  if (auto it = impl_->listeners.find(key); it != impl_->listeners.end()) return it->second->port;
+  auto l = std::make_shared<Impl::Listener>(impl_->io);
+  l->caller = caller;
+  l->upstream = upstream;
+  error_code ec;
+  tcp::endpoint any(asio::ip::make_address("127.0.0.1"), 0);
+  l->acceptor.open(any.protocol(), ec);
+  if (!ec) l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) l->acceptor.bind(any, ec);
+  if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "proxy for " + upstream.service + "." + upstream.interface + ": " + ec.message();
+    return std::nullopt;
+  }
+  l->port = l->acceptor.local_endpoint(ec).port();
+  impl_->listeners.emplace(key, l);
+  asio::co_spawn(impl_->io, impl_->accept_loop(l), asio::detached);
+  return l->port;
+}
+
+RuleSetId Manager::install(const std::string& service, const std::string& interface,
+                           std::vector<Rule> rules) {
+  auto set = std::make_shared<Impl::Set>();
+  set->service = service;
+  set->interface = interface;
+  for (auto& r : rules) set->slots.push_back({std::move(r), 0, 0});
+  std::lock_guard lock(impl_->mutex);
+  set->id = impl_->next_set++;
+  impl_->sets.push_back(set);
+  return set->id;
+}
+
+bool Manager::remove(RuleSetId id) {
+  std::lock_guard lock(impl_->mutex);
+  auto it = std::find_if(impl_->sets.begin(), impl_->sets.end(),
+                         [&](const auto& s) { return s->id == id; });
+  if (it == impl_->sets.end()) return false;
+  std::vector<runtime::RuleHits> counts;
+  for (const auto& slot : (*it)->slots)
+    counts.push_back({slot.rule.text, slot.matches, slot.fires});
+  impl_->retired[id] = std::move(counts);
+  impl_->sets.erase(it);
+  return true;
+}
+
+std::vector<runtime::RuleHits> Manager::hits(RuleSetId id) const {
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& s : impl_->sets) {
+    if (s->id != id) continue;
+    std::vector<runtime::RuleHits> counts;
+    for (const auto& slot : s->slots) counts.push_back({slot.rule.text, slot.matches, slot.fires});
+    return counts;
+  }
+  auto it = impl_->retired.find(id);
+  return it == impl_->retired.end() ? std::vector<runtime::RuleHits>{} : it->second;
+}
+
+void Manager::close_service(const std::string& service) {
+  impl_->run_on_io([&] {
+    std::lock_guard lock(impl_->mutex);
+    for (auto it = impl_->listeners.begin(); it != impl_->listeners.end();) {
+      if (it->second->upstream.service != service) {
+        ++it;
+        continue;
+      }
+      error_code ignored;
+      it->second->acceptor.close(ignored);  // its accept loop holds it until it ends
+      it = impl_->listeners.erase(it);
+    }
+    for (const auto& c : impl_->connections)
+      if (c->upstream.service == service) c->end("closed");
+  });
+}
+
+void Manager::set_seed(std::uint64_t seed) { impl_->seed.store(seed); }
+
+}  // namespace fb::proxy

@@ -1,0 +1,333 @@
+// The proxy core with real sockets: the HTTP probe program as the upstream service, a
+// plain socket client as the caller, rules installed and removed while it runs.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "proxy/proxy.h"
+
+extern char** environ;
+
+namespace fb::proxy {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A connected socket to 127.0.0.1:port with 5 s read/write timeouts, or -1.
+int dial(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// Sends `request` and reads until the other side closes.
+std::string round_trip(std::uint16_t port, const std::string& request) {
+  int fd = dial(port);
+  if (fd < 0) return "<connect failed>";
+  (void)!::write(fd, request.data(), request.size());
+  std::string out;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) out.append(buffer, n);
+  ::close(fd);
+  return out;
+}
+
+std::string get(std::uint16_t port, const std::string& path) {
+  return round_trip(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+/// The HTTP probe on a port of its own, stopped with the fixture.
+class ProbeService {
+ public:
+  explicit ProbeService(std::uint16_t port) : port_(port) {
+    std::string p = std::to_string(port);
+    std::vector<std::string> args{FB_SUT_PROBE, "http", p};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::posix_spawn(&pid_, FB_SUT_PROBE, nullptr, nullptr, argv.data(), environ);
+    for (int i = 0; i < 500; ++i) {  // until it listens
+      int fd = dial(port);
+      if (fd >= 0) {
+        ::close(fd);
+        break;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  ~ProbeService() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::uint16_t port_;
+  pid_t pid_ = -1;
+};
+
+Upstream web(std::uint16_t port) { return {"web", "main", "tcp", "127.0.0.1", port}; }
+
+std::vector<runtime::Event> of_type(runtime::EventLog& log, const std::string& type) {
+  std::vector<runtime::Event> out;
+  for (auto& e : log.snapshot())
+    if (e.type == type) out.push_back(e);
+  return out;
+}
+
+/// Waits until the log has `n` events of `type` (connection events come from the
+/// proxy's thread just after the client sees the close).
+void await_events(runtime::EventLog& log, const std::string& type, std::size_t n) {
+  for (int i = 0; i < 500 && of_type(log, type).size() < n; ++i) std::this_thread::sleep_for(10ms);
+}
+
+TEST(Proxy, RelaysBothWaysAndRecordsTheConnection) {
+  ProbeService probe(18251);
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", web(probe.port()), error);
+  ASSERT_TRUE(port) << error;
+  EXPECT_NE(*port, probe.port());
+  std::string direct = get(probe.port(), "/health");
+  std::string proxied = get(*port, "/health");
+  EXPECT_EQ(proxied, direct);
+  EXPECT_NE(proxied.find("200 OK"), std::string::npos) << proxied;
+  EXPECT_EQ(proxies.listen("test", web(probe.port()), error), port) << "one listener per edge";
+
+  await_events(log, "proxy_conn_close", 1);
+  auto opened = of_type(log, "proxy_conn_open");
+  auto closed = of_type(log, "proxy_conn_close");
+  ASSERT_EQ(opened.size(), 1u);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(opened[0].service, "web");
+  EXPECT_EQ(opened[0].text("caller"), "test");
+  EXPECT_EQ(opened[0].text("conn_id"), closed[0].text("conn_id"));
+  EXPECT_EQ(closed[0].text("bytes_c2s"),
+            std::to_string(std::string("GET /health HTTP/1.1\r\nHost: x\r\n\r\n").size()));
+  EXPECT_EQ(closed[0].text("bytes_s2c"), std::to_string(direct.size()));
+  EXPECT_EQ(closed[0].text("reason"), "server_eof");
+}
+
+TEST(Proxy, TcpRulesDecideOnTheFirstBytesOfEachConnection) {
+  ProbeService probe(18252);
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", web(probe.port()), error);
+  ASSERT_TRUE(port) << error;
+
+  Rule drop;
+  drop.action = Rule::Action::kDrop;
+  drop.method = "GET /orders";
+  drop.text = "drop(method=\"GET /orders\")";
+  auto set = proxies.install("web", "main", {drop});
+  EXPECT_EQ(get(*port, "/orders/1"), "") << "dropped: closed without an answer";
+  EXPECT_NE(get(*port, "/health").find("200 OK"), std::string::npos) << "other requests pass";
+  auto counts = proxies.hits(set);
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].matches, 1u);
+  EXPECT_EQ(counts[0].fires, 1u);
+
+  // A window inside: respond wins while it is installed, the drop returns after.
+  Rule respond;
+  respond.action = Rule::Action::kRespond;
+  respond.body = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+  respond.text = "response(status=503)";
+  auto inner = proxies.install("web", "main", {respond});
+  EXPECT_EQ(get(*port, "/orders/2"), respond.body);
+  EXPECT_TRUE(proxies.remove(inner));
+  EXPECT_FALSE(proxies.remove(inner));
+  EXPECT_EQ(get(*port, "/orders/3"), "");
+  EXPECT_EQ(proxies.hits(inner).size(), 1u) << "counters outlive the set";
+  EXPECT_TRUE(proxies.remove(set));
+  EXPECT_NE(get(*port, "/orders/4").find("200 OK"), std::string::npos) << "pass-through again";
+
+  await_events(log, "proxy_conn_close", 5);
+  auto fired = of_type(log, "proxy");
+  ASSERT_EQ(fired.size(), 3u);
+  EXPECT_EQ(fired[0].text("action"), "drop");
+  EXPECT_EQ(fired[0].text("first_bytes"), "GET /orders/1 HTTP/1.1\\x0d\\x0aHost: x\\x0d")
+      << "32 bytes at most";
+  EXPECT_EQ(fired[1].text("action"), "respond");
+  std::vector<std::string> reasons;
+  for (const auto& e : of_type(log, "proxy_conn_close")) reasons.push_back(e.text("reason"));
+  EXPECT_EQ(reasons[0], "rule_drop");
+  EXPECT_EQ(reasons[2], "rule_respond");
+}
+
+TEST(Proxy, DelaysHoldTheFirstBytesAndNthSelectsAMatch) {
+  ProbeService probe(18253);
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", web(probe.port()), error);
+  ASSERT_TRUE(port) << error;
+  Rule slow;
+  slow.action = Rule::Action::kDelay;
+  slow.delay = 300ms;
+  slow.nth = 2;
+  slow.text = "delay(delay=\"300ms\", nth=2)";
+  proxies.install("web", "main", {slow});
+  auto timed = [&] {
+    auto start = std::chrono::steady_clock::now();
+    std::string reply = get(*port, "/health");
+    EXPECT_NE(reply.find("200 OK"), std::string::npos);
+    return std::chrono::steady_clock::now() - start;
+  };
+  timed();
+  EXPECT_GE(timed(), 300ms) << "the second connection is held";
+  await_events(log, "proxy", 1);
+  auto fired = of_type(log, "proxy");
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].text("delay_ms"), "300");
+}
+
+TEST(Proxy, SourceLimitsARuleToOneCallersEdge) {
+  ProbeService probe(18254);
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto from_test = proxies.listen("test", web(probe.port()), error);
+  auto from_api = proxies.listen("api", web(probe.port()), error);
+  ASSERT_TRUE(from_test && from_api) << error;
+  EXPECT_NE(*from_test, *from_api);
+  Rule drop;
+  drop.action = Rule::Action::kDrop;
+  drop.source = "api";
+  drop.text = "drop()";
+  proxies.install("web", "main", {drop});
+  EXPECT_EQ(get(*from_api, "/x"), "");
+  EXPECT_NE(get(*from_test, "/x").find("200 OK"), std::string::npos);
+}
+
+TEST(Proxy, AServiceThatIsDownClosesTheCallersConnectionOnly) {
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", web(18255), error);  // nothing listens there
+  ASSERT_TRUE(port) << error;
+  EXPECT_EQ(get(*port, "/"), "");
+  await_events(log, "proxy_conn_close", 1);
+  auto closed = of_type(log, "proxy_conn_close");
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_TRUE(closed[0].text("reason").starts_with("connect_error")) << closed[0].text("reason");
+  // The proxy still serves once the service is up.
+  ProbeService probe(18255);
+  EXPECT_NE(get(*port, "/health").find("200 OK"), std::string::npos);
+}
+
+TEST(Proxy, ServerSpeaksFirstAndHalfClosesPassThrough) {
+  // A server that greets before the client says anything, then echoes until EOF.
+  int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(server, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ::listen(server, 4);
+  socklen_t len = sizeof a;
+  ::getsockname(server, reinterpret_cast<sockaddr*>(&a), &len);
+  std::uint16_t server_port = ntohs(a.sin_port);
+  std::thread echo([server] {
+    int c = ::accept(server, nullptr, nullptr);
+    (void)!::write(c, "HELLO\n", 6);
+    char buffer[256];
+    for (ssize_t n; (n = ::read(c, buffer, sizeof buffer)) > 0;) (void)!::write(c, buffer, n);
+    (void)!::write(c, "BYE\n", 4);  // after the client's EOF: the half-close went through
+    ::close(c);
+  });
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", {"greeter", "main", "tcp", "127.0.0.1", server_port}, error);
+  ASSERT_TRUE(port) << error;
+  int fd = dial(*port);
+  ASSERT_GE(fd, 0);
+  char greeting[6] = {};
+  ASSERT_EQ(::read(fd, greeting, sizeof greeting), 6) << "the greeting needs no client bytes";
+  EXPECT_EQ(std::string(greeting, 6), "HELLO\n");
+  (void)!::write(fd, "ping\n", 5);
+  ::shutdown(fd, SHUT_WR);
+  std::string rest;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) rest.append(buffer, n);
+  EXPECT_EQ(rest, "ping\nBYE\n");
+  ::close(fd);
+  echo.join();
+  ::close(server);
+}
+
+TEST(Proxy, ManyConcurrentConnectionsAndClosingAService) {
+  ProbeService probe(18256);
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", web(probe.port()), error);
+  ASSERT_TRUE(port) << error;
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 40; ++i)
+    clients.emplace_back([&] {
+      if (get(*port, "/health").find("200 OK") != std::string::npos) ++ok;
+    });
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(ok.load(), 40);
+  // A held connection is cut when its service's proxies close, and the port is freed.
+  int held = dial(*port);
+  ASSERT_GE(held, 0);
+  proxies.close_service("web");
+  char byte;
+  EXPECT_LE(::read(held, &byte, 1), 0);
+  ::close(held);
+  EXPECT_EQ(dial(*port), -1) << "nothing listens there any more";
+  auto again = proxies.listen("test", web(probe.port()), error);
+  ASSERT_TRUE(again) << error;
+  EXPECT_NE(get(*again, "/health").find("200 OK"), std::string::npos);
+}
+
+TEST(ProxyGlob, FollowsTheReferenceSemantics) {
+  EXPECT_TRUE(glob_match("", "anything"));
+  EXPECT_TRUE(glob_match("GET", "get")) << "no '*': case-insensitive exact";
+  EXPECT_FALSE(glob_match("GET", "GETS"));
+  EXPECT_TRUE(glob_match("/api/*", "/api/v1")) << "one segment";
+  EXPECT_TRUE(glob_match("/api/*", "/api/v1/orders")) << "a trailing '*' also tests a prefix";
+  EXPECT_TRUE(glob_match("*", "/a/b"));
+  EXPECT_TRUE(glob_match("*.wal", "/data/x.wal")) << "a leading '*' also tests a suffix";
+  EXPECT_TRUE(glob_match("INSERT*", "INSERT INTO t VALUES (1)"));
+  EXPECT_FALSE(glob_match("insert*", "INSERT INTO t")) << "with '*': case-sensitive";
+  EXPECT_FALSE(glob_match("/o?ders", "/orders")) << "without '*', '?' is itself";
+  EXPECT_TRUE(glob_match("/o?ders*", "/orders"));
+  EXPECT_FALSE(glob_match("/o?ders*", "/orders/1")) << "the prefix fallback is literal";
+  EXPECT_FALSE(glob_match("/a?b*", "/a/b")) << "'?' does not match '/'";
+  EXPECT_TRUE(glob_match("/v[0-9]/*", "/v2/x"));
+  EXPECT_FALSE(glob_match("/v[^0-9]/x*", "/v2/x"));
+  EXPECT_TRUE(glob_match("/api/**", "/api/v1")) << "'**' is '*' here, as in the reference";
+  EXPECT_FALSE(glob_match("/x/[a-*", "/x/b")) << "a malformed class matches nothing exactly";
+  EXPECT_TRUE(glob_match("/x/[a-*", "/x/[a-zz")) << "but still tests as a prefix";
+}
+
+}  // namespace
+}  // namespace fb::proxy
