@@ -228,7 +228,10 @@ struct Manager::Impl {
            {"caller", c->caller},
            {"conn_id", c->id}});
     if (ec) {
-      // The caller sees its connection closed, as it would if the service were down.
+      // The caller's connection is reset, as a connection to a port nobody listens on
+      // would be refused.
+      error_code ignored;
+      c->client.set_option(asio::socket_base::linger(true, 0), ignored);
       c->end("connect_error: " + ec.message());
       c->pumps = 1;
       finish_pump(c);
@@ -404,6 +407,13 @@ void Manager::close_service(const std::string& service) {
       it->second->acceptor.close(ignored);  // its accept loop holds it until it ends
       it = impl_->listeners.erase(it);
     }
+    for (const auto& c : impl_->connections)
+      if (c->upstream.service == service) c->end("closed");
+  });
+}
+
+void Manager::cut(const std::string& service) {
+  impl_->run_on_io([&] {
     for (const auto& c : impl_->connections)
       if (c->upstream.service == service) c->end("closed");
   });

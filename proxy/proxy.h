@@ -57,9 +57,11 @@ class Manager {
   /// The counters of each rule of a set, installed or removed, in rule order.
   std::vector<runtime::RuleHits> hits(RuleSetId set) const;
 
-  /// Closes the listeners and connections of a service (it stopped: the next start
-  /// gets new ones).
+  /// Closes the listeners and connections of a service.
   void close_service(const std::string& service);
+  /// Closes the connections to a service and keeps its listeners (it stopped and will
+  /// start again on the same ports).
+  void cut(const std::string& service);
   void set_seed(std::uint64_t seed);
 
  private:

@@ -46,21 +46,17 @@ const ServiceDecl* Session::find(std::string_view name) const {
   return nullptr;
 }
 
-namespace {
-
-std::string upper(std::string_view s) {
+std::string env_name(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 
-}  // namespace
-
 std::vector<std::pair<std::string, std::string>> Session::wiring() const {
   std::vector<std::pair<std::string, std::string>> env;
   for (const auto& s : services) {
     for (const auto& i : s.interfaces) {
-      std::string prefix = "FAULTBOX_" + upper(s.name) + "_" + upper(i.name) + "_";
+      std::string prefix = "FAULTBOX_" + env_name(s.name) + "_" + env_name(i.name) + "_";
       std::string port = std::to_string(i.port);
       env.emplace_back(prefix + "HOST", "localhost");
       env.emplace_back(prefix + "PORT", port);

@@ -52,6 +52,9 @@ struct ServiceDecl {
   const InterfaceDecl* find_interface(std::string_view wanted) const;
 };
 
+/// A name as the FAULTBOX_<SVC>_<IFACE>_* variables spell it: upper-cased, dashes kept.
+std::string env_name(std::string_view name);
+
 /// Fails `t` with `message` as the assertion `fn`, so that the report can tell an
 /// assertion failure from any other error in a test body.
 bool fail_assertion(vm::Thread& t, std::string_view fn, std::string message);
@@ -109,6 +112,10 @@ class Session {
   struct Run {
     runtime::EventLog* log = nullptr;
     runtime::Supervisor* supervisor = nullptr;
+    /// The test driver's proxy port for each "service.interface": steps dial it, so
+    /// protocol faults reach the test's own traffic too. An interface without one is
+    /// dialled directly.
+    std::map<std::string, int, std::less<>> step_ports;
     std::map<std::string, runtime::TargetId, std::less<>> targets;
     int assertions = 0;            // assert_* calls made, passing or not
     std::string failed_assertion;  // the assert_* that failed the body, if one did

@@ -124,6 +124,17 @@ runtime::EventLog* step_log(Thread& t) {
   return session && session->run ? session->run->log : nullptr;
 }
 
+/// The port a step dials: the test driver's proxy for the interface when the runner
+/// started one, else the interface itself.
+int step_port(Thread& t, const std::string& service, const InterfaceDecl& iface) {
+  Session* session = Session::of(t);
+  if (session && session->run) {
+    auto it = session->run->step_ports.find(service + "." + iface.name);
+    if (it != session->run->step_ports.end()) return it->second;
+  }
+  return iface.port;
+}
+
 /// step_send in the test lane, then the request reaches the service.
 void record_send(runtime::EventLog* log, const std::string& service, const std::string& iface,
                  std::string protocol, std::string method, runtime::EventLog::Fields extra = {}) {
@@ -204,6 +215,7 @@ bool http_step(Thread& t, const Value& self, Args& a, Value& r) {
   std::string method_upper = step->method;
   for (char& c : method_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   runtime::EventLog* log = step_log(t);
+  int port = step_port(t, ref.service, ref.decl);
   StepTurn turn(t.cancelled);  // in an ordered parallel() branch, wait for this step's turn
   record_send(log, ref.service, ref.decl.name, "http", step->method, {{"path", path_text}});
   auto started = Clock::now();
@@ -211,11 +223,10 @@ bool http_step(Thread& t, const Value& self, Args& a, Value& r) {
   HttpResponse response;
   {
     VmUnlocked unlocked;  // other branches run while this one waits on the network
-    response = turn.ok()
-                   ? http_request(method_upper,
-                                  "http://localhost:" + std::to_string(ref.decl.port) + path_text,
-                                  body_text, header_list, limit)
-                   : HttpResponse{0, "", {}, "cancelled"};
+    response = turn.ok() ? http_request(method_upper,
+                                        "http://localhost:" + std::to_string(port) + path_text,
+                                        body_text, header_list, limit)
+                         : HttpResponse{0, "", {}, "cancelled"};
   }
   auto* value = new ResponseValue();
   r = Value::adopt(value);
@@ -289,6 +300,7 @@ bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
   std::string line = vm::str(data);
   if (!line.ends_with("\n")) line += "\n";
   runtime::EventLog* log = step_log(t);
+  int port = step_port(t, ref.service, ref.decl);
   StepTurn turn(t.cancelled);  // in an ordered parallel() branch, wait for this step's turn
   record_send(log, ref.service, ref.decl.name, "tcp", "send");
   auto started = Clock::now();
@@ -297,7 +309,7 @@ bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
   CancelScope scope(&t.cancelled);
   {
     VmUnlocked unlocked;  // other branches run while this one waits on the network
-    if (error.empty()) exchange_line(ref.decl.port, line, error, reply);
+    if (error.empty()) exchange_line(port, line, error, reply);
   }
   reply = reply.substr(0, reply.find('\n'));
   while (!reply.empty() && (reply.back() == '\r' || reply.back() == ' ')) reply.pop_back();

@@ -153,6 +153,28 @@ bool TestRunner::load(std::string& error, const Pins& top_pins) {
 
 namespace {
 
+/// `value` with every "localhost:<from>" and "127.0.0.1:<from>" (not followed by
+/// another digit) naming "127.0.0.1:<to>" instead: a service's own settings that point
+/// at another service go through its proxy.
+std::string rewire(std::string value, int from, int to) {
+  std::string port = std::to_string(from);
+  for (std::string host : {"localhost:", "127.0.0.1:"}) {
+    std::string needle = host + port;
+    for (std::size_t at = value.find(needle); at != std::string::npos;
+         at = value.find(needle, at)) {
+      std::size_t end = at + needle.size();
+      if (end < value.size() && std::isdigit(static_cast<unsigned char>(value[end]))) {
+        at = end;
+        continue;
+      }
+      std::string replacement = "127.0.0.1:" + std::to_string(to);
+      value.replace(at, needle.size(), replacement);
+      at += replacement.size();
+    }
+  }
+  return value;
+}
+
 /// The last lines of a log file, for a report.
 std::string tail(const std::string& path, std::size_t lines = 20) {
   std::ifstream in(path);
@@ -413,11 +435,13 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
   if (!supervisor_) {
     log_ = std::make_unique<runtime::EventLog>();
     supervisor_ = std::make_unique<runtime::Supervisor>(*log_, seed);
+    proxies_ = std::make_unique<proxy::Manager>(*log_, seed);
   }
   runtime::EventLog& log = *log_;
   runtime::Supervisor& supervisor = *supervisor_;
   log.clear();
   supervisor.set_seed(seed);
+  proxies_->set_seed(seed);
   std::string dir = log_dir_ + "/" + name;
   std::error_code ec;
   fs::remove_all(dir, ec);  // this run's output only
@@ -455,11 +479,27 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       outcome.code = std::move(code);
       outcome.reason = std::move(reason);
     };
+    // The proxies: one listener per caller and interface, the test's own first.
+    auto proxy_port = [&](const std::string& caller, const stdlib::ServiceDecl& to,
+                          const stdlib::InterfaceDecl& iface) -> std::optional<int> {
+      std::string why;
+      auto port = proxies_->listen(caller,
+                                   {to.name, iface.name, iface.protocol, "127.0.0.1",
+                                    static_cast<std::uint16_t>(iface.port)},
+                                   why);
+      if (!port) error_out("PROXY_FAILED", why);
+      return port;
+    };
+    bool up = true;
+    for (const stdlib::ServiceDecl* service : order_)
+      for (const auto& iface : service->interfaces)
+        if (auto port = proxy_port("test", *service, iface))
+          state.step_ports[service->name + "." + iface.name] = *port;
+        else
+          up = false;
     // Start every service, dependencies first.
     std::vector<std::string> base_env;
     for (char** e = environ; e && *e; ++e) base_env.emplace_back(*e);
-    auto wiring = session_.wiring();
-    bool up = true;
     for (const stdlib::ServiceDecl* service : order_) {
       if (auto kept = reused_.find(service->name); kept != reused_.end()) {
         if (!supervisor.wait_for(kept->second, 0ms)) {
@@ -484,8 +524,36 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       runtime::LaunchSpec spec;
       spec.binary = service->binary;
       spec.args = service->args;
-      std::vector<std::pair<std::string, std::string>> settings = wiring;
-      settings.insert(settings.end(), service->env.begin(), service->env.end());
+      // The service reaches every other service through its own proxies: the wiring
+      // variables name them, and so do addresses of their ports in its declared env.
+      std::vector<std::pair<std::string, std::string>> settings;
+      std::vector<std::pair<int, int>> rewired;  // declared port -> proxy port
+      for (const auto& other : session_.services) {
+        for (const auto& iface : other.interfaces) {
+          std::string prefix =
+              "FAULTBOX_" + stdlib::env_name(other.name) + "_" + stdlib::env_name(iface.name) + "_";
+          int port = iface.port;
+          std::string host = "localhost";
+          if (other.name != service->name) {
+            auto proxied = proxy_port(service->name, other, iface);
+            if (!proxied) break;
+            port = *proxied;
+            host = "127.0.0.1";
+            rewired.emplace_back(iface.port, port);
+          }
+          settings.emplace_back(prefix + "HOST", host);
+          settings.emplace_back(prefix + "PORT", std::to_string(port));
+          settings.emplace_back(prefix + "ADDR", host + ":" + std::to_string(port));
+        }
+      }
+      if (outcome.verdict == TestOutcome::Verdict::kError) {
+        up = false;
+        break;
+      }
+      for (auto [key, value] : service->env) {
+        for (auto [from, to] : rewired) value = rewire(value, from, to);
+        settings.emplace_back(key, value);
+      }
       spec.env = base_env;
       for (const auto& [key, value] : settings) {
         std::string prefix = key + "=";
@@ -715,6 +783,8 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       if (!reused_.count(service)) supervisor.stop(id, 2000ms);
     for (const auto& [service, id] : state.targets)
       if (!reused_.count(service)) supervisor.wait(id);
+    for (const auto& [service, id] : state.targets)
+      if (!reused_.count(service)) proxies_->cut(service);
     outcome.faults = fault_hits(state, supervisor);
     // The top level's axes are the test's first ones, whether or not the body met them.
     outcome.axes = top_.axes;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "compiler/plan.h"
+#include "proxy/proxy.h"
 #include "runtime/event_log.h"
 #include "runtime/supervisor.h"
 #include "stdlib/session.h"
@@ -154,6 +155,10 @@ class TestRunner {
   std::unique_ptr<ModuleLoader> loader_;
   std::unique_ptr<runtime::EventLog> log_;
   std::unique_ptr<runtime::Supervisor> supervisor_;
+  /// Every connection to a service goes through a proxy for its caller's edge: another
+  /// service (wired through its env) or the test's steps. Listeners live for the run,
+  /// so a reused service's env stays right; connections are cut when a service stops.
+  std::unique_ptr<proxy::Manager> proxies_;
   std::map<std::string, runtime::TargetId, std::less<>> reused_;  // reuse=True, running
   std::shared_ptr<vm::Program> program_;
   std::vector<std::string> tests_;

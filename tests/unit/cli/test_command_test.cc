@@ -147,6 +147,38 @@ def test_two():
   for (pid_t p : pids) EXPECT_TRUE(::kill(p, 0) != 0 && errno == ESRCH) << "pid " << p << " lives";
 }
 
+TEST(TestCommand, ServicesAndStepsReachEachOtherThroughProxies) {
+  // client notes how it was told to reach web; the test's step to web and client's own
+  // connection to web (through the shell's /dev/tcp) are both seen by web's proxy.
+  Spec spec("web = service('web', '" + probe() + R"(', interface('main', 'http', 18261),
+              args = ['http', '18261'], healthcheck = http('localhost:18261/health'))
+client = service('client', '/bin/bash', interface('main', 'http', 18262),
+    args = ['-c', 'echo $FAULTBOX_WEB_MAIN_ADDR $TARGET $OTHER > wiring; ' +
+                  'exec 3<>/dev/tcp/127.0.0.1/$FAULTBOX_WEB_MAIN_PORT; ' +
+                  'printf "GET /from-client HTTP/1.0\r\n\r\n" >&3; cat <&3 > answer; ' +
+                  'exec )" +
+            probe() + R"( http 18262'],
+    env = {'TARGET': 'http://localhost:18261/x', 'OTHER': 'localhost:182610'},
+    depends_on = [web], healthcheck = http('localhost:18262/health'))
+
+def test_wired():
+    assert_eq(web.main.get(path = "/from-test").status, 200)
+    opened = events(type = "proxy_conn_open", service = "web")
+    assert_eq(sorted([e.caller for e in opened]), ["client", "test"])
+)");
+  auto r = faultbox_test(spec, {"--seed", "1"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  std::istringstream wiring(fb::testing::read_file(spec.file("wiring")));
+  std::string addr, target, other;
+  wiring >> addr >> target >> other;
+  EXPECT_TRUE(addr.starts_with("127.0.0.1:")) << addr;
+  EXPECT_NE(addr, "127.0.0.1:18261") << "the proxy's port, not web's";
+  EXPECT_EQ(target, "http://" + addr + "/x") << "a declared address of web's port is rewired";
+  EXPECT_EQ(other, "localhost:182610") << "another port that starts alike is not";
+  EXPECT_NE(fb::testing::read_file(spec.file("answer")).find("GET /from-client"), std::string::npos)
+      << "the probe echoes the request line: the client's connection went through";
+}
+
 TEST(TestCommand, ReusedServicesStartOnceAndKeepNoRulesBetweenTests) {
   Spec spec(R"(
 svc = service('svc', '/bin/sh', interface('main', 'http', 18241), reuse = True,
