@@ -364,9 +364,15 @@ RuleSetId Manager::install(const std::string& service, const std::string& interf
   set->service = service;
   set->interface = interface;
   for (auto& r : rules) set->slots.push_back({std::move(r), 0, 0});
+  std::string text;
+  for (const auto& slot : set->slots) text += (text.empty() ? "" : ", ") + slot.rule.text;
   std::lock_guard lock(impl_->mutex);
   set->id = impl_->next_set++;
   impl_->sets.push_back(set);
+  impl_->event(service, "fault_applied",
+               {{"interface", interface},
+                {"rule_set", static_cast<std::int64_t>(set->id)},
+                {"rules", text}});
   return set->id;
 }
 
@@ -376,8 +382,18 @@ bool Manager::remove(RuleSetId id) {
                          [&](const auto& s) { return s->id == id; });
   if (it == impl_->sets.end()) return false;
   std::vector<runtime::RuleHits> counts;
-  for (const auto& slot : (*it)->slots)
+  std::string text;
+  std::int64_t fires = 0;
+  for (const auto& slot : (*it)->slots) {
     counts.push_back({slot.rule.text, slot.matches, slot.fires});
+    text += (text.empty() ? "" : ", ") + slot.rule.text;
+    fires += static_cast<std::int64_t>(slot.fires);
+  }
+  impl_->event((*it)->service, "fault_removed",
+               {{"interface", (*it)->interface},
+                {"rule_set", static_cast<std::int64_t>(id)},
+                {"rules", text},
+                {"fires", fires}});
   impl_->retired[id] = std::move(counts);
   impl_->sets.erase(it);
   return true;

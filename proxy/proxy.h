@@ -49,7 +49,9 @@ class Manager {
 
   /// Adds rules for the interface, atomically: a message is decided either entirely
   /// without them or with all of them. Sets installed later are consulted first;
-  /// within a set, rules go in order and the first that fires decides.
+  /// within a set, rules go in order and the first that fires decides. Records
+  /// fault_applied {interface, rules} in the service's lane, and remove() records
+  /// fault_removed {interface, rules, fires}.
   RuleSetId install(const std::string& service, const std::string& interface,
                     std::vector<Rule> rules);
   /// Removes a set. False when it is not installed.

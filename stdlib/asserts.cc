@@ -5,6 +5,7 @@
 #include "stdlib/fanout.h"
 #include "stdlib/faults.h"
 #include "stdlib/parallel.h"
+#include "stdlib/protocol_faults.h"
 #include "stdlib/queries.h"
 #include "stdlib/scenarios.h"
 #include "stdlib/session.h"
@@ -82,6 +83,7 @@ Value lookup(std::string_view name) {
     add_fanout(add);
     add_scenarios(add);
     add_parallel(add);
+    add_protocol_faults(add);
     return m;
   }());
   auto it = table.find(name);

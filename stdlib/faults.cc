@@ -6,6 +6,7 @@
 
 #include "grammar/suggest.h"
 #include "runtime/syscalls.h"
+#include "stdlib/protocol_faults.h"
 #include "stdlib/scenarios.h"
 #include "stdlib/session.h"
 #include "stdlib/topology.h"
@@ -43,6 +44,8 @@ constexpr std::string_view kDefaultTraps[] = {
 constexpr std::string_view kSettleTraps[] = {"write",  "writev",  "pwrite64", "fsync",  "fdatasync",
                                              "openat", "connect", "sendto",   "sendmsg"};
 
+}  // namespace
+
 /// "20%", 20, 0.2 and "0.2" all mean 20%: a number above 1 is a percentage, as in the
 /// reference (so 1 means 100%).
 bool want_probability(Thread& t, std::string_view fn, const Value& v, double& out) {
@@ -70,6 +73,8 @@ bool want_probability(Thread& t, std::string_view fn, const Value& v, double& ou
   out = p;
   return true;
 }
+
+namespace {
 
 /// The keywords deny() and delay() share.
 bool common_options(Thread& t, std::string_view fn, Args& a, FaultValue& value) {
@@ -147,11 +152,8 @@ bool deny_fn(Thread& t, const Value&, Args& a, Value& r) {
 }
 
 bool delay_fn(Thread& t, const Value&, Args& a, Value& r) {
-  if (a.positional.size() != 1)
-    return t.fail(
-        a.positional.empty()
-            ? "delay: protocol delays (delay(delay=..., method=...)) are not supported yet"
-            : "delay: want one duration, like delay(\"500ms\")");
+  if (a.positional.empty()) return protocol_delay(t, a, r);
+  if (a.positional.size() != 1) return t.fail("delay: want one duration, like delay(\"500ms\")");
   if (!a.positional[0].is(vm::Type::kString))
     return t.fail("delay: the duration must be a string like \"500ms\", got " +
                   std::string(vm::type_of(a.positional[0])));
@@ -340,6 +342,9 @@ bool fault_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!a.positional.empty() && a.positional[0].is(vm::Type::kHost) &&
       vm::type_of(a.positional[0]) == "fault_assumption")
     return fault_assumption_window(t, a, r);
+  if (!a.positional.empty() && a.positional[0].is(vm::Type::kHost) &&
+      vm::type_of(a.positional[0]) == "interface_ref")
+    return protocol_fault_window(t, a, r);
   std::string service;
   if (!target_service(t, "fault", a, service)) return false;
   Value run;

@@ -28,6 +28,10 @@ struct FaultValue final : vm::HostObject {
   void repr(std::string& out) const override;
 };
 
+/// A probability= value: 0.2, 20 or "20%" (above 1 is a percentage); false with an
+/// error naming `fn` otherwise.
+bool want_probability(vm::Thread& t, std::string_view fn, const vm::Value& v, double& out);
+
 /// The syscall names fault() and trace() may name: every family and syscall on this
 /// architecture (for did-you-mean and checks).
 bool faultable(std::string_view name);

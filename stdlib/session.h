@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/proxy.h"
 #include "runtime/event_log.h"
 #include "runtime/supervisor.h"
 #include "vm/value.h"
@@ -116,6 +117,15 @@ class Session {
     /// protocol faults reach the test's own traffic too. An interface without one is
     /// dialled directly.
     std::map<std::string, int, std::less<>> step_ports;
+    /// The proxies of the run, where protocol faults are installed.
+    proxy::Manager* proxies = nullptr;
+    /// Every protocol rule set a fault installed, for the report's per-rule counts.
+    struct ProxyInstalled {
+      std::string service, interface;
+      std::uint64_t set = 0;
+      std::vector<proxy::Rule> rules;
+    };
+    std::vector<ProxyInstalled> proxy_installed;
     std::map<std::string, runtime::TargetId, std::less<>> targets;
     int assertions = 0;            // assert_* calls made, passing or not
     std::string failed_assertion;  // the assert_* that failed the body, if one did

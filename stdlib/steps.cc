@@ -276,7 +276,11 @@ void exchange_line(int port, const std::string& line, std::string& error, std::s
       }
       char buffer[4096];
       ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
-      if (n == 0) break;
+      if (n == 0) {
+        // Closed: an answer without a newline still counts; no answer at all fails.
+        if (reply.empty()) error = "the connection was closed without a reply";
+        break;
+      }
       if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) continue;
         error = std::strerror(errno);

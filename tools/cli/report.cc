@@ -64,9 +64,11 @@ void diagnose(TestOutcome& o) {
                              "exercises a path"});
   int fired_faults = 0;
   for (const FaultHits& f : o.faults) {
-    bool is_fault = f.action == "deny" || f.action == "delay";
+    bool protocol = !f.interface.empty();
+    bool is_fault = f.action == "deny" || f.action == "delay" || protocol;
     if (is_fault && f.hits > 0) ++fired_faults;
-    if (f.action == "deny" && f.hits > 0 && passed && o.assertions == 0)
+    if ((f.action == "deny" || (protocol && f.action != "delay")) && f.hits > 0 && passed &&
+        o.assertions == 0)
       o.diagnostics.push_back(
           {"warning", "FAULT_FIRED_BUT_SUCCESS", o.name,
            f.rule + " on \"" + f.service + "\" fired " + std::to_string(f.hits) +
@@ -83,7 +85,17 @@ void diagnose(TestOutcome& o) {
       std::string what = f.op.empty() ? f.syscall : f.syscall + " (op)";
       std::string message = f.rule + " on \"" + f.service + "\" never fired: ";
       std::string suggestion;
-      if (f.matches == 0) {
+      if (protocol && f.matches == 0) {
+        message = f.rule + " on " + f.service + "." + f.interface +
+                  " never fired: no request through its proxy matched while it was installed";
+        suggestion = "check that run= sends such a request to " + f.service + "." + f.interface +
+                     " (source= limits the rule to one caller)";
+      } else if (protocol) {
+        message = f.rule + " on " + f.service + "." + f.interface + " never fired: it matched " +
+                  std::to_string(f.matches) +
+                  " request(s) but its probability, nth= or after= let none through";
+        suggestion = "raise the probability, or lower nth=/after=";
+      } else if (f.matches == 0) {
         message += "the service made no matching call while it was installed";
         if (!f.path.empty()) message += " (path glob \"" + f.path + "\")";
         suggestion =
@@ -308,6 +320,7 @@ json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes
       if (!f.op.empty()) j["op"] = f.op;
       if (!f.path.empty()) j["path"] = f.path;
       if (!f.pinned.empty()) j["pinned"] = f.pinned;
+      if (!f.interface.empty()) j["interface"] = f.interface;
       faults.push_back(std::move(j));
     }
     t["faults"] = std::move(faults);
@@ -396,9 +409,14 @@ std::string normal_line(const runtime::Event& e) {
   if (e.type == "service_exited")
     return e.field("signal") ? "service_exited signal=" + e.text("signal")
                              : "service_exited code=" + e.text("code");
-  if (e.type == "fault_applied") return "fault_applied " + e.text("rules");
+  // A protocol window names its interface; a syscall window does not.
+  std::string on = e.field("interface") ? " on " + e.text("interface") : "";
+  if (e.type == "fault_applied") return "fault_applied" + on + " " + e.text("rules");
   if (e.type == "fault_removed")
-    return "fault_removed " + e.text("rules") + " fires=" + e.text("fires");
+    return "fault_removed" + on + " " + e.text("rules") + " fires=" + e.text("fires");
+  if (e.type == "proxy")
+    return "proxy " + e.text("action") + " " + e.text("interface") + " " + e.text("rule") +
+           " caller=" + e.text("caller");
   if (e.type == "step_send") {
     std::string line =
         "step_send " + e.text("target") + "." + e.text("interface") + " " + e.text("method");

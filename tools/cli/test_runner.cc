@@ -212,9 +212,22 @@ bool healthy(const stdlib::Healthcheck& check) {
 
 /// The test's fault rules with the supervisor's counters, identical ones summed.
 std::vector<FaultHits> fault_hits(const stdlib::Session::Run& state,
-                                  const runtime::Supervisor& supervisor) {
+                                  const runtime::Supervisor& supervisor,
+                                  const proxy::Manager& proxies) {
   using Action = runtime::FaultRule::Action;
   std::vector<FaultHits> out;
+  auto add = [&](FaultHits h) {
+    // Identical rules installed again (a loop) are counted as one.
+    auto same = std::find_if(out.begin(), out.end(), [&](const FaultHits& o) {
+      return o.service == h.service && o.interface == h.interface && o.rule == h.rule;
+    });
+    if (same == out.end()) {
+      out.push_back(std::move(h));
+    } else {
+      same->matches += h.matches;
+      same->hits += h.hits;
+    }
+  };
   for (const auto& installed : state.installed) {
     auto counters = supervisor.hits(installed.set);
     for (std::size_t i = 0; i < installed.rules.size(); ++i) {
@@ -244,15 +257,24 @@ std::vector<FaultHits> fault_hits(const stdlib::Session::Run& state,
           h.pinned += std::string(b ? "," : "") + (rule.pinned[b] ? "1" : "0");
         h.pinned += "]";
       }
-      auto same = std::find_if(out.begin(), out.end(), [&](const FaultHits& o) {
-        return o.service == h.service && o.rule == h.rule;
-      });
-      if (same == out.end()) {
-        out.push_back(std::move(h));
-      } else {
-        same->matches += h.matches;
-        same->hits += h.hits;
+      add(std::move(h));
+    }
+  }
+  for (const auto& installed : state.proxy_installed) {
+    auto counters = proxies.hits(installed.set);
+    for (std::size_t i = 0; i < installed.rules.size(); ++i) {
+      FaultHits h;
+      h.service = installed.service;
+      h.interface = installed.interface;
+      h.rule = installed.rules[i].text;
+      h.action = proxy::action_name(installed.rules[i].action);
+      h.label = installed.rules[i].label;
+      h.path = installed.rules[i].path;
+      if (i < counters.size()) {
+        h.matches = counters[i].matches;
+        h.hits = counters[i].fires;
       }
+      add(std::move(h));
     }
   }
   return out;
@@ -473,6 +495,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
     }
     state.log = &log;
     state.supervisor = &supervisor;
+    state.proxies = proxies_.get();
     session_.run = &state;
     auto error_out = [&](std::string code, std::string reason) {
       outcome.verdict = TestOutcome::Verdict::kError;
@@ -785,7 +808,9 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       if (!reused_.count(service)) supervisor.wait(id);
     for (const auto& [service, id] : state.targets)
       if (!reused_.count(service)) proxies_->cut(service);
-    outcome.faults = fault_hits(state, supervisor);
+    // Rules a window left behind (it was cancelled) go with the test.
+    for (const auto& installed : state.proxy_installed) proxies_->remove(installed.set);
+    outcome.faults = fault_hits(state, supervisor, *proxies_);
     // The top level's axes are the test's first ones, whether or not the body met them.
     outcome.axes = top_.axes;
     for (const auto& axis : state.axes)

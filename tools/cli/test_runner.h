@@ -37,7 +37,8 @@ struct FaultHits {
   std::string rule;  // the rule as written, e.g. fsync=deny("EIO")
   std::uint64_t matches = 0;
   std::uint64_t hits = 0;
-  std::string pinned;  // an exhaustive leaf's fire decisions, "[1,0,1]"; "" when drawn
+  std::string pinned;     // an exhaustive leaf's fire decisions, "[1,0,1]"; "" when drawn
+  std::string interface;  // a protocol rule's interface ("" for a syscall rule)
 };
 
 /// A finding about a test (or the whole run) that is not its verdict.

@@ -6,6 +6,7 @@
 #include "runtime/syscalls.h"
 #include "stdlib/builtins.h"
 #include "stdlib/faults.h"
+#include "stdlib/protocol_faults.h"
 #include "stdlib/queries.h"
 #include "tests/unit/spec_run.h"
 #include "vm/ops.h"
@@ -46,6 +47,36 @@ kind = type(a)
   EXPECT_EQ(vm::str(r->global("kind")), "fault");
 }
 
+TEST(Faults, ProtocolRulesKeepTheirMatchersAndPayload) {
+  auto r = run(R"(
+a = error(path = "/orders/*", method = "POST", status = 503, message = "down", probability = "50%")
+b = response(op = "GET", body = "cached", status = 200)
+c = delay(delay = "250ms", subject = "orders.*", nth = 2)
+d = drop(collection = "users", after = 1, label = "x")
+shown = repr(a)
+kind = type(d)
+)");
+  ASSERT_TRUE(r->ok) << r->thread.error();
+  auto rule = [&](const char* name) { return r->global(name).as<stdlib::ProxyRuleValue>()->rule; };
+  EXPECT_EQ(rule("a").action, proxy::Rule::Action::kError);
+  EXPECT_EQ(rule("a").path, "/orders/*");
+  EXPECT_EQ(rule("a").method, "POST");
+  EXPECT_EQ(rule("a").status, 503);
+  EXPECT_EQ(rule("a").message, "down");
+  EXPECT_DOUBLE_EQ(rule("a").probability, 0.5);
+  EXPECT_EQ(rule("b").method, "GET") << "op= is method=";
+  EXPECT_EQ(rule("b").body, "cached");
+  EXPECT_EQ(rule("c").delay, std::chrono::milliseconds(250));
+  EXPECT_EQ(rule("c").topic, "orders.*") << "subject= is topic=";
+  EXPECT_EQ(rule("c").nth, 2u);
+  EXPECT_EQ(rule("d").key, "users") << "collection= is key=";
+  EXPECT_EQ(rule("d").after, 1u);
+  EXPECT_EQ(
+      vm::str(r->global("shown")),
+      R"(error(path="/orders/*", method="POST", status=503, message="down", probability="50%"))");
+  EXPECT_EQ(vm::str(r->global("kind")), "proxy_fault");
+}
+
 TEST(Faults, BadFaultsAreErrorsNamingWhatIsWrong) {
   struct Case {
     const char* spec;
@@ -60,7 +91,11 @@ TEST(Faults, BadFaultsAreErrorsNamingWhatIsWrong) {
       {R"(deny("EIO", mode = "sometimes"))", "deny: mode must be \"exhaustive\" or \"stochastic\""},
       {R"(delay(500))", "delay: the duration must be a string like \"500ms\", got int"},
       {R"(delay("soon"))", "delay: invalid duration \"soon\""},
-      {R"(delay(delay = "1s"))", "delay: protocol delays"},
+      {R"(delay())", "delay: want delay(\"500ms\") for a syscall or delay(delay=\"500ms\""},
+      {R"(delay(delay = "soon"))", "delay: delay=: invalid duration \"soon\""},
+      {R"(error(status = 42))", "error: status must be 100..999"},
+      {R"(response(body = 3))", "response: body must be a string, got int"},
+      {R"(drop(probability = 0))", "drop: probability must be above 0%"},
   };
   for (const auto& c : cases) {
     auto r = run(c.spec);
