@@ -16,12 +16,14 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <deque>
 #include <future>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "proxy/http_framing.h"
 #include "runtime/rules.h"
 
 namespace fb::proxy {
@@ -79,6 +81,11 @@ struct Manager::Impl {
     std::uint64_t c2s = 0, s2c = 0;
     int pumps = 2;
     std::string reason;  // why it ended, set by whoever ended it first
+    // HTTP: the methods of the requests forwarded and not answered yet, oldest first,
+    // and a timer cancelled whenever that list empties (a rule's answer waits for it).
+    std::deque<std::string> pending;
+    std::unique_ptr<asio::steady_timer> idle;
+    bool upgraded = false;  // 101 Switching Protocols: plain bytes from then on
     Connection(asio::io_context& io, tcp::socket accepted)
         : client(std::move(accepted)), server(io) {}
     void end(std::string why) {
@@ -86,6 +93,7 @@ struct Manager::Impl {
       error_code ignored;
       client.close(ignored);
       server.close(ignored);
+      if (idle) idle->cancel();
     }
   };
   /// What the rules decided for a message: delays to wait, then one terminal action
@@ -144,6 +152,14 @@ struct Manager::Impl {
   /// The rules of the interface that fire for this connection's first bytes (tcp:
   /// `method=` is a byte prefix of the first chunk, the other matchers do not apply).
   Decision decide_tcp(const Connection& c, std::string_view first) {
+    return decide(c, [&](const Rule& r) { return first.starts_with(r.method); },
+                  {Rule::Action::kDrop, Rule::Action::kRespond});
+  }
+
+  /// The rules of the interface that fire for one message: newest set first, rules in
+  /// order, delays stacking, the first terminal action in `terminal` deciding.
+  template <typename Match>
+  Decision decide(const Connection& c, Match match, std::initializer_list<Rule::Action> terminal) {
     Decision d;
     std::lock_guard lock(mutex);
     for (auto set = sets.rbegin(); set != sets.rend() && !d.terminal; ++set) {
@@ -152,7 +168,7 @@ struct Manager::Impl {
       for (auto& slot : (*set)->slots) {
         const Rule& r = slot.rule;
         if (!r.source.empty() && r.source != c.caller) continue;
-        if (!first.starts_with(r.method)) continue;
+        if (!match(r)) continue;
         std::uint64_t n = ++slot.matches;
         if (r.nth && n != r.nth) continue;
         if (r.after && n <= r.after) continue;
@@ -164,11 +180,11 @@ struct Manager::Impl {
           d.delays.push_back(r);
           continue;  // delays stack; later rules still decide
         }
-        if (r.action == Rule::Action::kDrop || r.action == Rule::Action::kRespond) {
+        if (std::find(terminal.begin(), terminal.end(), r.action) != terminal.end()) {
           d.terminal = r;
           break;
         }
-        // error and duplicate mean nothing to a byte stream: they fall through.
+        // An action the protocol cannot carry out falls through.
       }
     }
     return d;
@@ -237,8 +253,332 @@ struct Manager::Impl {
       finish_pump(c);
       co_return;
     }
+    if (c->upstream.protocol == "http") {
+      c->idle = std::make_unique<asio::steady_timer>(io);
+      asio::co_spawn(io, http_server_to_client(c), asio::detached);
+      co_await http_client_to_server(c);
+      co_return;
+    }
     asio::co_spawn(io, server_to_client(c), asio::detached);
     co_await client_to_server(c);
+  }
+
+  // ---- HTTP/1.1 ------------------------------------------------------------------------
+
+  void malformed(const std::shared_ptr<Connection>& c, const char* direction,
+                 const std::string& why) {
+    event(c->upstream.service, "proxy_malformed",
+          {{"interface", c->upstream.interface},
+           {"conn_id", c->id},
+           {"direction", std::string(direction)},
+           {"error", why}});
+    c->end(std::string("malformed_") + direction);
+  }
+
+  /// Reads more of `from` into `buf`. False at the end or on an error (`ec` says which).
+  awaitable<bool> read_more(tcp::socket& from, std::string& buf, error_code& ec) {
+    std::array<char, 16384> chunk;
+    std::size_t n =
+        co_await from.async_read_some(asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return false;
+    buf.append(chunk.data(), n);
+    co_return true;
+  }
+
+  static std::string reason_phrase(int status) {
+    switch (status) {
+      case 200: return "OK";
+      case 201: return "Created";
+      case 202: return "Accepted";
+      case 204: return "No Content";
+      case 400: return "Bad Request";
+      case 401: return "Unauthorized";
+      case 403: return "Forbidden";
+      case 404: return "Not Found";
+      case 409: return "Conflict";
+      case 429: return "Too Many Requests";
+      case 500: return "Internal Server Error";
+      case 502: return "Bad Gateway";
+      case 503: return "Service Unavailable";
+      case 504: return "Gateway Timeout";
+      default: return "Status";
+    }
+  }
+
+  /// The answer a respond or error rule gives in place of the service.
+  static std::string synthesized(const Rule& rule, bool close) {
+    bool error = rule.action == Rule::Action::kError;
+    int status = rule.status ? rule.status : (error ? 500 : 200);
+    std::string body = rule.body;
+    if (error && body.empty()) {
+      std::string message = rule.message.empty() ? "injected fault" : rule.message;
+      std::string escaped;
+      for (char ch : message) {
+        if (ch == '"' || ch == '\\') escaped += '\\';
+        escaped += ch;
+      }
+      body = "{\"error\":\"" + escaped + "\"}";
+    }
+    return "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\nConnection: " + (close ? "close" : "keep-alive") + "\r\n\r\n" + body;
+  }
+
+  awaitable<void> http_client_to_server(std::shared_ptr<Connection> c) {
+    std::string buf;
+    error_code ec;
+    for (;;) {
+      if (c->upgraded) {
+        // After 101 Switching Protocols the bytes are no longer HTTP: relay them.
+        if (!buf.empty()) {
+          co_await asio::async_write(c->server, asio::buffer(buf),
+                                     asio::redirect_error(use_awaitable, ec));
+          c->c2s += buf.size();
+          buf.clear();
+        }
+        co_await client_to_server(c);  // finishes this pump
+        co_return;
+      }
+      http::Head head;
+      std::string why;
+      http::Parse parsed = http::Parse::kIncomplete;
+      bool ended = false;
+      while (!c->upgraded &&
+             (parsed = http::parse_head(buf, true, head, why)) == http::Parse::kIncomplete) {
+        if (!co_await read_more(c->client, buf, ec)) {
+          ended = true;
+          break;
+        }
+      }
+      // The service switched protocols while this side waited for the next request:
+      // what the caller sent since is not HTTP.
+      if (c->upgraded && !ended) continue;
+      if (ended) {
+        if (ec == asio::error::eof && buf.find_first_not_of("\r\n") == std::string::npos) {
+          error_code ignored;
+          c->server.shutdown(tcp::socket::shutdown_send, ignored);
+          if (c->reason.empty()) c->reason = "client_eof";
+        } else if (ec == asio::error::eof) {
+          malformed(c, "request", "the connection ended inside a request head");
+        } else {
+          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        }
+        break;
+      }
+      if (parsed == http::Parse::kMalformed) {
+        malformed(c, "request", why);
+        break;
+      }
+      Message m;
+      m.method = head.method;
+      m.path = head.path();
+      Decision d = decide(*c, [&](const Rule& r) { return matches(r, m, kMethod | kPath, true); },
+                          {Rule::Action::kDrop, Rule::Action::kRespond, Rule::Action::kError});
+      std::string first = head.method + " " + head.target;
+      for (const Rule& delay : d.delays) {
+        fired(*c, delay, first,
+              {{"method", head.method},
+               {"path", m.path},
+               {"delay_ms",
+                static_cast<std::int64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(delay.delay).count())}});
+        asio::steady_timer timer(io, delay.delay);
+        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      }
+      if (!c->client.is_open()) break;
+      http::Body body;
+      if (!body.start(head, "", why)) {
+        malformed(c, "request", why);
+        break;
+      }
+      if (d.terminal && d.terminal->action == Rule::Action::kDrop) {
+        fired(*c, *d.terminal, first, {{"method", head.method}, {"path", m.path}});
+        c->end("rule_drop");
+        break;
+      }
+      if (d.terminal) {
+        const Rule rule = *d.terminal;
+        std::string answer = synthesized(rule, true);
+        int status = rule.status ? rule.status : (rule.action == Rule::Action::kError ? 500 : 200);
+        fired(*c, rule, first,
+              {{"method", head.method},
+               {"path", m.path},
+               {"status", static_cast<std::int64_t>(status)}});
+        // A client that waits for "100 Continue" never sends the body: answer now and
+        // close. Otherwise the body is read and dropped, and the connection goes on.
+        bool expects = head.header("expect").has_value();
+        bool close = expects || head.closes();
+        buf.erase(0, head.size);
+        bool complete = body.empty() || expects;
+        while (!complete) {
+          std::size_t used = 0;
+          if (!body.consume(buf, used, complete, why)) break;
+          buf.erase(0, used);
+          if (complete) break;
+          if (!co_await read_more(c->client, buf, ec)) break;
+        }
+        if (!complete && !expects) {
+          c->end(why.empty() ? "client_eof" : "malformed_request");
+          break;
+        }
+        // Answers go back in order: wait until the service answered the earlier ones.
+        while (!c->pending.empty() && c->client.is_open()) {
+          c->idle->expires_at(asio::steady_timer::time_point::max());
+          co_await c->idle->async_wait(asio::redirect_error(use_awaitable, ec));
+        }
+        if (!c->client.is_open()) break;
+        answer = synthesized(rule, close);
+        co_await asio::async_write(c->client, asio::buffer(answer),
+                                   asio::redirect_error(use_awaitable, ec));
+        if (ec) {
+          c->end("io_error");
+          break;
+        }
+        c->s2c += answer.size();
+        if (close) {
+          c->end("rule_respond");
+          break;
+        }
+        continue;
+      }
+      // Forward the head, then the body as it comes.
+      c->pending.push_back(head.method);
+      std::size_t head_size = head.size;
+      co_await asio::async_write(c->server, asio::buffer(buf.data(), head_size),
+                                 asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        break;
+      }
+      c->c2s += head_size;
+      buf.erase(0, head_size);
+      bool complete = body.empty();
+      bool failed = false;
+      while (!complete) {
+        std::size_t used = 0;
+        if (!body.consume(buf, used, complete, why)) {
+          malformed(c, "request", why);
+          failed = true;
+          break;
+        }
+        if (used) {
+          co_await asio::async_write(c->server, asio::buffer(buf.data(), used),
+                                     asio::redirect_error(use_awaitable, ec));
+          if (ec) {
+            c->end("io_error");
+            failed = true;
+            break;
+          }
+          c->c2s += used;
+          buf.erase(0, used);
+        }
+        if (complete) break;
+        if (!co_await read_more(c->client, buf, ec)) {
+          c->end(ec == asio::error::eof ? "client_eof" : "io_error");
+          failed = true;
+          break;
+        }
+      }
+      if (failed) break;
+    }
+    finish_pump(c);
+  }
+
+  awaitable<void> http_server_to_client(std::shared_ptr<Connection> c) {
+    std::string buf;
+    error_code ec;
+    for (;;) {
+      http::Head head;
+      std::string why;
+      http::Parse parsed = http::Parse::kIncomplete;
+      bool ended = false;
+      while ((parsed = http::parse_head(buf, false, head, why)) == http::Parse::kIncomplete) {
+        if (!co_await read_more(c->server, buf, ec)) {
+          ended = true;
+          break;
+        }
+      }
+      if (ended) {
+        if (ec == asio::error::eof && buf.empty()) {
+          error_code ignored;
+          c->client.shutdown(tcp::socket::shutdown_send, ignored);
+          if (c->reason.empty()) c->reason = "server_eof";
+        } else if (ec == asio::error::eof) {
+          malformed(c, "response", "the connection ended inside a response head");
+        } else {
+          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        }
+        break;
+      }
+      if (parsed == http::Parse::kMalformed) {
+        malformed(c, "response", why);
+        break;
+      }
+      std::string method = c->pending.empty() ? "" : c->pending.front();
+      http::Body body;
+      if (!body.start(head, method, why)) {
+        malformed(c, "response", why);
+        break;
+      }
+      bool failed = false;
+      std::size_t head_size = head.size;
+      co_await asio::async_write(c->client, asio::buffer(buf.data(), head_size),
+                                 asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        break;
+      }
+      c->s2c += head_size;
+      buf.erase(0, head_size);
+      bool complete = body.empty();
+      while (!complete) {
+        std::size_t used = 0;
+        if (!body.consume(buf, used, complete, why)) {
+          malformed(c, "response", why);
+          failed = true;
+          break;
+        }
+        if (used) {
+          co_await asio::async_write(c->client, asio::buffer(buf.data(), used),
+                                     asio::redirect_error(use_awaitable, ec));
+          if (ec) {
+            c->end("io_error");
+            failed = true;
+            break;
+          }
+          c->s2c += used;
+          buf.erase(0, used);
+        }
+        if (complete) break;
+        if (!co_await read_more(c->server, buf, ec)) {
+          if (ec == asio::error::eof && body.until_close()) {
+            // The body was "until the connection closes": that is its end.
+            error_code ignored;
+            c->client.shutdown(tcp::socket::shutdown_send, ignored);
+            if (c->reason.empty()) c->reason = "server_eof";
+          } else {
+            c->end(ec == asio::error::eof ? "server_eof" : "io_error");
+          }
+          failed = true;
+          break;
+        }
+      }
+      if (failed) break;
+      if (head.status == 101) {
+        c->upgraded = true;
+        c->pending.clear();
+        c->idle->cancel();
+        co_await server_to_client(c);  // finishes this pump
+        co_return;
+      }
+      // A final answer completes the oldest request; 1xx answers come before it.
+      if (head.status >= 200 && !c->pending.empty()) {
+        c->pending.pop_front();
+        if (c->pending.empty()) c->idle->cancel();
+      }
+    }
+    if (c->idle) c->idle->cancel();
+    finish_pump(c);
   }
 
   awaitable<void> client_to_server(std::shared_ptr<Connection> c) {

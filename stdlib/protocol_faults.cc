@@ -140,11 +140,16 @@ bool duplicate_fn(Thread& t, const Value&, Args& a, Value& r) {
 /// refused rather than installed to never fire.
 bool supported(Thread& t, const std::string& protocol, const proxy::Rule& rule,
                const std::string& where) {
+  if (protocol == "http") {
+    if (rule.action == proxy::Rule::Action::kDuplicate)
+      return t.fail("fault: duplicate() is for message queues, not http (" + where + ")");
+    if (!rule.query.empty() || !rule.command.empty() || !rule.key.empty() || !rule.topic.empty())
+      return t.fail("fault: an http rule matches method= and path= only: " + rule.text);
+    return true;
+  }
   if (protocol != "tcp")
     return t.fail("fault: protocol rules on " + protocol + " interfaces are not supported yet (" +
-                  where + " is " + protocol +
-                  "; tcp interfaces take drop(), response() and "
-                  "delay())");
+                  where + " is " + protocol + "; tcp and http interfaces take rules)");
   if (rule.action == proxy::Rule::Action::kError || rule.action == proxy::Rule::Action::kDuplicate)
     return t.fail("fault: " + std::string(proxy::action_name(rule.action)) +
                   "() means nothing to a tcp byte stream (" + where +

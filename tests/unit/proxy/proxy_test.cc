@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -306,6 +308,259 @@ TEST(Proxy, ManyConcurrentConnectionsAndClosingAService) {
   auto again = proxies.listen("test", web(probe.port()), error);
   ASSERT_TRUE(again) << error;
   EXPECT_NE(get(*again, "/health").find("200 OK"), std::string::npos);
+}
+
+constexpr std::string_view kSwitched = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n\r\n";
+
+/// A keep-alive HTTP/1.1 server on a thread: answers each request with 200 and
+/// "<METHOD> <path> <body bytes>", honours Expect: 100-continue, switches to an echo
+/// after a request for /upgrade, and notes every request line it saw.
+class KeepAliveServer {
+ public:
+  KeepAliveServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 8);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        serve(c);
+        ::close(c);
+      }
+    });
+  }
+  ~KeepAliveServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  void serve(int c) {
+    std::string buf;
+    char chunk[4096];
+    auto fill = [&] {
+      ssize_t n = ::read(c, chunk, sizeof chunk);
+      if (n <= 0) return false;
+      buf.append(chunk, static_cast<std::size_t>(n));
+      return true;
+    };
+    for (;;) {
+      std::size_t end;
+      while ((end = buf.find("\r\n\r\n")) == std::string::npos)
+        if (!fill()) return;
+      std::string head = buf.substr(0, end);
+      buf.erase(0, end + 4);
+      std::string line = head.substr(0, head.find("\r\n"));
+      {
+        std::lock_guard lock(mutex_);
+        seen_.push_back(line);
+      }
+      std::string method = line.substr(0, line.find(' '));
+      std::string path = line.substr(method.size() + 1, line.rfind(' ') - method.size() - 1);
+      std::size_t length = 0;
+      if (auto at = head.find("Content-Length: "); at != std::string::npos)
+        length = std::stoul(head.substr(at + 16));
+      if (head.find("Expect: 100-continue") != std::string::npos)
+        (void)!::write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+      std::size_t body = 0;
+      if (head.find("Transfer-Encoding: chunked") != std::string::npos) {
+        // Sizes only: enough for a test's well-formed chunks.
+        for (;;) {
+          std::size_t eol;
+          while ((eol = buf.find("\r\n")) == std::string::npos)
+            if (!fill()) return;
+          std::size_t size = std::stoul(buf.substr(0, eol), nullptr, 16);
+          buf.erase(0, eol + 2);
+          while (buf.size() < size + 2)
+            if (!fill()) return;
+          buf.erase(0, size + 2);
+          body += size;
+          if (size == 0) break;
+        }
+      } else {
+        while (buf.size() < length)
+          if (!fill()) return;
+        buf.erase(0, length);
+        body = length;
+      }
+      if (path == "/upgrade") {
+        (void)!::write(c, kSwitched.data(), kSwitched.size());
+        if (!buf.empty()) (void)!::write(c, buf.data(), buf.size());
+        for (ssize_t n; (n = ::read(c, chunk, sizeof chunk)) > 0;) (void)!::write(c, chunk, n);
+        return;
+      }
+      std::string text = method + " " + path + " " + std::to_string(body);
+      std::string answer =
+          "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(text.size()) + "\r\n\r\n" + text;
+      (void)!::write(c, answer.data(), answer.size());
+    }
+  }
+
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> seen_;
+};
+
+/// Reads from `fd` until `count` answers (each ending with its Content-Length body) or
+/// the end of the connection.
+std::string read_answers(int fd, int count) {
+  std::string out;
+  char buffer[4096];
+  int complete = 0;
+  while (complete < count) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+    complete = 0;
+    for (std::size_t at = 0; (at = out.find("Content-Length: ", at)) != std::string::npos;) {
+      std::size_t length = std::stoul(out.substr(at + 16));
+      std::size_t body = out.find("\r\n\r\n", at);
+      if (body == std::string::npos || out.size() < body + 4 + length) break;
+      ++complete;
+      at = body + 4 + length;
+    }
+  }
+  return out;
+}
+
+Upstream http_upstream(std::uint16_t port) { return {"api", "http", "http", "127.0.0.1", port}; }
+
+Rule http_rule(Rule::Action action, std::string path, std::string text) {
+  Rule r;
+  r.action = action;
+  r.path = std::move(path);
+  r.text = std::move(text);
+  return r;
+}
+
+TEST(ProxyHttp, PipelinedAnswersStayInOrderWhenARuleAnswersOne) {
+  KeepAliveServer server;
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", http_upstream(server.port()), error);
+  ASSERT_TRUE(port) << error;
+  Rule fail = http_rule(Rule::Action::kError, "/orders/*", "error(status=503)");
+  fail.status = 503;
+  fail.method = "POST";
+  proxies.install("api", "http", {fail});
+  int fd = dial(*port);
+  ASSERT_GE(fd, 0);
+  std::string three =
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /orders/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
+      "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+  (void)!::write(fd, three.data(), three.size());
+  std::string answers = read_answers(fd, 3);
+  ::close(fd);
+  auto a = answers.find("GET /a 0");
+  auto b = answers.find("HTTP/1.1 503 Service Unavailable");
+  auto c = answers.find("POST /c 3");
+  ASSERT_NE(a, std::string::npos) << answers;
+  ASSERT_NE(b, std::string::npos) << answers;
+  ASSERT_NE(c, std::string::npos) << answers;
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+  EXPECT_NE(answers.find("{\"error\":\"injected fault\"}"), std::string::npos) << answers;
+  EXPECT_EQ(server.seen(), (std::vector<std::string>{"GET /a HTTP/1.1", "POST /c HTTP/1.1"}))
+      << "the answered request never reached the service; the chunked one did, whole";
+  await_events(log, "proxy", 1);
+  auto fired = of_type(log, "proxy");
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].text("path"), "/orders/7");
+  EXPECT_EQ(fired[0].text("status"), "503");
+}
+
+TEST(ProxyHttp, DropDelayAndExpectContinue) {
+  KeepAliveServer server;
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", http_upstream(server.port()), error);
+  ASSERT_TRUE(port) << error;
+  Rule slow = http_rule(Rule::Action::kDelay, "/slow", "delay(delay=\"200ms\")");
+  slow.delay = 200ms;
+  proxies.install("api", "http",
+                  {http_rule(Rule::Action::kDrop, "/gone", "drop(path=\"/gone\")"), slow});
+  EXPECT_EQ(round_trip(*port, "GET /gone HTTP/1.1\r\nHost: x\r\n\r\n"), "");
+  auto start = std::chrono::steady_clock::now();
+  int fd = dial(*port);
+  std::string req = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  EXPECT_NE(read_answers(fd, 1).find("GET /slow 0"), std::string::npos);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
+  // Expect: 100-continue: the interim answer comes through, then the body goes on.
+  std::string head =
+      "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+  (void)!::write(fd, head.data(), head.size());
+  char interim[25] = {};
+  ASSERT_EQ(::read(fd, interim, sizeof interim), 25);
+  EXPECT_EQ(std::string(interim, 25), "HTTP/1.1 100 Continue\r\n\r\n");
+  (void)!::write(fd, "hello", 5);
+  EXPECT_NE(read_answers(fd, 1).find("PUT /up 5"), std::string::npos);
+  ::close(fd);
+}
+
+TEST(ProxyHttp, MalformedBytesCloseThatConnectionOnly) {
+  KeepAliveServer server;
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", http_upstream(server.port()), error);
+  ASSERT_TRUE(port) << error;
+  EXPECT_EQ(round_trip(*port, "NOT HTTP AT ALL\r\n\r\n"), "");
+  EXPECT_EQ(round_trip(*port,
+                       "POST / HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: "
+                       "chunked\r\n\r\n"),
+            "")
+      << "a smuggling-shaped request is refused";
+  int fd = dial(*port);
+  std::string ok = "GET /fine HTTP/1.1\r\nHost: x\r\n\r\n";
+  (void)!::write(fd, ok.data(), ok.size());
+  EXPECT_NE(read_answers(fd, 1).find("GET /fine 0"), std::string::npos);
+  ::close(fd);
+  await_events(log, "proxy_malformed", 2);
+  auto bad = of_type(log, "proxy_malformed");
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0].text("direction"), "request");
+  EXPECT_EQ(bad[1].text("error"), "both Transfer-Encoding and Content-Length");
+}
+
+TEST(ProxyHttp, AnUpgradedConnectionCarriesPlainBytes) {
+  KeepAliveServer server;
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", http_upstream(server.port()), error);
+  ASSERT_TRUE(port) << error;
+  int fd = dial(*port);
+  std::string req = "GET /upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string switched(kSwitched.size(), '\0');
+  ASSERT_EQ(::read(fd, switched.data(), switched.size()), static_cast<ssize_t>(kSwitched.size()));
+  EXPECT_EQ(switched, kSwitched);
+  (void)!::write(fd, "\x01\x02raw", 5);
+  char echoed[5] = {};
+  ASSERT_EQ(::read(fd, echoed, sizeof echoed), 5);
+  EXPECT_EQ(std::string(echoed, 5), "\x01\x02raw");
+  ::close(fd);
 }
 
 TEST(ProxyGlob, FollowsTheReferenceSemantics) {
