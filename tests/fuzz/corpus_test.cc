@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "tests/fuzz/frontend_fuzz_body.h"
+#include "tests/fuzz/http_fuzz_body.h"
 
 namespace {
 
@@ -28,6 +29,23 @@ TEST(FuzzCorpus, FrontendReplaysEveryInput) {
     ++count;
   }
   EXPECT_GT(count, 100u) << "the corpus should hold the fuzzer's minimized findings";
+}
+
+TEST(FuzzCorpus, HttpFramingReplaysEveryInput) {
+  fs::path dir = fs::path(FB_SOURCE_DIR_DEFAULT) / "tests/fuzz/corpus/http";
+  if (const char* env = std::getenv("FB_SOURCE_DIR"))
+    dir = fs::path(env) / "tests/fuzz/corpus/http";
+  std::size_t count = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    std::string bytes = s.str();
+    SCOPED_TRACE(entry.path().filename().string());
+    fb::fuzz::run_http_framing(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    ++count;
+  }
+  EXPECT_GE(count, 15u) << "the seeds, and what the fuzzer adds to them";
 }
 
 }  // namespace
