@@ -136,10 +136,10 @@ bool duplicate_fn(Thread& t, const Value&, Args& a, Value& r) {
                    [](proxy::Rule&, std::string_view, const Value&) { return true; });
 }
 
-/// Which actions a protocol's filter carries out. A rule that would do nothing is
-/// refused rather than installed to never fire.
-bool supported(Thread& t, const std::string& protocol, const proxy::Rule& rule,
-               const std::string& where) {
+}  // namespace
+
+bool check_protocol_rule(Thread& t, const std::string& protocol, const proxy::Rule& rule,
+                         const std::string& where) {
   if (protocol == "http") {
     if (rule.action == proxy::Rule::Action::kDuplicate)
       return t.fail("fault: duplicate() is for message queues, not http (" + where + ")");
@@ -162,8 +162,6 @@ bool supported(Thread& t, const std::string& protocol, const proxy::Rule& rule,
         rule.text);
   return true;
 }
-
-}  // namespace
 
 bool protocol_delay(Thread& t, Args& a, Value& r) {
   bool has_delay = false;
@@ -222,7 +220,7 @@ bool protocol_fault_window(Thread& t, Args& a, Value& r) {
                     "drop() or response(...), got " +
                     std::string(vm::type_of(v)));
     proxy::Rule rule = v.as<ProxyRuleValue>()->rule;
-    if (!supported(t, ref.decl.protocol, rule, where)) return false;
+    if (!check_protocol_rule(t, ref.decl.protocol, rule, where)) return false;
     rule.source = caller;
     rules.push_back(std::move(rule));
   }

@@ -3,6 +3,7 @@
 /// drop, duplicate) and fault(svc.iface, *rules, run=fn, source=svc), which installs
 /// the rules on the interface's proxies for the window.
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,14 @@ struct ProxyRuleValue final : vm::HostObject {
   std::vector<std::string> attr_names() const override;
   void repr(std::string& out) const override;
 };
+
+/// Whether `protocol`'s filter can carry out `rule`; false with an error naming `where`
+/// (a rule that could never act is refused rather than installed).
+bool check_protocol_rule(vm::Thread& t, const std::string& protocol, const proxy::Rule& rule,
+                         const std::string& where);
+
+/// A rule set id of the proxies, told apart from the supervisor's in one list of sets.
+inline constexpr std::uint64_t kProxySet = std::uint64_t{1} << 63;
 
 /// delay(delay="2s", path=..., ...): delay() with no positional argument.
 bool protocol_delay(vm::Thread& t, vm::Args& a, vm::Value& r);

@@ -6,6 +6,7 @@
 #include "runtime/rules.h"
 #include "stdlib/fanout.h"
 #include "stdlib/faults.h"
+#include "stdlib/protocol_faults.h"
 #include "stdlib/session.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
@@ -161,6 +162,18 @@ bool apply_assumptions(Thread& t, std::string_view fn, const std::vector<Value>&
       }
       sets.push_back(*set);
     }
+    for (const auto& group : f.as<AssumptionValue>()->proxy_groups) {
+      Session* session = Session::of(t);
+      if (!session || !session->run || !session->run->proxies) {
+        remove_sets(t, sets);
+        sets.clear();
+        return t.fail(std::string(fn) + ": there are no running services here");
+      }
+      Session::Run& state = *session->run;
+      auto set = state.proxies->install(group.service, group.interface, group.rules);
+      state.proxy_installed.push_back({group.service, group.interface, set, group.rules});
+      sets.push_back(kProxySet | set);
+    }
   }
   return true;
 }
@@ -168,7 +181,12 @@ bool apply_assumptions(Thread& t, std::string_view fn, const std::vector<Value>&
 void remove_sets(Thread& t, const std::vector<runtime::RuleSetId>& sets) {
   Session* session = Session::of(t);
   if (!session || !session->run) return;
-  for (auto it = sets.rbegin(); it != sets.rend(); ++it) session->run->supervisor->remove(*it);
+  for (auto it = sets.rbegin(); it != sets.rend(); ++it) {
+    if (*it & kProxySet)
+      session->run->proxies->remove(*it & ~kProxySet);
+    else
+      session->run->supervisor->remove(*it);
+  }
 }
 
 namespace {
@@ -184,13 +202,20 @@ bool fault_assumption_fn(Thread& t, const Value&, Args& a, Value& r) {
   value->name = vm::str(a.positional[0]);
   std::string where = "fault_assumption(\"" + value->name + "\")";
   std::string target;
-  Args rule_args;  // the syscall and op keywords
+  const InterfaceRef* iface = nullptr;  // target= named an interface
+  std::vector<Value> rule_values;       // rules=[...]
+  Args rule_args;                       // the syscall and op keywords
   std::vector<Value> children;
   for (auto& [key, v] : a.keywords) {
     if (key == "target") {
+      if (v.is(vm::Type::kHost) && vm::type_of(v) == "interface_ref") {
+        iface = v.as<InterfaceRef>();
+        target = iface->service;
+        continue;
+      }
       if (!v.is(vm::Type::kHost) || vm::type_of(v) != "service")
-        return t.fail(where + ": target must be a service, got " + std::string(vm::type_of(v)) +
-                      " (protocol faults on interfaces are not supported yet)");
+        return t.fail(where + ": target must be a service or an interface (svc.iface), got " +
+                      std::string(vm::type_of(v)));
       target = v.as<ServiceValue>()->name;
     } else if (key == "description") {
       if (!v.is(vm::Type::kString)) return t.fail(where + ": description must be a string");
@@ -204,15 +229,37 @@ bool fault_assumption_fn(Thread& t, const Value&, Args& a, Value& r) {
                         std::string(vm::type_of(child)));
         children.push_back(child);
       }
-    } else if (key == "rules" || key == "monitors") {
+    } else if (key == "rules") {
       if ((!v.is(vm::Type::kList) && !v.is(vm::Type::kTuple)))
-        return t.fail(where + ": " + std::string(key) + " must be a list");
+        return t.fail(where + ": rules must be a list of protocol rules");
+      for (const Value& rule : v.as<vm::List>()->items) {
+        if (!rule.is(vm::Type::kHost) || vm::type_of(rule) != "proxy_fault")
+          return t.fail(where + ": rules must hold protocol rules like error(...) or drop(), got " +
+                        std::string(vm::type_of(rule)));
+        rule_values.push_back(rule);
+      }
+    } else if (key == "monitors") {
+      if ((!v.is(vm::Type::kList) && !v.is(vm::Type::kTuple)))
+        return t.fail(where + ": monitors must be a list");
       if (!v.as<vm::List>()->items.empty())
-        return t.fail(where + ": " + std::string(key) +
-                      "= (protocol rules and monitors) are not supported yet");
+        return t.fail(where + ": monitors= are not supported yet");
     } else {
       rule_args.keywords.emplace_back(key, v);
     }
+  }
+  if (!rule_values.empty()) {
+    if (!iface)
+      return t.fail(where + ": rules= need target= to be an interface, like target=db.main");
+    AssumptionValue::ProxyGroup group;
+    group.service = iface->service;
+    group.interface = iface->decl.name;
+    std::string on = iface->service + "." + iface->decl.name;
+    for (const Value& rule : rule_values) {
+      const proxy::Rule& protocol_rule = rule.as<ProxyRuleValue>()->rule;
+      if (!check_protocol_rule(t, iface->decl.protocol, protocol_rule, on)) return false;
+      group.rules.push_back(protocol_rule);
+    }
+    value->proxy_groups.push_back(std::move(group));
   }
   if (!rule_args.keywords.empty()) {
     if (target.empty())
@@ -224,8 +271,11 @@ bool fault_assumption_fn(Thread& t, const Value&, Args& a, Value& r) {
       return false;
     value->groups.push_back(std::move(group));
   }
-  for (const Value& child : children)
+  for (const Value& child : children) {
     for (const auto& group : child.as<AssumptionValue>()->groups) value->groups.push_back(group);
+    for (const auto& group : child.as<AssumptionValue>()->proxy_groups)
+      value->proxy_groups.push_back(group);
+  }
   r = result;
   return true;
 }

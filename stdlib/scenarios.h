@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proxy/rules.h"
 #include "runtime/rules.h"
 #include "runtime/supervisor.h"
 #include "vm/objects.h"
@@ -24,6 +25,12 @@ struct AssumptionValue final : vm::HostObject {
     std::vector<runtime::FaultRule> rules;
   };
   std::vector<Group> groups;
+  /// Protocol rules on an interface (target=svc.iface, rules=[...]).
+  struct ProxyGroup {
+    std::string service, interface;
+    std::vector<proxy::Rule> rules;
+  };
+  std::vector<ProxyGroup> proxy_groups;
   bool hashable() const override { return true; }  // a key of fault_matrix(overrides=)
   std::string_view type_name() const override;
   bool attr(const vm::Value& self, std::string_view name, vm::Value& out) const override;

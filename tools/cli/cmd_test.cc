@@ -351,8 +351,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
         for (const FaultHits& f : outcome.faults)
           if (f.hits > 0 && f.action != "trace")
             human << "  fault: " << f.service << (f.interface.empty() ? "" : "." + f.interface)
-                  << " " << f.rule << " fired " << f.hits
-                  << " time(s)\n";
+                  << " " << f.rule << " fired " << f.hits << " time(s)\n";
         human << "  logs: " << logs << "/" << outcome.name << "/\n";
         // A leaf's name has brackets, which a shell would expand: quote it.
         std::string quoted = shown.find('[') == std::string::npos ? shown : "'" + shown + "'";

@@ -23,6 +23,7 @@
 #include "stdlib/fanout.h"
 #include "stdlib/faults.h"
 #include "stdlib/net.h"
+#include "stdlib/protocol_faults.h"
 #include "stdlib/scenarios.h"
 #include "stdlib/topology.h"
 #include "vm/ops.h"
@@ -308,6 +309,7 @@ namespace {
 /// as installing them names their axes (faults.cc).
 plan::AssumptionFacts assumption_facts(const stdlib::AssumptionValue& assumption) {
   plan::AssumptionFacts facts;
+  for (const auto& group : assumption.proxy_groups) facts.faulted.insert(group.service);
   for (const auto& group : assumption.groups) {
     facts.faulted.insert(group.service);
     for (const auto& rule : group.rules) {
@@ -751,7 +753,8 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       if (judged && registered->require_faults_fire &&
           outcome.verdict == TestOutcome::Verdict::kPass) {
         for (auto set : scenario_sets)
-          for (const auto& h : supervisor.hits(set))
+          for (const auto& h : set& stdlib::kProxySet ? proxies_->hits(set & ~stdlib::kProxySet)
+                                                      : supervisor.hits(set))
             if (h.fires == 0) {
               outcome.verdict = TestOutcome::Verdict::kFail;
               outcome.code = "FAULT_BYPASSED";
