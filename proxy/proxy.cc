@@ -238,6 +238,14 @@ struct Manager::Impl {
     error_code ec;
     tcp::endpoint target(asio::ip::make_address(c->upstream.host, ec), c->upstream.port);
     if (!ec) co_await c->server.async_connect(target, asio::redirect_error(use_awaitable, ec));
+    // A relay writes what it has as it gets it (an HTTP head, then its body): without
+    // TCP_NODELAY, Nagle's algorithm and delayed ACKs would hold the second write back
+    // for tens of milliseconds.
+    if (!ec) {
+      error_code ignored;
+      c->server.set_option(tcp::no_delay(true), ignored);
+      c->client.set_option(tcp::no_delay(true), ignored);
+    }
     event(c->upstream.service, "proxy_conn_open",
           {{"interface", c->upstream.interface},
            {"protocol", c->upstream.protocol},
@@ -277,7 +285,7 @@ struct Manager::Impl {
 
   /// Reads more of `from` into `buf`. False at the end or on an error (`ec` says which).
   awaitable<bool> read_more(tcp::socket& from, std::string& buf, error_code& ec) {
-    std::array<char, 16384> chunk;
+    std::array<char, 65536> chunk;
     std::size_t n =
         co_await from.async_read_some(asio::buffer(chunk), asio::redirect_error(use_awaitable, ec));
     if (ec) co_return false;
@@ -582,7 +590,7 @@ struct Manager::Impl {
   }
 
   awaitable<void> client_to_server(std::shared_ptr<Connection> c) {
-    std::array<char, 16384> buffer;
+    std::array<char, 65536> buffer;
     bool first = true;
     for (;;) {
       error_code ec;
@@ -642,7 +650,7 @@ struct Manager::Impl {
   }
 
   awaitable<void> server_to_client(std::shared_ptr<Connection> c) {
-    std::array<char, 16384> buffer;
+    std::array<char, 65536> buffer;
     for (;;) {
       error_code ec;
       std::size_t n = co_await c->server.async_read_some(asio::buffer(buffer),
