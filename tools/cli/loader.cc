@@ -7,12 +7,14 @@
 #include "compiler/frontend.h"
 #include "compiler/lower.h"
 #include "grammar/render.h"
+#include "recipes/recipes.h"
 
 namespace fb::cli {
 
 namespace fs = std::filesystem;
 
-ModuleLoader::ModuleLoader(std::string root) : root_(std::move(root)) {}
+ModuleLoader::ModuleLoader(std::string root)
+    : embedded(recipes::embedded()), root_(std::move(root)) {}
 
 void ModuleLoader::attach(vm::Thread& thread) {
   thread.load = [this](vm::Thread& t, const vm::Program& from, const ir::LoadSite& site,

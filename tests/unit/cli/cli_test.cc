@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -28,6 +29,41 @@ TEST(Cli, HelpListsOnlyRealCommands) {
     EXPECT_NE(r.out.find("Commands:"), std::string::npos);
     EXPECT_NE(r.out.find("  version"), std::string::npos);
   }
+}
+
+TEST(Cli, RecipesAreListedShownAndLoadable) {
+  Outcome list = run_cli({"recipes", "list"});
+  EXPECT_EQ(list.code, 0);
+  EXPECT_NE(list.out.find("http  load(\"@faultbox/recipes/http.star\", \"http\")"),
+            std::string::npos)
+      << list.out;
+  EXPECT_NE(list.out.find("    http.flaky(path = \"/*\", probability = \"20%\")"),
+            std::string::npos);
+  Outcome show = run_cli({"recipes", "show", "http"});
+  EXPECT_EQ(show.code, 0);
+  EXPECT_NE(show.out.find("http = struct("), std::string::npos);
+  Outcome missing = run_cli({"recipes", "show", "kafka"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("no recipe \"kafka\" (embedded: http)"), std::string::npos);
+
+  // Loaded by a spec: each recipe is a rule with the reference's status and message.
+  std::string path = ::testing::TempDir() + "/recipes.star";
+  std::ofstream(path) << R"(load("@faultbox/recipes/http.star", "http")
+print(http.service_unavailable(path = "/orders/*"))
+print(http.rate_limited())
+)";
+  Outcome eval = run_cli({"eval", path});
+  EXPECT_EQ(eval.code, 0) << eval.err;
+  EXPECT_EQ(eval.out,
+            "error(path=\"/orders/*\", status=503, message=\"service unavailable\")\n"
+            "response(path=\"/*\", status=429, body=\"{\\\"error\\\":\\\"rate limited\\\","
+            "\\\"retry_after\\\":\\\"1s\\\"}\")\n");
+  std::ofstream(path) << "load(\"@faultbox/recipes/nope.star\", \"x\")\n";
+  Outcome bad = run_cli({"eval", path});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("[SPEC_RECIPE_NOT_FOUND] no embedded module @faultbox/recipes/nope.star"),
+            std::string::npos)
+      << bad.err;
 }
 
 TEST(Cli, VersionFlagAndCommand) {
