@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "proxy/http_framing.h"
+#include "proxy/resp_framing.h"
 #include "runtime/rules.h"
 
 namespace fb::proxy {
@@ -267,8 +268,176 @@ struct Manager::Impl {
       co_await http_client_to_server(c);
       co_return;
     }
+    if (c->upstream.protocol == "redis") {
+      c->idle = std::make_unique<asio::steady_timer>(io);
+      asio::co_spawn(io, redis_server_to_client(c), asio::detached);
+      co_await redis_client_to_server(c);
+      co_return;
+    }
     asio::co_spawn(io, server_to_client(c), asio::detached);
     co_await client_to_server(c);
+  }
+
+  // ---- Redis (RESP2/RESP3) ---------------------------------------------------------------
+
+  /// Writes `bytes` to `to`, counting them in `counter`; false (the connection ended)
+  /// when it cannot.
+  awaitable<bool> send(const std::shared_ptr<Connection>& c, tcp::socket& to,
+                       std::string_view bytes, std::uint64_t& counter) {
+    error_code ec;
+    co_await asio::async_write(to, asio::buffer(bytes.data(), bytes.size()),
+                               asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+      co_return false;
+    }
+    counter += bytes.size();
+    co_return true;
+  }
+
+  awaitable<void> redis_client_to_server(std::shared_ptr<Connection> c) {
+    std::string buf;
+    error_code ec;
+    for (;;) {
+      if (c->upgraded) {
+        // Subscribed (or MONITOR): the server pushes as it pleases; relay the bytes.
+        if (!buf.empty() && !co_await send(c, c->server, buf, c->c2s)) break;
+        co_await client_to_server(c);
+        co_return;
+      }
+      std::size_t size = 0;
+      std::string why;
+      resp::Parse parsed = resp::Parse::kIncomplete;
+      bool ended = false;
+      while (!c->upgraded &&
+             (parsed = resp::value_size(buf, size, why)) == resp::Parse::kIncomplete) {
+        if (!co_await read_more(c->client, buf, ec)) {
+          ended = true;
+          break;
+        }
+      }
+      if (c->upgraded && !ended) continue;
+      if (ended) {
+        if (ec == asio::error::eof && buf.empty()) {
+          error_code ignored;
+          c->server.shutdown(tcp::socket::shutdown_send, ignored);
+          if (c->reason.empty()) c->reason = "client_eof";
+        } else if (ec == asio::error::eof) {
+          malformed(c, "request", "the connection ended inside a command");
+        } else {
+          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        }
+        break;
+      }
+      if (parsed == resp::Parse::kMalformed) {
+        malformed(c, "request", why);
+        break;
+      }
+      std::string request = buf.substr(0, size);
+      buf.erase(0, size);
+      Message m;
+      resp::command_of(request, m.command, m.key);
+      Decision d = decide(*c, [&](const Rule& r) { return matches(r, m, kCommand | kKey, true); },
+                          {Rule::Action::kDrop, Rule::Action::kRespond, Rule::Action::kError});
+      std::string first = m.command + (m.key.empty() ? "" : " " + m.key);
+      for (const Rule& delay : d.delays) {
+        fired(*c, delay, first,
+              {{"command", m.command},
+               {"key", m.key},
+               {"delay_ms",
+                static_cast<std::int64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(delay.delay).count())}});
+        asio::steady_timer timer(io, delay.delay);
+        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+      }
+      if (!c->client.is_open()) break;
+      if (d.terminal && d.terminal->action == Rule::Action::kDrop) {
+        fired(*c, *d.terminal, first, {{"command", m.command}, {"key", m.key}});
+        c->end("rule_drop");
+        break;
+      }
+      if (d.terminal) {
+        const Rule rule = *d.terminal;
+        std::string answer;
+        if (rule.action == Rule::Action::kError) {
+          std::string message = rule.message.empty() ? "ERR injected fault" : rule.message;
+          // One line: a newline would end the error early and desynchronise the client.
+          for (char& ch : message)
+            if (ch == '\r' || ch == '\n') ch = ' ';
+          answer = "-" + message + "\r\n";
+          fired(*c, rule, first, {{"command", m.command}, {"key", m.key}, {"error", message}});
+        } else {
+          answer = rule.body.empty()
+                       ? "$-1\r\n"
+                       : "$" + std::to_string(rule.body.size()) + "\r\n" + rule.body + "\r\n";
+          fired(*c, rule, first, {{"command", m.command}, {"key", m.key}});
+        }
+        // Replies go back in order: wait until the server answered the earlier commands.
+        while (!c->pending.empty() && c->client.is_open()) {
+          c->idle->expires_at(asio::steady_timer::time_point::max());
+          co_await c->idle->async_wait(asio::redirect_error(use_awaitable, ec));
+        }
+        if (!c->client.is_open() || !co_await send(c, c->client, answer, c->s2c)) break;
+        continue;
+      }
+      c->pending.push_back(m.command);
+      if (!co_await send(c, c->server, request, c->c2s)) break;
+      if (m.command == "SUBSCRIBE" || m.command == "PSUBSCRIBE" || m.command == "SSUBSCRIBE" ||
+          m.command == "MONITOR")
+        c->upgraded = true;
+    }
+    finish_pump(c);
+  }
+
+  awaitable<void> redis_server_to_client(std::shared_ptr<Connection> c) {
+    std::string buf;
+    error_code ec;
+    for (;;) {
+      if (c->upgraded && c->pending.size() <= 1) {
+        // Once the subscribing command is all that is left to answer, the rest is the
+        // server's stream of messages.
+        c->pending.clear();
+        c->idle->cancel();
+        if (!buf.empty() && !co_await send(c, c->client, buf, c->s2c)) break;
+        co_await server_to_client(c);
+        co_return;
+      }
+      std::size_t size = 0;
+      std::string why;
+      resp::Parse parsed = resp::Parse::kIncomplete;
+      bool ended = false;
+      while ((parsed = resp::value_size(buf, size, why)) == resp::Parse::kIncomplete) {
+        if (!co_await read_more(c->server, buf, ec)) {
+          ended = true;
+          break;
+        }
+      }
+      if (ended) {
+        if (ec == asio::error::eof && buf.empty()) {
+          error_code ignored;
+          c->client.shutdown(tcp::socket::shutdown_send, ignored);
+          if (c->reason.empty()) c->reason = "server_eof";
+        } else if (ec == asio::error::eof) {
+          malformed(c, "response", "the connection ended inside a reply");
+        } else {
+          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+        }
+        break;
+      }
+      if (parsed == resp::Parse::kMalformed) {
+        malformed(c, "response", why);
+        break;
+      }
+      std::string reply = buf.substr(0, size);
+      buf.erase(0, size);
+      if (!co_await send(c, c->client, reply, c->s2c)) break;
+      if (!resp::is_push(reply) && !c->pending.empty()) {
+        c->pending.pop_front();
+        if (c->pending.empty()) c->idle->cancel();
+      }
+    }
+    if (c->idle) c->idle->cancel();
+    finish_pump(c);
   }
 
   // ---- HTTP/1.1 ------------------------------------------------------------------------

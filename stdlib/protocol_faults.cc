@@ -147,9 +147,16 @@ bool check_protocol_rule(Thread& t, const std::string& protocol, const proxy::Ru
       return t.fail("fault: an http rule matches method= and path= only: " + rule.text);
     return true;
   }
+  if (protocol == "redis") {
+    if (rule.action == proxy::Rule::Action::kDuplicate)
+      return t.fail("fault: duplicate() is for message queues, not redis (" + where + ")");
+    if (!rule.method.empty() || !rule.path.empty() || !rule.query.empty() || !rule.topic.empty())
+      return t.fail("fault: a redis rule matches command= and key= only: " + rule.text);
+    return true;
+  }
   if (protocol != "tcp")
     return t.fail("fault: protocol rules on " + protocol + " interfaces are not supported yet (" +
-                  where + " is " + protocol + "; tcp and http interfaces take rules)");
+                  where + " is " + protocol + "; tcp, http and redis interfaces take rules)");
   if (rule.action == proxy::Rule::Action::kError || rule.action == proxy::Rule::Action::kDuplicate)
     return t.fail("fault: " + std::string(proxy::action_name(rule.action)) +
                   "() means nothing to a tcp byte stream (" + where +

@@ -9,6 +9,7 @@
 
 #include "tests/fuzz/frontend_fuzz_body.h"
 #include "tests/fuzz/http_fuzz_body.h"
+#include "tests/fuzz/resp_fuzz_body.h"
 
 namespace {
 
@@ -46,6 +47,23 @@ TEST(FuzzCorpus, HttpFramingReplaysEveryInput) {
     ++count;
   }
   EXPECT_GE(count, 15u) << "the seeds, and what the fuzzer adds to them";
+}
+
+TEST(FuzzCorpus, RespFramingReplaysEveryInput) {
+  fs::path dir = fs::path(FB_SOURCE_DIR_DEFAULT) / "tests/fuzz/corpus/resp";
+  if (const char* env = std::getenv("FB_SOURCE_DIR"))
+    dir = fs::path(env) / "tests/fuzz/corpus/resp";
+  std::size_t count = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    std::string bytes = s.str();
+    SCOPED_TRACE(entry.path().filename().string());
+    fb::fuzz::run_resp_framing(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    ++count;
+  }
+  EXPECT_GE(count, 9u) << "the seeds, and what the fuzzer adds to them";
 }
 
 }  // namespace

@@ -563,6 +563,141 @@ TEST(ProxyHttp, AnUpgradedConnectionCarriesPlainBytes) {
   ::close(fd);
 }
 
+/// A real redis-server on `port`, without persistence, stopped with the object.
+class RedisServer {
+ public:
+  explicit RedisServer(std::uint16_t port) : port_(port) {
+    std::string p = std::to_string(port);
+    std::vector<std::string> args{"redis-server", "--port",           p,   "--bind",
+                                  "127.0.0.1",    "--save",           "",  "--appendonly",
+                                  "no",           "--protected-mode", "no"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0)
+      pid_ = -1;
+    for (int i = 0; i < 500 && pid_ > 0; ++i) {
+      int fd = dial(port);
+      if (fd >= 0) {
+        ::close(fd);
+        ready_ = true;
+        break;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  ~RedisServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool ready() const { return ready_; }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::uint16_t port_;
+  pid_t pid_ = -1;
+  bool ready_ = false;
+};
+
+/// A RESP command as an array of bulk strings.
+std::string command(std::initializer_list<std::string> words) {
+  std::string out = "*" + std::to_string(words.size()) + "\r\n";
+  for (const auto& w : words) out += "$" + std::to_string(w.size()) + "\r\n" + w + "\r\n";
+  return out;
+}
+
+/// Reads from `fd` until `want` bytes have arrived (or the connection ends).
+std::string read_exactly(int fd, std::size_t want) {
+  std::string out;
+  char buffer[4096];
+  while (out.size() < want) {
+    ssize_t n = ::read(fd, buffer, std::min(sizeof buffer, want - out.size()));
+    if (n <= 0) break;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+Upstream redis_upstream(std::uint16_t port) {
+  return {"cache", "main", "redis", "127.0.0.1", port};
+}
+
+TEST(ProxyRedis, RulesAnswerCommandsInOrderAndTheRestReachesRedis) {
+  RedisServer redis(18271);
+  ASSERT_TRUE(redis.ready()) << "redis-server (tools/bootstrap installs it) did not start";
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", redis_upstream(redis.port()), error);
+  ASSERT_TRUE(port) << error;
+  Rule oom;
+  oom.action = Rule::Action::kError;
+  oom.command = "SET";
+  oom.key = "orders:*";
+  oom.message = "OOM command not allowed when used memory > 'maxmemory'.";
+  oom.text = "error(command=\"SET\", key=\"orders:*\")";
+  Rule miss;
+  miss.action = Rule::Action::kRespond;
+  miss.command = "GET";
+  miss.key = "cached";
+  miss.text = "response(command=\"GET\", key=\"cached\")";
+  auto set = proxies.install("cache", "main", {oom, miss});
+  int fd = dial(*port);
+  ASSERT_GE(fd, 0);
+  // Pipelined: the server's answers and the rules' answers come back in order.
+  std::string batch = command({"SET", "orders:1", "x"}) + command({"SET", "users:1", "ann"}) +
+                      command({"GET", "cached"}) + command({"GET", "users:1"}) + "PING\r\n";
+  (void)!::write(fd, batch.data(), batch.size());
+  std::string want =
+      "-OOM command not allowed when used memory > 'maxmemory'.\r\n+OK\r\n$-1\r\n"
+      "$3\r\nann\r\n+PONG\r\n";
+  EXPECT_EQ(read_exactly(fd, want.size()), want);
+  proxies.remove(set);
+  std::string get = command({"GET", "orders:1"});
+  (void)!::write(fd, get.data(), get.size());
+  EXPECT_EQ(read_exactly(fd, 5), "$-1\r\n") << "the refused SET never reached redis";
+  ::close(fd);
+  auto counts = proxies.hits(set);
+  ASSERT_EQ(counts.size(), 2u);
+  EXPECT_EQ(counts[0].fires, 1u);
+  EXPECT_EQ(counts[1].fires, 1u);
+  await_events(log, "proxy", 2);
+  auto fired = of_type(log, "proxy");
+  ASSERT_EQ(fired.size(), 2u);
+  EXPECT_EQ(fired[0].text("command"), "SET");
+  EXPECT_EQ(fired[0].text("key"), "orders:1");
+}
+
+TEST(ProxyRedis, PubSubPassesThroughAndMalformedClosesOneConnection) {
+  RedisServer redis(18272);
+  ASSERT_TRUE(redis.ready()) << "redis-server (tools/bootstrap installs it) did not start";
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  auto port = proxies.listen("test", redis_upstream(redis.port()), error);
+  ASSERT_TRUE(port) << error;
+  int sub = dial(*port);
+  std::string subscribe = command({"SUBSCRIBE", "news"});
+  (void)!::write(sub, subscribe.data(), subscribe.size());
+  std::string confirmed = "*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n";
+  EXPECT_EQ(read_exactly(sub, confirmed.size()), confirmed);
+  int pub = dial(*port);
+  std::string publish = command({"PUBLISH", "news", "hello"});
+  (void)!::write(pub, publish.data(), publish.size());
+  EXPECT_EQ(read_exactly(pub, 4), ":1\r\n");
+  std::string message = "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n";
+  EXPECT_EQ(read_exactly(sub, message.size()), message);
+  ::close(sub);
+  EXPECT_EQ(round_trip(*port, "*x\r\n"), "") << "not RESP: closed";
+  (void)!::write(pub, "PING\r\n", 6);
+  EXPECT_EQ(read_exactly(pub, 7), "+PONG\r\n") << "other connections go on";
+  ::close(pub);
+  await_events(log, "proxy_malformed", 1);
+  EXPECT_EQ(of_type(log, "proxy_malformed").size(), 1u);
+}
+
 TEST(ProxyGlob, FollowsTheReferenceSemantics) {
   EXPECT_TRUE(glob_match("", "anything"));
   EXPECT_TRUE(glob_match("GET", "get")) << "no '*': case-insensitive exact";
