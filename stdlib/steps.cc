@@ -3,8 +3,11 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <chrono>
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "proxy/resp_framing.h"
 #include "runtime/rules.h"
 #include "stdlib/net.h"
 #include "stdlib/parallel.h"
@@ -326,6 +329,264 @@ bool tcp_send(Thread& t, const Value& self, Args& a, Value& r) {
 
 constexpr std::string_view kHttpMethods[] = {"delete", "get", "patch", "post", "put"};
 
+// ---- redis -----------------------------------------------------------------------------------
+
+/// One RESP reply at the start of `data` as a Starlark value (`error` for an error reply);
+/// `used` is its length. False when it is not a reply.
+bool resp_value(Thread& t, std::string_view data, std::size_t& used, Value& out,
+                std::string& error) {
+  if (data.size() < 3) return false;
+  std::size_t eol = data.find("\r\n");
+  if (eol == std::string_view::npos) return false;
+  std::string line(data.substr(1, eol - 1));
+  used = eol + 2;
+  switch (data[0]) {
+    case '+': out = vm::make_string(line); return true;
+    case '-':
+    case '!':
+      error = line;
+      out = Value();
+      return true;
+    case ':': out = Value::integer(std::strtoll(line.c_str(), nullptr, 10)); return true;
+    case '_': out = Value(); return true;
+    case '#': out = Value::boolean(line == "t"); return true;
+    case ',': out = vm::make_string(line); return true;
+    case '$':
+    case '=': {
+      long long n = std::strtoll(line.c_str(), nullptr, 10);
+      if (n < 0) {
+        out = Value();
+        return true;
+      }
+      if (data.size() < used + static_cast<std::size_t>(n) + 2) return false;
+      out = vm::make_string(std::string(data.substr(used, static_cast<std::size_t>(n))));
+      used += static_cast<std::size_t>(n) + 2;
+      return true;
+    }
+    case '*':
+    case '~':
+    case '>': {
+      long long n = std::strtoll(line.c_str(), nullptr, 10);
+      if (n < 0) {
+        out = Value();
+        return true;
+      }
+      std::vector<Value> items;
+      for (long long i = 0; i < n; ++i) {
+        std::size_t inner = 0;
+        Value item;
+        std::string item_error;
+        if (!resp_value(t, data.substr(used), inner, item, item_error)) return false;
+        items.push_back(item_error.empty() ? item : vm::make_string(item_error));
+        used += inner;
+      }
+      out = vm::make_list(std::move(items));
+      return true;
+    }
+    default: return false;
+  }
+}
+
+/// Sends `args` as one command on `fd` and reads its reply, whole, into `reply`;
+/// `error` for a transport failure. Touches no VM value (the VM lock is not held).
+void redis_exchange(int fd, const std::vector<std::string>& args, std::string& reply,
+                    std::string& error, Clock::time_point deadline) {
+  std::string wire = "*" + std::to_string(args.size()) + "\r\n";
+  for (const auto& a : args) wire += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  if (::send(fd, wire.data(), wire.size(), MSG_NOSIGNAL) < 0) {
+    error = std::strerror(errno);
+    return;
+  }
+  reply.clear();
+  for (;;) {
+    std::size_t used = 0;
+    std::string why;
+    auto parsed = proxy::resp::value_size(reply, used, why);
+    if (parsed == proxy::resp::Parse::kComplete) {
+      reply.resize(used);
+      return;
+    }
+    if (parsed == proxy::resp::Parse::kMalformed) {
+      error = "not a RESP reply: " + why;
+      return;
+    }
+    if (CancelScope::cancelled()) {
+      error = "cancelled";
+      return;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      error = "timed out waiting for a reply";
+      return;
+    }
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 50)));
+    if (ready <= 0) {
+      if (ready < 0 && errno != EINTR) {
+        error = std::strerror(errno);
+        return;
+      }
+      continue;
+    }
+    char buffer[4096];
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n == 0) {
+      error = "the connection was closed without a reply";
+      return;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      error = std::strerror(errno);
+      return;
+    }
+    reply.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+/// get(key), set(key, value), del(key), ping(), keys(pattern="*"), lpush/rpush(key,
+/// value), lrange(key, start="0", stop="-1"), incr(key), command(cmd=, args=): one
+/// command on a fresh connection, AUTH first when the service's env (REDIS_USER,
+/// REDIS_PASSWORD) or user=/password= give credentials. Returns a response with
+/// .data = {"value": reply} and .ok; an error reply sets .error, it does not raise.
+bool redis_step(Thread& t, const Value& self, Args& a, Value& r) {
+  const auto* step = self.as<StepSelf>();
+  const StepSelf& ref = *step;
+  const std::string& m = step->method;
+  std::string fn = ref.service + "." + ref.decl.name + "." + m;
+  Value key, value, pattern, start, stop, cmd, cmd_args, user, password, timeout;
+  // Every method takes user=, password= and timeout= after its own arguments.
+  bool unpacked = false;
+  if (m == "get" || m == "del" || m == "incr")
+    unpacked = vm::unpack(
+        t, fn, a,
+        {{"key", &key}, {"user?", &user}, {"password?", &password}, {"timeout?", &timeout}});
+  else if (m == "set" || m == "lpush" || m == "rpush")
+    unpacked = vm::unpack(t, fn, a,
+                          {{"key", &key},
+                           {"value", &value},
+                           {"user?", &user},
+                           {"password?", &password},
+                           {"timeout?", &timeout}});
+  else if (m == "keys")
+    unpacked = vm::unpack(t, fn, a,
+                          {{"pattern?", &pattern},
+                           {"user?", &user},
+                           {"password?", &password},
+                           {"timeout?", &timeout}});
+  else if (m == "lrange")
+    unpacked = vm::unpack(t, fn, a,
+                          {{"key", &key},
+                           {"start?", &start},
+                           {"stop?", &stop},
+                           {"user?", &user},
+                           {"password?", &password},
+                           {"timeout?", &timeout}});
+  else if (m == "command")
+    unpacked = vm::unpack(t, fn, a,
+                          {{"cmd", &cmd},
+                           {"args?", &cmd_args},
+                           {"user?", &user},
+                           {"password?", &password},
+                           {"timeout?", &timeout}});
+  else
+    unpacked =
+        vm::unpack(t, fn, a, {{"user?", &user}, {"password?", &password}, {"timeout?", &timeout}});
+  if (!unpacked) return false;
+  auto text = [&](const Value& v, const char* fallback) {
+    if (v.is(vm::Type::kNone)) return std::string(fallback);
+    return v.is(vm::Type::kString) ? vm::str(v) : vm::repr(v);
+  };
+  std::vector<std::string> args;
+  if (m == "ping") args = {"PING"};
+  if (m == "get") args = {"GET", text(key, "")};
+  if (m == "del") args = {"DEL", text(key, "")};
+  if (m == "incr") args = {"INCR", text(key, "")};
+  if (m == "set") args = {"SET", text(key, ""), text(value, "")};
+  if (m == "lpush") args = {"LPUSH", text(key, ""), text(value, "")};
+  if (m == "rpush") args = {"RPUSH", text(key, ""), text(value, "")};
+  if (m == "keys") args = {"KEYS", text(pattern, "*")};
+  if (m == "lrange") args = {"LRANGE", text(key, ""), text(start, "0"), text(stop, "-1")};
+  if (m == "command") {
+    if (!cmd.is(vm::Type::kString) || vm::str(cmd).empty())
+      return t.fail(fn + ": cmd must be a command name like \"HSET\"");
+    std::string name = vm::str(cmd);
+    std::istringstream words(name);
+    for (std::string w; words >> w;) args.push_back(w);
+    if (cmd_args.is(vm::Type::kList) || cmd_args.is(vm::Type::kTuple)) {
+      for (const Value& v : cmd_args.as<vm::List>()->items) args.push_back(text(v, ""));
+    } else if (!cmd_args.is(vm::Type::kNone)) {
+      std::istringstream more(text(cmd_args, ""));
+      for (std::string w; more >> w;) args.push_back(w);
+    }
+  }
+  // Credentials: the step's own, else the service's env.
+  std::string user_text = user.is(vm::Type::kNone) ? "" : text(user, "");
+  std::string password_text = password.is(vm::Type::kNone) ? "" : text(password, "");
+  if (Session* session = Session::of(t))
+    if (const ServiceDecl* decl = session->find(ref.service))
+      for (const auto& [k, v] : decl->env) {
+        if (k == "REDIS_USER" && user.is(vm::Type::kNone)) user_text = v;
+        if (k == "REDIS_PASSWORD" && password.is(vm::Type::kNone)) password_text = v;
+      }
+  auto limit = std::chrono::milliseconds(10000);
+  if (timeout.is(vm::Type::kString)) {
+    std::string why;
+    if (auto d = runtime::parse_duration(vm::str(timeout), why); d && d->count() > 0)
+      limit = std::chrono::ceil<std::chrono::milliseconds>(*d);
+    else
+      return t.fail(fn + ": timeout must be a positive duration like \"5s\"");
+  }
+  runtime::EventLog* log = step_log(t);
+  int port = step_port(t, ref.service, ref.decl);
+  StepTurn turn(t.cancelled);
+  record_send(log, ref.service, ref.decl.name, "redis", m, {{"command", args.front()}});
+  auto started = Clock::now();
+  std::string error = turn.ok() ? "" : "cancelled";
+  std::string wire;
+  CancelScope scope(&t.cancelled);
+  {
+    VmUnlocked unlocked;  // other branches run while this one waits on the network
+    auto deadline = started + limit;
+    runtime::UniqueFd fd;
+    if (error.empty()) fd = dial("localhost", port, std::chrono::seconds(5), error);
+    if (fd && !password_text.empty()) {
+      std::vector<std::string> auth{"AUTH"};
+      if (!user_text.empty()) auth.push_back(user_text);
+      auth.push_back(password_text);
+      redis_exchange(fd.get(), auth, wire, error, deadline);
+      if (error.empty() && !wire.empty() && wire[0] == '-')
+        error = "auth: " + wire.substr(1, wire.find("\r\n") - 1);
+    }
+    if (fd && error.empty()) redis_exchange(fd.get(), args, wire, error, deadline);
+  }
+  Value reply;
+  if (error.empty()) {
+    std::size_t used = 0;
+    std::string reply_error;
+    if (!resp_value(t, wire, used, reply, reply_error))
+      error = "not a RESP reply";
+    else if (!reply_error.empty())
+      error = "redis error: " + reply_error;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  record_recv(log, ref.service, ref.decl.name, m, ms, error.empty(), 0, error);
+  auto* response = new ResponseValue();
+  r = Value::adopt(response);
+  response->statusless = true;
+  response->error = error;
+  response->duration_ms = ms;
+  response->body = reply.is(vm::Type::kString) ? vm::str(reply) : vm::repr(reply);
+  auto* dict = new vm::Dict();
+  Value data = Value::adopt(dict);
+  vm::dict_set(t, *dict, vm::make_string("value"), reply);
+  response->data = data;
+  response->headers = Value::adopt(new vm::Dict());
+  return true;
+}
+
+constexpr std::string_view kRedisMethods[] = {"command", "del",    "get",  "incr",  "keys",
+                                              "lpush",   "lrange", "ping", "rpush", "set"};
+
 }  // namespace
 
 bool json_to_value(Thread& t, const std::string& text, Value& out) {
@@ -349,12 +610,16 @@ bool step_method(const InterfaceRef& ref, const Value&, std::string_view name, V
       if (name == m) return make(http_step);
   }
   if (ref.decl.protocol == "tcp" && name == "send") return make(tcp_send);
+  if (ref.decl.protocol == "redis")
+    for (auto m : kRedisMethods)
+      if (name == m) return make(redis_step);
   return false;
 }
 
 std::vector<std::string> step_methods(const InterfaceRef& ref) {
   if (ref.decl.protocol == "http") return {kHttpMethods, kHttpMethods + 5};
   if (ref.decl.protocol == "tcp") return {"send"};
+  if (ref.decl.protocol == "redis") return {std::begin(kRedisMethods), std::end(kRedisMethods)};
   return {};
 }
 

@@ -24,7 +24,11 @@ struct ResponseValue final : vm::HostObject {
   bool attr(const vm::Value& self, std::string_view name, vm::Value& out) const override;
   std::vector<std::string> attr_names() const override;
   void repr(std::string& out) const override;
-  bool truth() const override { return error.empty() && status >= 200 && status < 300; }
+  /// A protocol without statuses (redis): ok means no error.
+  bool statusless = false;
+  bool truth() const override {
+    return error.empty() && (statusless || (status >= 200 && status < 300));
+  }
   void freeze_values() override;
 };
 
