@@ -27,7 +27,9 @@ struct InterfaceDecl {
 };
 
 struct Healthcheck {
-  enum class Kind { kNone, kTcp, kHttp } kind = Kind::kNone;
+  /// kReady asks the service through its own first interface, in its protocol (an HTTP
+  /// GET /, a redis PING with the env's credentials; other protocols a TCP connect).
+  enum class Kind { kNone, kTcp, kHttp, kReady } kind = Kind::kNone;
   std::string target;  // "localhost:5432" or "http://localhost:8080/health"
   std::chrono::milliseconds timeout{10000};
 };

@@ -197,6 +197,23 @@ bool healthcheck_fn(Thread& t, Args& a, Value& r, Healthcheck::Kind kind) {
 bool tcp_fn(Thread& t, const Value&, Args& a, Value& r) {
   return healthcheck_fn(t, a, r, Healthcheck::Kind::kTcp);
 }
+
+/// ready(timeout="30s"): the service is asked in its own protocol, on its first
+/// interface, when it starts (the runner knows which service it is for).
+bool ready_fn(Thread& t, const Value&, Args& a, Value& r) {
+  if (!a.positional.empty())
+    return t.fail("ready: takes only timeout=, like ready(timeout=\"30s\")");
+  Value timeout;
+  if (!vm::unpack(t, "ready", a, {{"timeout?", &timeout}})) return false;
+  auto* value = new HealthcheckValue();
+  r = Value::adopt(value);
+  value->check.kind = Healthcheck::Kind::kReady;
+  value->check.timeout = std::chrono::seconds(30);
+  if (!timeout.is(vm::Type::kNone) &&
+      !want_duration(t, "ready", "timeout", timeout, value->check.timeout))
+    return false;
+  return true;
+}
 bool http_fn(Thread& t, const Value&, Args& a, Value& r) {
   return healthcheck_fn(t, a, r, Healthcheck::Kind::kHttp);
 }
@@ -291,7 +308,7 @@ bool service_fn(Thread& t, const Value&, Args& a, Value& r) {
     } else if (key == "healthcheck") {
       if (v.is(vm::Type::kNone)) continue;
       if (!v.is(vm::Type::kHost) || vm::type_of(v) != "healthcheck")
-        return t.fail(where + ": healthcheck must be tcp(...) or http(...), got " +
+        return t.fail(where + ": healthcheck must be tcp(...), http(...) or ready(), got " +
                       std::string(vm::type_of(v)));
       decl.healthcheck = v.as<HealthcheckValue>()->check;
     } else if (key == "env") {
@@ -351,6 +368,10 @@ bool service_fn(Thread& t, const Value&, Args& a, Value& r) {
   }
   if (decl.binary.empty())
     return t.fail(where + ": no binary given (a string after the name, or binary=)");
+  if (decl.healthcheck.kind == Healthcheck::Kind::kReady && decl.interfaces.empty())
+    return t.fail(where +
+                  ": ready() asks the service through its interface, and it has none "
+                  "(give an interface, or use tcp(...)/http(...))");
   auto* value = new ServiceValue();
   value->name = decl.name;
   value->interfaces = decl.interfaces;
@@ -366,6 +387,7 @@ void add_topology(const std::function<void(std::string_view, vm::NativeFn)>& add
   add("interface", interface_fn);
   add("op", op_fn);
   add("tcp", tcp_fn);
+  add("ready", ready_fn);
   add("http", http_fn);
 }
 

@@ -1,6 +1,7 @@
 #include "tools/cli/test_runner.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -199,8 +200,54 @@ bool port_free(int port) {
 }
 
 /// One attempt of a healthcheck: true when the service answers.
-bool healthy(const stdlib::Healthcheck& check) {
+/// One ready() attempt: the service's first interface asked in its protocol.
+bool ready(const stdlib::ServiceDecl& service) {
+  const stdlib::InterfaceDecl& iface = service.interfaces.front();
   std::string error;
+  if (iface.protocol == "http") {
+    auto response = stdlib::http_request(
+        "GET", "http://localhost:" + std::to_string(iface.port) + "/", "", {}, 2s);
+    return response.status >= 200 && response.status < 400;
+  }
+  runtime::UniqueFd fd = stdlib::dial("localhost", iface.port, 2s, error);
+  if (!fd || iface.protocol != "redis") return static_cast<bool>(fd);
+  // AUTH with the service's own credentials, then PING: "+PONG" means it serves.
+  std::string user, password;
+  for (const auto& [k, v] : service.env) {
+    if (k == "REDIS_USER") user = v;
+    if (k == "REDIS_PASSWORD") password = v;
+  }
+  auto bulk = [](const std::string& s) {
+    return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
+  };
+  std::string wire;
+  int replies = 1;
+  if (!password.empty()) {
+    wire = user.empty() ? "*2\r\n" + bulk("AUTH") + bulk(password)
+                        : "*3\r\n" + bulk("AUTH") + bulk(user) + bulk(password);
+    replies = 2;
+  }
+  wire += "*1\r\n" + bulk("PING");
+  if (::send(fd.get(), wire.data(), wire.size(), MSG_NOSIGNAL) < 0) return false;
+  std::string reply;
+  char buffer[512];
+  auto deadline = Clock::now() + 2s;
+  while (std::count(reply.begin(), reply.end(), '\n') < replies) {
+    // The socket does not block: wait for the reply with poll().
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd p{fd.get(), POLLIN, 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return false;
+    if (n > 0) reply.append(buffer, static_cast<std::size_t>(n));
+  }
+  return reply.find("+PONG\r\n") != std::string::npos;
+}
+
+bool healthy(const stdlib::ServiceDecl& service) {
+  const stdlib::Healthcheck& check = service.healthcheck;
+  std::string error;
+  if (check.kind == stdlib::Healthcheck::Kind::kReady) return ready(service);
   if (check.kind == stdlib::Healthcheck::Kind::kTcp) {
     std::string host;
     int port = 0;
@@ -281,7 +328,15 @@ std::vector<FaultHits> fault_hits(const stdlib::Session::Run& state,
   return out;
 }
 
-std::string describe(const stdlib::Healthcheck& check) {
+std::string describe(const stdlib::ServiceDecl& service) {
+  const stdlib::Healthcheck& check = service.healthcheck;
+  if (check.kind == stdlib::Healthcheck::Kind::kReady) {
+    const auto& iface = service.interfaces.front();
+    std::string how = iface.protocol == "http"    ? "GET /"
+                      : iface.protocol == "redis" ? "PING"
+                                                  : "a TCP connect";
+    return "ready() (" + how + " on " + service.name + "." + iface.name + ")";
+  }
   return (check.kind == stdlib::Healthcheck::Kind::kTcp ? "TCP healthcheck \""
                                                         : "HTTP healthcheck \"") +
          check.target + "\"";
@@ -615,14 +670,14 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
                         std::to_string(status->exit_code) + ")\n" + tail(spec.stderr_path));
           break;
         }
-        if (healthy(service->healthcheck)) {
+        if (healthy(*service)) {
           ready = true;
           break;
         }
         if (Clock::now() >= deadline || interrupted_) {
           error_out("HEALTHCHECK_TIMEOUT",
-                    "service \"" + service->name +
-                        "\" not ready: " + describe(service->healthcheck) + " timed out after " +
+                    "service \"" + service->name + "\" not ready: " + describe(*service) +
+                        " timed out after " +
                         runtime::format_duration(service->healthcheck.timeout) + "\n" +
                         tail(spec.stderr_path));
           break;

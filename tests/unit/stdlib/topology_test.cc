@@ -137,7 +137,10 @@ TEST(Topology, BadDeclarationsAreErrorsNamingWhatIsWrong) {
       {R"(service("db", "/a", env = {"K": 1}))",
        "service(\"db\"): env must map strings to strings, got string: int"},
       {R"(service("db", "/a", healthcheck = "tcp"))",
-       "service(\"db\"): healthcheck must be tcp(...) or http(...), got string"},
+       "service(\"db\"): healthcheck must be tcp(...), http(...) or ready(), got string"},
+      {R"(service("db", "/a", healthcheck = ready()))",
+       "service(\"db\"): ready() asks the service through its interface, and it has none"},
+      {R"(ready(timeout = "0s"))", "ready: timeout"},
       {R"(service("db", image = "postgres:16"))",
        "service(\"db\"): image= services (containers and remote hosts) are not supported yet; use "
        "binary="},
