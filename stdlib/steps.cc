@@ -546,18 +546,7 @@ bool redis_step(Thread& t, const Value& self, Args& a, Value& r) {
   CancelScope scope(&t.cancelled);
   {
     VmUnlocked unlocked;  // other branches run while this one waits on the network
-    auto deadline = started + limit;
-    runtime::UniqueFd fd;
-    if (error.empty()) fd = dial("localhost", port, std::chrono::seconds(5), error);
-    if (fd && !password_text.empty()) {
-      std::vector<std::string> auth{"AUTH"};
-      if (!user_text.empty()) auth.push_back(user_text);
-      auth.push_back(password_text);
-      redis_exchange(fd.get(), auth, wire, error, deadline);
-      if (error.empty() && !wire.empty() && wire[0] == '-')
-        error = "auth: " + wire.substr(1, wire.find("\r\n") - 1);
-    }
-    if (fd && error.empty()) redis_exchange(fd.get(), args, wire, error, deadline);
+    if (error.empty()) wire = redis_call(port, args, user_text, password_text, limit, error);
   }
   Value reply;
   if (error.empty()) {
@@ -588,6 +577,28 @@ constexpr std::string_view kRedisMethods[] = {"command", "del",    "get",  "incr
                                               "lpush",   "lrange", "ping", "rpush", "set"};
 
 }  // namespace
+
+std::string redis_call(int port, const std::vector<std::string>& args, const std::string& user,
+                       const std::string& password, std::chrono::milliseconds timeout,
+                       std::string& error) {
+  auto deadline = Clock::now() + timeout;
+  runtime::UniqueFd fd =
+      dial("localhost", port, std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(5)),
+           error);
+  if (!fd) return "";
+  std::string wire;
+  if (!password.empty()) {
+    std::vector<std::string> auth{"AUTH"};
+    if (!user.empty()) auth.push_back(user);
+    auth.push_back(password);
+    redis_exchange(fd.get(), auth, wire, error, deadline);
+    if (error.empty() && !wire.empty() && wire[0] == '-')
+      error = "auth: " + wire.substr(1, wire.find("\r\n") - 1);
+    if (!error.empty()) return "";
+  }
+  redis_exchange(fd.get(), args, wire, error, deadline);
+  return error.empty() ? wire : "";
+}
 
 bool json_to_value(Thread& t, const std::string& text, Value& out) {
   if (text.empty()) return false;

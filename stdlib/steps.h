@@ -3,6 +3,7 @@
 /// (svc.api.get(path="/"), svc.db.send(data="PING")), recorded as step_send/step_recv
 /// events in the test's lane with causal clocks stamped both ways.
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,13 @@ struct ResponseValue final : vm::HostObject {
 bool step_method(const InterfaceRef& ref, const vm::Value& self, std::string_view name,
                  vm::Value& out);
 std::vector<std::string> step_methods(const InterfaceRef& ref);
+
+/// One redis command on a fresh connection to localhost:`port`, after AUTH when a
+/// password is given: the raw RESP reply, or "" with `error` (a transport failure, a
+/// refused AUTH). Touches no VM value, so it may run without the VM lock.
+std::string redis_call(int port, const std::vector<std::string>& args, const std::string& user,
+                       const std::string& password, std::chrono::milliseconds timeout,
+                       std::string& error);
 
 /// A JSON text as Starlark values; false when it is not JSON.
 bool json_to_value(vm::Thread& thread, const std::string& text, vm::Value& out);

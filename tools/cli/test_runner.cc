@@ -1,7 +1,6 @@
 #include "tools/cli/test_runner.h"
 
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +25,7 @@
 #include "stdlib/net.h"
 #include "stdlib/protocol_faults.h"
 #include "stdlib/scenarios.h"
+#include "stdlib/steps.h"
 #include "stdlib/topology.h"
 #include "vm/ops.h"
 
@@ -209,39 +209,15 @@ bool ready(const stdlib::ServiceDecl& service) {
         "GET", "http://localhost:" + std::to_string(iface.port) + "/", "", {}, 2s);
     return response.status >= 200 && response.status < 400;
   }
-  runtime::UniqueFd fd = stdlib::dial("localhost", iface.port, 2s, error);
-  if (!fd || iface.protocol != "redis") return static_cast<bool>(fd);
-  // AUTH with the service's own credentials, then PING: "+PONG" means it serves.
+  if (iface.protocol != "redis")
+    return static_cast<bool>(stdlib::dial("localhost", iface.port, 2s, error));
+  // PING with the service's own credentials: "+PONG" means it serves.
   std::string user, password;
   for (const auto& [k, v] : service.env) {
     if (k == "REDIS_USER") user = v;
     if (k == "REDIS_PASSWORD") password = v;
   }
-  auto bulk = [](const std::string& s) {
-    return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n";
-  };
-  std::string wire;
-  int replies = 1;
-  if (!password.empty()) {
-    wire = user.empty() ? "*2\r\n" + bulk("AUTH") + bulk(password)
-                        : "*3\r\n" + bulk("AUTH") + bulk(user) + bulk(password);
-    replies = 2;
-  }
-  wire += "*1\r\n" + bulk("PING");
-  if (::send(fd.get(), wire.data(), wire.size(), MSG_NOSIGNAL) < 0) return false;
-  std::string reply;
-  char buffer[512];
-  auto deadline = Clock::now() + 2s;
-  while (std::count(reply.begin(), reply.end(), '\n') < replies) {
-    // The socket does not block: wait for the reply with poll().
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    pollfd p{fd.get(), POLLIN, 0};
-    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return false;
-    if (n > 0) reply.append(buffer, static_cast<std::size_t>(n));
-  }
-  return reply.find("+PONG\r\n") != std::string::npos;
+  return stdlib::redis_call(iface.port, {"PING"}, user, password, 2s, error) == "+PONG\r\n";
 }
 
 bool healthy(const stdlib::ServiceDecl& service) {
