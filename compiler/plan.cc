@@ -323,6 +323,20 @@ struct Walker {
   }
 };
 
+/// A test's instances, the product of its axes, added to the plan's total (both
+/// saturating).
+void count(Plan& plan, TestPlan& test) {
+  test.instances = 1;
+  for (const auto& axis : test.axes)
+    test.instances = saturating_product(test.instances, axis.cardinality, plan.saturated);
+  if (UINT64_MAX - plan.instances < test.instances) {
+    plan.saturated = true;
+    plan.instances = UINT64_MAX;
+  } else {
+    plan.instances += test.instances;
+  }
+}
+
 }  // namespace
 
 Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const Globals& globals) {
@@ -348,14 +362,7 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
                               "builtin), so its axes are found when it runs"});
       plan.at_least = true;
       test.axes = entry.axes;
-      for (const auto& axis : test.axes)
-        test.instances = saturating_product(test.instances, axis.cardinality, plan.saturated);
-      if (UINT64_MAX - plan.instances < test.instances) {
-        plan.saturated = true;
-        plan.instances = UINT64_MAX;
-      } else {
-        plan.instances += test.instances;
-      }
+      count(plan, test);
       plan.tests.push_back(std::move(test));
       continue;
     }
@@ -370,15 +377,8 @@ Plan make_plan(const ir::Module& m, const std::vector<TestEntry>& tests, const G
         walker.note_fault(*f);
       if (f->builtin == "deny" || f->builtin == "delay") walker.probability(*f);
     }
-    for (const auto& axis : test.axes)
-      test.instances = saturating_product(test.instances, axis.cardinality, plan.saturated);
     plan.at_least |= test.at_least();
-    if (UINT64_MAX - plan.instances < test.instances) {
-      plan.saturated = true;
-      plan.instances = UINT64_MAX;
-    } else {
-      plan.instances += test.instances;
-    }
+    count(plan, test);
     plan.tests.push_back(std::move(test));
   }
   return plan;
@@ -395,15 +395,7 @@ void prepend_axes(Plan& plan, const std::vector<Axis>& top_level) {
                        [&](const Axis& a) { return a.name == axis.name; }))
         axes.push_back(std::move(axis));
     test.axes = std::move(axes);
-    test.instances = 1;
-    for (const auto& axis : test.axes)
-      test.instances = saturating_product(test.instances, axis.cardinality, plan.saturated);
-    if (UINT64_MAX - plan.instances < test.instances) {
-      plan.saturated = true;
-      plan.instances = UINT64_MAX;
-    } else {
-      plan.instances += test.instances;
-    }
+    count(plan, test);
   }
 }
 

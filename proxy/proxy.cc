@@ -318,15 +318,7 @@ struct Manager::Impl {
       }
       if (c->upgraded && !ended) continue;
       if (ended) {
-        if (ec == asio::error::eof && buf.empty()) {
-          error_code ignored;
-          c->server.shutdown(tcp::socket::shutdown_send, ignored);
-          if (c->reason.empty()) c->reason = "client_eof";
-        } else if (ec == asio::error::eof) {
-          malformed(c, "request", "the connection ended inside a command");
-        } else {
-          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
-        }
+        read_ended(c, true, ec, !(buf.empty()), "a command");
         break;
       }
       if (parsed == resp::Parse::kMalformed) {
@@ -413,15 +405,7 @@ struct Manager::Impl {
         }
       }
       if (ended) {
-        if (ec == asio::error::eof && buf.empty()) {
-          error_code ignored;
-          c->client.shutdown(tcp::socket::shutdown_send, ignored);
-          if (c->reason.empty()) c->reason = "server_eof";
-        } else if (ec == asio::error::eof) {
-          malformed(c, "response", "the connection ended inside a reply");
-        } else {
-          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
-        }
+        read_ended(c, false, ec, !(buf.empty()), "a reply");
         break;
       }
       if (parsed == resp::Parse::kMalformed) {
@@ -450,6 +434,23 @@ struct Manager::Impl {
            {"direction", std::string(direction)},
            {"error", why}});
     c->end(std::string("malformed_") + direction);
+  }
+
+  /// A side stopped sending while a message was being read from it. At a message
+  /// boundary, an end of stream is passed on as a half-close; inside a message it is
+  /// malformed; any other error ends the connection.
+  void read_ended(const std::shared_ptr<Connection>& c, bool from_client, const error_code& ec,
+                  bool inside_message, const char* what) {
+    if (ec == asio::error::eof && !inside_message) {
+      error_code ignored;
+      (from_client ? c->server : c->client).shutdown(tcp::socket::shutdown_send, ignored);
+      if (c->reason.empty()) c->reason = from_client ? "client_eof" : "server_eof";
+    } else if (ec == asio::error::eof) {
+      malformed(c, from_client ? "request" : "response",
+                std::string("the connection ended inside ") + what);
+    } else {
+      c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
+    }
   }
 
   /// Reads more of `from` into `buf`. False at the end or on an error (`ec` says which).
@@ -531,15 +532,8 @@ struct Manager::Impl {
       // what the caller sent since is not HTTP.
       if (c->upgraded && !ended) continue;
       if (ended) {
-        if (ec == asio::error::eof && buf.find_first_not_of("\r\n") == std::string::npos) {
-          error_code ignored;
-          c->server.shutdown(tcp::socket::shutdown_send, ignored);
-          if (c->reason.empty()) c->reason = "client_eof";
-        } else if (ec == asio::error::eof) {
-          malformed(c, "request", "the connection ended inside a request head");
-        } else {
-          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
-        }
+        read_ended(c, true, ec, !(buf.find_first_not_of("\r\n") == std::string::npos),
+                   "a request head");
         break;
       }
       if (parsed == http::Parse::kMalformed) {
@@ -676,15 +670,7 @@ struct Manager::Impl {
         }
       }
       if (ended) {
-        if (ec == asio::error::eof && buf.empty()) {
-          error_code ignored;
-          c->client.shutdown(tcp::socket::shutdown_send, ignored);
-          if (c->reason.empty()) c->reason = "server_eof";
-        } else if (ec == asio::error::eof) {
-          malformed(c, "response", "the connection ended inside a response head");
-        } else {
-          c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
-        }
+        read_ended(c, false, ec, !(buf.empty()), "a response head");
         break;
       }
       if (parsed == http::Parse::kMalformed) {

@@ -1,5 +1,5 @@
-// Replays the checked-in fuzz corpus (tests/fuzz/corpus/frontend/) through the same
-// body as the fuzzer, so every input the fuzzer once found interesting stays covered
+// Replays the checked-in fuzz corpora (tests/fuzz/corpus/<target>/) through the same
+// bodies as the fuzzers, so every input a fuzzer once found interesting stays covered
 // by the ordinary test suite.
 #include <gtest/gtest.h>
 
@@ -15,55 +15,36 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(FuzzCorpus, FrontendReplaysEveryInput) {
-  fs::path dir = fs::path(FB_SOURCE_DIR_DEFAULT) / "tests/fuzz/corpus/frontend";
-  if (const char* env = std::getenv("FB_SOURCE_DIR"))
-    dir = fs::path(env) / "tests/fuzz/corpus/frontend";
+/// Runs every file of tests/fuzz/corpus/`target` through `body`; how many there were.
+std::size_t replay(const char* target, void (*body)(const std::uint8_t*, std::size_t)) {
+  fs::path root = FB_SOURCE_DIR_DEFAULT;
+  if (const char* env = std::getenv("FB_SOURCE_DIR")) root = env;
   std::size_t count = 0;
-  for (const auto& entry : fs::directory_iterator(dir)) {
+  for (const auto& entry : fs::directory_iterator(root / "tests/fuzz/corpus" / target)) {
     std::ifstream in(entry.path(), std::ios::binary);
     std::ostringstream s;
     s << in.rdbuf();
     std::string bytes = s.str();
     SCOPED_TRACE(entry.path().filename().string());
-    fb::fuzz::run_frontend(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    body(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
     ++count;
   }
-  EXPECT_GT(count, 100u) << "the corpus should hold the fuzzer's minimized findings";
+  return count;
+}
+
+TEST(FuzzCorpus, FrontendReplaysEveryInput) {
+  EXPECT_GT(replay("frontend", fb::fuzz::run_frontend), 100u)
+      << "the corpus should hold the fuzzer's minimized findings";
 }
 
 TEST(FuzzCorpus, HttpFramingReplaysEveryInput) {
-  fs::path dir = fs::path(FB_SOURCE_DIR_DEFAULT) / "tests/fuzz/corpus/http";
-  if (const char* env = std::getenv("FB_SOURCE_DIR"))
-    dir = fs::path(env) / "tests/fuzz/corpus/http";
-  std::size_t count = 0;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    std::string bytes = s.str();
-    SCOPED_TRACE(entry.path().filename().string());
-    fb::fuzz::run_http_framing(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-    ++count;
-  }
-  EXPECT_GE(count, 15u) << "the seeds, and what the fuzzer adds to them";
+  EXPECT_GE(replay("http", fb::fuzz::run_http_framing), 15u)
+      << "the seeds, and what the fuzzer adds to them";
 }
 
 TEST(FuzzCorpus, RespFramingReplaysEveryInput) {
-  fs::path dir = fs::path(FB_SOURCE_DIR_DEFAULT) / "tests/fuzz/corpus/resp";
-  if (const char* env = std::getenv("FB_SOURCE_DIR"))
-    dir = fs::path(env) / "tests/fuzz/corpus/resp";
-  std::size_t count = 0;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    std::string bytes = s.str();
-    SCOPED_TRACE(entry.path().filename().string());
-    fb::fuzz::run_resp_framing(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
-    ++count;
-  }
-  EXPECT_GE(count, 9u) << "the seeds, and what the fuzzer adds to them";
+  EXPECT_GE(replay("resp", fb::fuzz::run_resp_framing), 9u)
+      << "the seeds, and what the fuzzer adds to them";
 }
 
 }  // namespace
