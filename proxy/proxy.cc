@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "proxy/http_framing.h"
+#include "proxy/pg_framing.h"
 #include "proxy/resp_framing.h"
 #include "runtime/rules.h"
 
@@ -87,6 +88,7 @@ struct Manager::Impl {
     std::deque<std::string> pending;
     std::unique_ptr<asio::steady_timer> idle;
     bool upgraded = false;  // 101 Switching Protocols: plain bytes from then on
+    char pg_status = 'I';   // the last transaction status the server reported
     Connection(asio::io_context& io, tcp::socket accepted)
         : client(std::move(accepted)), server(io) {}
     void end(std::string why) {
@@ -274,6 +276,12 @@ struct Manager::Impl {
       co_await redis_client_to_server(c);
       co_return;
     }
+    if (c->upstream.protocol == "postgres") {
+      c->idle = std::make_unique<asio::steady_timer>(io);
+      asio::co_spawn(io, pg_server_to_client(c), asio::detached);
+      co_await pg_client_to_server(c);
+      co_return;
+    }
     asio::co_spawn(io, server_to_client(c), asio::detached);
     co_await client_to_server(c);
   }
@@ -419,6 +427,270 @@ struct Manager::Impl {
         c->pending.pop_front();
         if (c->pending.empty()) c->idle->cancel();
       }
+    }
+    if (c->idle) c->idle->cancel();
+    finish_pump(c);
+  }
+
+  // ---- PostgreSQL ------------------------------------------------------------------------
+  //
+  // Each side is framed on its own. The client's Query, Sync and FunctionCall (and the
+  // startup) are each answered by exactly one ReadyForQuery, so `pending` holds one entry
+  // per ReadyForQuery the server owes, oldest first: empty, or an ErrorResponse the proxy
+  // puts in front of it (an injected error inside an extended-protocol batch part of
+  // which already reached the server).
+
+  static constexpr std::size_t kEventSql = 1000;  // an event shows this much of a query
+
+  /// The transaction status a client sees after an injected error: a failed block when
+  /// it was in one, as the server would report.
+  static char status_after_error(char status) { return status == 'I' ? 'I' : 'E'; }
+
+  static bool fatal_error(std::string_view error_response) {
+    for (const auto& [code, value] : pg::error_fields(error_response))
+      if (code == 'S') return value == "FATAL" || value == "PANIC";
+    return false;
+  }
+
+  /// Answers the client with an injected error once the server has answered everything
+  /// before it: the ErrorResponse, then ReadyForQuery, or for FATAL the end of the
+  /// connection, as the server would end it. False when the connection is over.
+  awaitable<bool> pg_answer(std::shared_ptr<Connection> c, std::string error) {
+    error_code ec;
+    while (!c->pending.empty() && c->client.is_open()) {
+      c->idle->expires_at(asio::steady_timer::time_point::max());
+      co_await c->idle->async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    if (!c->client.is_open()) co_return false;
+    bool fatal = fatal_error(error);
+    if (!fatal) error += pg::ready_for_query(status_after_error(c->pg_status));
+    if (!co_await send(c, c->client, error, c->s2c)) co_return false;
+    if (fatal) {
+      c->end("rule_error");
+      co_return false;
+    }
+    co_return true;
+  }
+
+  awaitable<void> pg_client_to_server(std::shared_ptr<Connection> c) {
+    std::string buf, out;
+    std::size_t at = 0;
+    error_code ec;
+    bool started = false;
+    std::map<std::string, std::string> statements;  // prepared statement name -> SQL
+    bool skipping = false;         // an injected error: the batch is dropped up to its Sync
+    std::string injected;          // that error's ErrorResponse
+    bool batch_forwarded = false;  // a message of the current batch reached the server
+    for (;;) {
+      std::string_view rest = std::string_view(buf).substr(at);
+      std::size_t size = 0;
+      std::string why;
+      pg::Parse parsed =
+          started ? pg::message_size(rest, true, size, why) : pg::startup_size(rest, size, why);
+      if (parsed == pg::Parse::kIncomplete) {
+        if (!out.empty() && !co_await send(c, c->server, out, c->c2s)) break;
+        out.clear();
+        buf.erase(0, at);
+        at = 0;
+        if (!co_await read_more(c->client, buf, ec)) {
+          read_ended(c, true, ec, !buf.empty(), "a message");
+          break;
+        }
+        continue;
+      }
+      if (parsed == pg::Parse::kMalformed) {
+        malformed(c, "request", why);
+        break;
+      }
+      std::string message(rest.substr(0, size));
+      at += size;
+      if (!started) {
+        std::uint32_t code = pg::startup_code(message);
+        if (code == pg::kSslRequest || code == pg::kGssEncRequest) {
+          // The proxy relays plaintext: it declines encryption as a server without SSL
+          // would, and the client goes on in the clear (sslmode=require then fails, as
+          // it would against such a server).
+          if (!co_await send(c, c->client, "N", c->s2c)) break;
+          continue;
+        }
+        if (code == pg::kCancelRequest) {
+          // A cancel goes to the server as it is, on a connection of its own.
+          out += message + buf.substr(at);
+          if (!co_await send(c, c->server, out, c->c2s)) break;
+          co_await client_to_server(c);  // finishes this pump
+          co_return;
+        }
+        if (code >> 16 != 3) {
+          malformed(c, "request",
+                    "unsupported protocol version " + std::to_string(code >> 16) + "." +
+                        std::to_string(code & 0xffff));
+          break;
+        }
+        started = true;
+        c->pending.push_back("");  // the ReadyForQuery that ends authentication
+        out += message;
+        continue;
+      }
+      char type = message[0];
+      if (skipping && type != 'S') continue;  // the server would skip these too
+      if (type == 'S' && skipping) {
+        skipping = false;
+        if (batch_forwarded) {
+          // The server has part of the batch: its Sync's ReadyForQuery carries the error.
+          batch_forwarded = false;
+          c->pending.push_back(std::move(injected));
+          out += message;
+          continue;
+        }
+        if (!out.empty() && !co_await send(c, c->server, out, c->c2s)) break;
+        out.clear();
+        if (!co_await pg_answer(c, std::move(injected))) break;
+        continue;
+      }
+      if (type == 'P') {
+        std::string name, sql;
+        if (!pg::parse_statement(message, name, sql)) {
+          malformed(c, "request", "a Parse message without its statement");
+          break;
+        }
+        statements[name] = std::move(sql);
+      }
+      if (type == 'Q' || type == 'B') {
+        std::string sql;
+        if (type == 'Q' && !pg::query_sql(message, sql)) {
+          malformed(c, "request", "a Query message without its terminating NUL");
+          break;
+        }
+        if (type == 'B') {
+          std::string statement;
+          if (!pg::bind_statement(message, statement)) {
+            malformed(c, "request", "a Bind message without its statement name");
+            break;
+          }
+          auto it = statements.find(statement);
+          if (it != statements.end()) sql = it->second;
+        }
+        Decision d = decide(*c, [&](const Rule& r) { return pg::sql_match(r.query, sql); },
+                            {Rule::Action::kDrop, Rule::Action::kError});
+        if (!d.delays.empty() || d.terminal) {
+          // What came before this message goes first.
+          if (!out.empty() && !co_await send(c, c->server, out, c->c2s)) break;
+          out.clear();
+        }
+        std::string shown = sql.substr(0, kEventSql);
+        for (const Rule& delay : d.delays) {
+          fired(
+              *c, delay, sql,
+              {{"query", shown},
+               {"delay_ms",
+                static_cast<std::int64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(delay.delay).count())}});
+          asio::steady_timer timer(io, delay.delay);
+          co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+        }
+        if (!c->client.is_open()) break;
+        if (d.terminal && d.terminal->action == Rule::Action::kDrop) {
+          fired(*c, *d.terminal, sql, {{"query", shown}});
+          c->end("rule_drop");
+          break;
+        }
+        if (d.terminal) {
+          const Rule& rule = *d.terminal;
+          pg::ErrorText e =
+              pg::split_error_text(rule.message.empty() ? "injected fault" : rule.message,
+                                   rule.sqlstate.empty() ? "XX000" : rule.sqlstate);
+          if (!rule.sqlstate.empty()) e.sqlstate = rule.sqlstate;
+          fired(*c, rule, sql,
+                {{"query", shown},
+                 {"severity", e.severity},
+                 {"sqlstate", e.sqlstate},
+                 {"error", e.message}});
+          std::string error = pg::error_response(e.severity, e.sqlstate, e.message);
+          if (type == 'Q') {
+            if (!co_await pg_answer(c, std::move(error))) break;
+          } else {
+            // As the server does after an error in a batch: nothing more until Sync.
+            skipping = true;
+            injected = std::move(error);
+          }
+          continue;
+        }
+      }
+      out += message;
+      switch (type) {
+        case 'Q':
+        case 'S':
+        case 'F':
+          c->pending.push_back("");
+          batch_forwarded = false;
+          break;
+        case 'P':
+        case 'B':
+        case 'D':
+        case 'E':
+        case 'C':
+        case 'H': batch_forwarded = true; break;
+        default: break;
+      }
+    }
+    finish_pump(c);
+  }
+
+  awaitable<void> pg_server_to_client(std::shared_ptr<Connection> c) {
+    std::string buf, out;
+    std::size_t at = 0;
+    error_code ec;
+    bool server_error = false;  // an ErrorResponse since the last ReadyForQuery
+    std::size_t answered = 0;   // ReadyForQuery messages in `out`
+    bool ended = false;
+    while (!ended) {
+      std::string_view rest = std::string_view(buf).substr(at);
+      std::size_t size = 0;
+      std::string why;
+      pg::Parse parsed = pg::message_size(rest, false, size, why);
+      if (parsed == pg::Parse::kIncomplete) {
+        if (!out.empty() && !co_await send(c, c->client, out, c->s2c)) break;
+        out.clear();
+        // Only now, with the answers written, may an injected answer follow them.
+        for (; answered > 0 && !c->pending.empty(); --answered) c->pending.pop_front();
+        answered = 0;
+        if (c->pending.empty()) c->idle->cancel();
+        buf.erase(0, at);
+        at = 0;
+        if (!co_await read_more(c->server, buf, ec)) {
+          read_ended(c, false, ec, !buf.empty(), "a message");
+          break;
+        }
+        continue;
+      }
+      if (parsed == pg::Parse::kMalformed) {
+        malformed(c, "response", why);
+        break;
+      }
+      std::string_view message = rest.substr(0, size);
+      at += size;
+      if (message[0] == 'E') server_error = true;
+      if (message[0] != 'Z') {
+        out += message;
+        continue;
+      }
+      char status = message.size() == 6 ? message[5] : 'I';
+      const std::string* injected = answered < c->pending.size() ? &c->pending[answered] : nullptr;
+      ++answered;
+      if (injected && !injected->empty() && !server_error) {
+        out += *injected;
+        if (fatal_error(*injected)) {
+          if (co_await send(c, c->client, out, c->s2c)) c->end("rule_error");
+          ended = true;
+          continue;
+        }
+        status = status_after_error(status);
+        out += pg::ready_for_query(status);
+      } else {
+        out += message;
+      }
+      c->pg_status = status;
+      server_error = false;
     }
     if (c->idle) c->idle->cancel();
     finish_pump(c);
@@ -746,7 +1018,10 @@ struct Manager::Impl {
 
   awaitable<void> client_to_server(std::shared_ptr<Connection> c) {
     std::array<char, 65536> buffer;
-    bool first = true;
+    // Rules decide on the first bytes of a tcp interface only; the other filters hand
+    // their connections here once the rest is opaque (a Redis subscription, an HTTP
+    // upgrade, a Postgres cancel), and their rules do not apply to raw bytes.
+    bool first = c->upstream.protocol == "tcp";
     for (;;) {
       error_code ec;
       std::size_t n = co_await c->client.async_read_some(asio::buffer(buffer),

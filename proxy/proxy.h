@@ -26,7 +26,7 @@ namespace fb::proxy {
 struct Upstream {
   std::string service;
   std::string interface;
-  std::string protocol;  // "tcp" for now; other protocols' filters come later
+  std::string protocol;  // tcp, http, redis and postgres are filtered; others relay as bytes
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
 };

@@ -33,6 +33,7 @@ struct Rule {
   int status = 0;       // respond/error: the status to answer with (0: the protocol's)
   std::string body;     // respond: what to answer
   std::string message;  // error: the protocol's error text
+  std::string sqlstate;  // error on postgres: the SQLSTATE (else from the message, or XX000)
   std::chrono::nanoseconds delay{0};
   double probability = 1.0;  // 0 < p <= 1
   std::uint64_t nth = 0;     // fire only on the nth match (1-based), 0: off

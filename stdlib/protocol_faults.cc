@@ -119,9 +119,21 @@ bool response_fn(Thread& t, const Value&, Args& a, Value& r) {
 }
 
 bool error_fn(Thread& t, const Value&, Args& a, Value& r) {
-  return make_rule(t, "error", a, r, proxy::Rule::Action::kError, {"message", "status"},
+  return make_rule(t, "error", a, r, proxy::Rule::Action::kError, {"message", "status", "sqlstate"},
                    [&](proxy::Rule& rule, std::string_view k, const Value& v) {
                      if (k == "status") return want_status(t, "error", v, rule.status);
+                     if (k == "sqlstate") {
+                       if (!want_string(t, "error", k, v, rule.sqlstate)) return false;
+                       bool valid = rule.sqlstate.size() == 5;
+                       for (char ch : rule.sqlstate)
+                         valid = valid && ((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z'));
+                       if (!valid)
+                         return t.fail(
+                             "error: sqlstate= must be five digits or capital "
+                             "letters, like \"40P01\", got " +
+                             vm::repr(v));
+                       return true;
+                     }
                      return want_string(t, "error", k, v, rule.message);
                    });
 }
@@ -154,9 +166,25 @@ bool check_protocol_rule(Thread& t, const std::string& protocol, const proxy::Ru
       return t.fail("fault: a redis rule matches command= and key= only: " + rule.text);
     return true;
   }
+  if (!rule.sqlstate.empty() && protocol != "postgres")
+    return t.fail("fault: sqlstate= is for postgres interfaces (" + where + " is " + protocol +
+                  ")");
+  if (protocol == "postgres") {
+    if (rule.action == proxy::Rule::Action::kDuplicate ||
+        rule.action == proxy::Rule::Action::kRespond)
+      return t.fail("fault: " + std::string(proxy::action_name(rule.action)) +
+                    "() has no postgres form (" + where +
+                    "); use error(), drop() or delay(delay=...)");
+    if (!rule.method.empty() || !rule.path.empty() || !rule.command.empty() || !rule.key.empty() ||
+        !rule.topic.empty())
+      return t.fail("fault: a postgres rule matches query= only (SQL, like \"INSERT*\"): " +
+                    rule.text);
+    return true;
+  }
   if (protocol != "tcp")
     return t.fail("fault: protocol rules on " + protocol + " interfaces are not supported yet (" +
-                  where + " is " + protocol + "; tcp, http and redis interfaces take rules)");
+                  where + " is " + protocol +
+                  "; tcp, http, redis and postgres interfaces take rules)");
   if (rule.action == proxy::Rule::Action::kError || rule.action == proxy::Rule::Action::kDuplicate)
     return t.fail("fault: " + std::string(proxy::action_name(rule.action)) +
                   "() means nothing to a tcp byte stream (" + where +

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "runtime/rules.h"
 #include "stdlib/net.h"
 #include "stdlib/parallel.h"
+#include "stdlib/pg_client.h"
 #include "stdlib/session.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
@@ -576,6 +578,130 @@ bool redis_step(Thread& t, const Value& self, Args& a, Value& r) {
 constexpr std::string_view kRedisMethods[] = {"command", "del",    "get",  "incr",  "keys",
                                               "lpush",   "lrange", "ping", "rpush", "set"};
 
+/// The rows of a result as JSON: a dict per row, values typed by their column's type
+/// (integers, floats and booleans as such, NULL as null, everything else as the text
+/// the server sent).
+nlohmann::json rows_json(const pg::Result& result) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& row : result.rows) {
+    nlohmann::json object = nlohmann::json::object();
+    for (std::size_t i = 0; i < row.size() && i < result.columns.size(); ++i) {
+      const pg::Column& column = result.columns[i];
+      nlohmann::json& cell = object[column.name];
+      if (!row[i]) continue;  // stays null
+      const std::string& text = *row[i];
+      switch (column.type) {
+        case 16: cell = text == "t"; break;  // bool
+        case 20:                             // int8
+        case 21:                             // int2
+        case 23:                             // int4
+        case 26:                             // oid
+          cell = std::strtoll(text.c_str(), nullptr, 10);
+          break;
+        case 700:    // float4
+        case 701: {  // float8
+          double d = std::strtod(text.c_str(), nullptr);
+          if (std::isfinite(d))
+            cell = d;
+          else
+            cell = text;  // NaN and Infinity have no JSON form
+          break;
+        }
+        default: cell = text;
+      }
+    }
+    rows.push_back(std::move(object));
+  }
+  return rows;
+}
+
+/// query(sql=) and exec(sql=): one statement (or several) on a fresh connection.
+/// Credentials come from user=/password=/database=, else the service's env
+/// (POSTGRES_USER, default postgres; POSTGRES_PASSWORD; POSTGRES_DB); connstr= gives
+/// all of them. query returns .data = [row dicts] of the first result set, exec
+/// .data = {"rows_affected": n}; a server error sets .error ("ERROR: ... (SQLSTATE
+/// 40P01)"), it does not raise.
+bool postgres_step(Thread& t, const Value& self, Args& a, Value& r) {
+  const auto* step = self.as<StepSelf>();
+  const StepSelf& ref = *step;
+  const std::string& m = step->method;
+  std::string fn = ref.service + "." + ref.decl.name + "." + m;
+  Value sql, user, password, database, connstr, timeout;
+  if (!vm::unpack(t, fn, a,
+                  {{"sql", &sql},
+                   {"user?", &user},
+                   {"password?", &password},
+                   {"database?", &database},
+                   {"connstr?", &connstr},
+                   {"timeout?", &timeout}}))
+    return false;
+  if (!sql.is(vm::Type::kString) || vm::str(sql).empty())
+    return t.fail(fn + ": sql must be a non-empty string");
+  for (const Value* v : {&user, &password, &database, &connstr, &timeout})
+    if (!v->is(vm::Type::kNone) && !v->is(vm::Type::kString))
+      return t.fail(fn + ": user, password, database, connstr and timeout are strings, got " +
+                    std::string(vm::type_of(*v)));
+  pg::Target target;
+  target.port = ref.decl.port;
+  if (Session* session = Session::of(t))
+    if (const ServiceDecl* decl = session->find(ref.service))
+      for (const auto& [k, v] : decl->env) {
+        if (k == "POSTGRES_USER" && !v.empty()) target.user = v;
+        if (k == "POSTGRES_PASSWORD") target.password = v;
+        if (k == "POSTGRES_DB") target.database = v;
+      }
+  if (user.is(vm::Type::kString)) target.user = vm::str(user);
+  if (password.is(vm::Type::kString)) target.password = vm::str(password);
+  if (database.is(vm::Type::kString)) target.database = vm::str(database);
+  if (connstr.is(vm::Type::kString)) {
+    std::string why;
+    if (!pg::parse_connstr(vm::str(connstr), target, why)) return t.fail(fn + ": " + why);
+  }
+  // A step to the interface itself goes through the test driver's proxy, so the
+  // interface's rules apply to it whichever way its address was written.
+  bool local = target.host == "localhost" || target.host == "127.0.0.1" || target.host.empty();
+  if (local && target.port == ref.decl.port) {
+    target.host = "localhost";
+    target.port = step_port(t, ref.service, ref.decl);
+  }
+  auto limit = std::chrono::milliseconds(10000);
+  if (timeout.is(vm::Type::kString)) {
+    std::string why;
+    if (auto d = runtime::parse_duration(vm::str(timeout), why); d && d->count() > 0)
+      limit = std::chrono::ceil<std::chrono::milliseconds>(*d);
+    else
+      return t.fail(fn + ": timeout must be a positive duration like \"5s\"");
+  }
+  runtime::EventLog* log = step_log(t);
+  StepTurn turn(t.cancelled);
+  record_send(log, ref.service, ref.decl.name, "postgres", m);
+  auto started = Clock::now();
+  pg::Result result;
+  if (!turn.ok()) result.error = "cancelled";
+  CancelScope scope(&t.cancelled);
+  std::string body;
+  {
+    VmUnlocked unlocked;  // other branches run while this one waits on the network
+    if (result.error.empty()) result = pg::run(target, vm::str(sql), limit);
+    if (result.error.empty())
+      body = m == "query" ? rows_json(result).dump()
+                          : nlohmann::json{{"rows_affected", result.rows_affected}}.dump();
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  record_recv(log, ref.service, ref.decl.name, m, ms, result.error.empty(), 0, result.error);
+  auto* response = new ResponseValue();
+  r = Value::adopt(response);
+  response->statusless = true;
+  response->error = result.error;
+  response->duration_ms = ms;
+  response->body = body;
+  if (body.empty() || !json_to_value(t, body, response->data)) response->data = Value();
+  response->headers = Value::adopt(new vm::Dict());
+  return true;
+}
+
+constexpr std::string_view kPostgresMethods[] = {"exec", "query"};
+
 }  // namespace
 
 std::string redis_call(int port, const std::vector<std::string>& args, const std::string& user,
@@ -624,6 +750,9 @@ bool step_method(const InterfaceRef& ref, const Value&, std::string_view name, V
   if (ref.decl.protocol == "redis")
     for (auto m : kRedisMethods)
       if (name == m) return make(redis_step);
+  if (ref.decl.protocol == "postgres")
+    for (auto m : kPostgresMethods)
+      if (name == m) return make(postgres_step);
   return false;
 }
 
@@ -631,6 +760,8 @@ std::vector<std::string> step_methods(const InterfaceRef& ref) {
   if (ref.decl.protocol == "http") return {kHttpMethods, kHttpMethods + 5};
   if (ref.decl.protocol == "tcp") return {"send"};
   if (ref.decl.protocol == "redis") return {std::begin(kRedisMethods), std::end(kRedisMethods)};
+  if (ref.decl.protocol == "postgres")
+    return {std::begin(kPostgresMethods), std::end(kPostgresMethods)};
   return {};
 }
 

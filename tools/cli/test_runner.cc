@@ -23,6 +23,7 @@
 #include "stdlib/fanout.h"
 #include "stdlib/faults.h"
 #include "stdlib/net.h"
+#include "stdlib/pg_client.h"
 #include "stdlib/protocol_faults.h"
 #include "stdlib/scenarios.h"
 #include "stdlib/steps.h"
@@ -208,6 +209,17 @@ bool ready(const stdlib::ServiceDecl& service) {
     auto response = stdlib::http_request(
         "GET", "http://localhost:" + std::to_string(iface.port) + "/", "", {}, 2s);
     return response.status >= 200 && response.status < 400;
+  }
+  if (iface.protocol == "postgres") {
+    // SELECT 1 as the service's own user: it answers only once it takes queries.
+    stdlib::pg::Target target;
+    target.port = iface.port;
+    for (const auto& [k, v] : service.env) {
+      if (k == "POSTGRES_USER" && !v.empty()) target.user = v;
+      if (k == "POSTGRES_PASSWORD") target.password = v;
+      if (k == "POSTGRES_DB") target.database = v;
+    }
+    return stdlib::pg::run(target, "SELECT 1", 2s).error.empty();
   }
   if (iface.protocol != "redis")
     return static_cast<bool>(stdlib::dial("localhost", iface.port, 2s, error));
