@@ -304,41 +304,49 @@ struct Manager::Impl {
   }
 
   awaitable<void> redis_client_to_server(std::shared_ptr<Connection> c) {
-    std::string buf;
+    // Commands are parsed from `buf` at `at`; those forwarded collect in `out` and go to
+    // the server in one write per read, so a pipeline costs one write, not one per
+    // command.
+    std::string buf, out;
+    std::size_t at = 0;
     error_code ec;
     for (;;) {
       if (c->upgraded) {
         // Subscribed (or MONITOR): the server pushes as it pleases; relay the bytes.
-        if (!buf.empty() && !co_await send(c, c->server, buf, c->c2s)) break;
+        out.append(buf, at);
+        if (!out.empty() && !co_await send(c, c->server, out, c->c2s)) break;
         co_await client_to_server(c);
         co_return;
       }
       std::size_t size = 0;
       std::string why;
-      resp::Parse parsed = resp::Parse::kIncomplete;
-      bool ended = false;
-      while (!c->upgraded &&
-             (parsed = resp::value_size(buf, size, why)) == resp::Parse::kIncomplete) {
+      resp::Parse parsed = resp::value_size(std::string_view(buf).substr(at), size, why);
+      if (parsed == resp::Parse::kIncomplete) {
+        if (!out.empty() && !co_await send(c, c->server, out, c->c2s)) break;
+        out.clear();
+        buf.erase(0, at);
+        at = 0;
         if (!co_await read_more(c->client, buf, ec)) {
-          ended = true;
+          read_ended(c, true, ec, !buf.empty(), "a command");
           break;
         }
-      }
-      if (c->upgraded && !ended) continue;
-      if (ended) {
-        read_ended(c, true, ec, !(buf.empty()), "a command");
-        break;
+        continue;
       }
       if (parsed == resp::Parse::kMalformed) {
         malformed(c, "request", why);
         break;
       }
-      std::string request = buf.substr(0, size);
-      buf.erase(0, size);
+      std::string_view request = std::string_view(buf).substr(at, size);
+      at += size;
       Message m;
       resp::command_of(request, m.command, m.key);
       Decision d = decide(*c, [&](const Rule& r) { return matches(r, m, kCommand | kKey, true); },
                           {Rule::Action::kDrop, Rule::Action::kRespond, Rule::Action::kError});
+      if (!d.delays.empty() || d.terminal) {
+        // The commands before this one go first.
+        if (!out.empty() && !co_await send(c, c->server, out, c->c2s)) break;
+        out.clear();
+      }
       std::string first = m.command + (m.key.empty() ? "" : " " + m.key);
       for (const Rule& delay : d.delays) {
         fired(*c, delay, first,
@@ -381,7 +389,7 @@ struct Manager::Impl {
         continue;
       }
       c->pending.push_back(m.command);
-      if (!co_await send(c, c->server, request, c->c2s)) break;
+      out += request;
       if (m.command == "SUBSCRIBE" || m.command == "PSUBSCRIBE" || m.command == "SSUBSCRIBE" ||
           m.command == "MONITOR")
         c->upgraded = true;
@@ -390,43 +398,52 @@ struct Manager::Impl {
   }
 
   awaitable<void> redis_server_to_client(std::shared_ptr<Connection> c) {
-    std::string buf;
+    // Replies collect in `out` and go to the client in one write per read; the commands
+    // they answer leave `pending` only once written, so that an answer a rule gives
+    // (which waits for `pending` to empty) cannot overtake them.
+    std::string buf, out;
+    std::size_t at = 0, answered = 0;
     error_code ec;
+    auto flush = [&]() -> awaitable<bool> {
+      if (!out.empty() && !co_await send(c, c->client, out, c->s2c)) co_return false;
+      out.clear();
+      for (; answered > 0 && !c->pending.empty(); --answered) c->pending.pop_front();
+      answered = 0;
+      if (c->pending.empty()) c->idle->cancel();
+      co_return true;
+    };
     for (;;) {
-      if (c->upgraded && c->pending.size() <= 1) {
+      if (c->upgraded && c->pending.size() <= answered + 1) {
         // Once the subscribing command is all that is left to answer, the rest is the
         // server's stream of messages.
+        out.append(buf, at);
+        if (!co_await flush()) break;
         c->pending.clear();
         c->idle->cancel();
-        if (!buf.empty() && !co_await send(c, c->client, buf, c->s2c)) break;
         co_await server_to_client(c);
         co_return;
       }
       std::size_t size = 0;
       std::string why;
-      resp::Parse parsed = resp::Parse::kIncomplete;
-      bool ended = false;
-      while ((parsed = resp::value_size(buf, size, why)) == resp::Parse::kIncomplete) {
+      resp::Parse parsed = resp::value_size(std::string_view(buf).substr(at), size, why);
+      if (parsed == resp::Parse::kIncomplete) {
+        if (!co_await flush()) break;
+        buf.erase(0, at);
+        at = 0;
         if (!co_await read_more(c->server, buf, ec)) {
-          ended = true;
+          read_ended(c, false, ec, !buf.empty(), "a reply");
           break;
         }
-      }
-      if (ended) {
-        read_ended(c, false, ec, !(buf.empty()), "a reply");
-        break;
+        continue;
       }
       if (parsed == resp::Parse::kMalformed) {
         malformed(c, "response", why);
         break;
       }
-      std::string reply = buf.substr(0, size);
-      buf.erase(0, size);
-      if (!co_await send(c, c->client, reply, c->s2c)) break;
-      if (!resp::is_push(reply) && !c->pending.empty()) {
-        c->pending.pop_front();
-        if (c->pending.empty()) c->idle->cancel();
-      }
+      std::string_view reply = std::string_view(buf).substr(at, size);
+      at += size;
+      out += reply;
+      if (!resp::is_push(reply) && answered < c->pending.size()) ++answered;
     }
     if (c->idle) c->idle->cancel();
     finish_pump(c);

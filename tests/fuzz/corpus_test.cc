@@ -9,6 +9,7 @@
 
 #include "tests/fuzz/frontend_fuzz_body.h"
 #include "tests/fuzz/http_fuzz_body.h"
+#include "tests/fuzz/pg_fuzz_body.h"
 #include "tests/fuzz/resp_fuzz_body.h"
 
 namespace {
@@ -44,6 +45,11 @@ TEST(FuzzCorpus, HttpFramingReplaysEveryInput) {
 
 TEST(FuzzCorpus, RespFramingReplaysEveryInput) {
   EXPECT_GE(replay("resp", fb::fuzz::run_resp_framing), 9u)
+      << "the seeds, and what the fuzzer adds to them";
+}
+
+TEST(FuzzCorpus, PgFramingReplaysEveryInput) {
+  EXPECT_GE(replay("pg", fb::fuzz::run_pg_framing), 16u)
       << "the seeds, and what the fuzzer adds to them";
 }
 
