@@ -82,6 +82,19 @@ class PostgresServer {
   const std::string& last_error() const { return last_error_; }
 };
 
+/// A port nobody listens on now (the kernel's pick for an ephemeral bind).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &size);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
 Upstream pg_upstream(int port) {
   return {"db", "main", "postgres", "127.0.0.1", static_cast<std::uint16_t>(port)};
 }
@@ -200,7 +213,9 @@ std::string field(const std::string& error_response, char code) {
 
 class PostgresProxy : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { server_ = new PostgresServer(18281); }
+  // ctest runs each test in a process of its own, two at a time: each gets a server on
+  // a port of its own.
+  static void SetUpTestSuite() { server_ = new PostgresServer(free_port()); }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
