@@ -16,14 +16,21 @@ std::uint32_t read_u32(std::string_view b) {
          std::uint32_t{static_cast<unsigned char>(b[3])};
 }
 
-namespace {
-
 void put_u32(std::string& out, std::uint32_t v) {
   out += static_cast<char>(v >> 24);
   out += static_cast<char>(v >> 16);
   out += static_cast<char>(v >> 8);
   out += static_cast<char>(v);
 }
+
+std::string typed_message(char type, std::string_view body) {
+  std::string out(1, type);
+  put_u32(out, static_cast<std::uint32_t>(body.size() + 4));
+  out += body;
+  return out;
+}
+
+namespace {
 
 /// Type bytes each side may send after the startup phase.
 constexpr std::string_view kClientTypes = "BCdcfDEHFPpQSX";
@@ -127,17 +134,10 @@ std::string error_response(std::string_view severity, std::string_view sqlstate,
   field('C', sqlstate);
   field('M', message);
   body += '\0';
-  std::string out = "E";
-  put_u32(out, static_cast<std::uint32_t>(body.size() + 4));
-  return out + body;
+  return typed_message('E', body);
 }
 
-std::string ready_for_query(char status) {
-  std::string out = "Z";
-  put_u32(out, 5);
-  out += status;
-  return out;
-}
+std::string ready_for_query(char status) { return typed_message('Z', std::string(1, status)); }
 
 ErrorText split_error_text(std::string_view text, std::string_view fallback_code) {
   ErrorText e{"ERROR", std::string(fallback_code), std::string(text)};

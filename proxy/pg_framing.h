@@ -28,6 +28,9 @@ constexpr std::uint32_t kProtocol3 = 196608;  // 3.0; minor versions negotiate u
 constexpr std::size_t kMaxMessage = std::size_t{1} << 30;
 
 std::uint32_t read_u32(std::string_view bytes);
+void put_u32(std::string& out, std::uint32_t value);
+/// A typed message: the type byte, the length (counting itself), the body.
+std::string typed_message(char type, std::string_view body);
 
 /// The extent of one untyped startup-phase message at the start of `data`.
 Parse startup_size(std::string_view data, std::size_t& size, std::string& error);

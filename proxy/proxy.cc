@@ -207,6 +207,24 @@ struct Manager::Impl {
     event(c.upstream.service, "proxy", std::move(fields));
   }
 
+  /// Fires each delay rule (its event carries `fields` and delay_ms) and waits it out,
+  /// in order. False when the connection ended meanwhile.
+  awaitable<bool> wait_delays(std::shared_ptr<Connection> c, std::vector<Rule> delays,
+                              std::string first, runtime::EventLog::Fields fields) {
+    for (const Rule& delay : delays) {
+      auto with_delay = fields;
+      with_delay.emplace_back(
+          "delay_ms",
+          static_cast<std::int64_t>(
+              std::chrono::duration_cast<std::chrono::milliseconds>(delay.delay).count()));
+      fired(*c, delay, first, std::move(with_delay));
+      asio::steady_timer timer(io, delay.delay);
+      error_code ec;
+      co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    co_return c->client.is_open();
+  }
+
   awaitable<void> accept_loop(std::shared_ptr<Listener> l) {
     for (;;) {
       error_code ec;
@@ -348,17 +366,9 @@ struct Manager::Impl {
         out.clear();
       }
       std::string first = m.command + (m.key.empty() ? "" : " " + m.key);
-      for (const Rule& delay : d.delays) {
-        fired(*c, delay, first,
-              {{"command", m.command},
-               {"key", m.key},
-               {"delay_ms",
-                static_cast<std::int64_t>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(delay.delay).count())}});
-        asio::steady_timer timer(io, delay.delay);
-        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-      }
-      if (!c->client.is_open()) break;
+      // (Fields named first: GCC 12 cannot put an initializer list in a co_await.)
+      runtime::EventLog::Fields fields{{"command", m.command}, {"key", m.key}};
+      if (!co_await wait_delays(c, d.delays, first, fields)) break;
       if (d.terminal && d.terminal->action == Rule::Action::kDrop) {
         fired(*c, *d.terminal, first, {{"command", m.command}, {"key", m.key}});
         c->end("rule_drop");
@@ -595,17 +605,8 @@ struct Manager::Impl {
           out.clear();
         }
         std::string shown = sql.substr(0, kEventSql);
-        for (const Rule& delay : d.delays) {
-          fired(
-              *c, delay, sql,
-              {{"query", shown},
-               {"delay_ms",
-                static_cast<std::int64_t>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(delay.delay).count())}});
-          asio::steady_timer timer(io, delay.delay);
-          co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-        }
-        if (!c->client.is_open()) break;
+        runtime::EventLog::Fields fields{{"query", shown}};
+        if (!co_await wait_delays(c, d.delays, sql, fields)) break;
         if (d.terminal && d.terminal->action == Rule::Action::kDrop) {
           fired(*c, *d.terminal, sql, {{"query", shown}});
           c->end("rule_drop");
@@ -791,6 +792,45 @@ struct Manager::Impl {
            "\r\nConnection: " + (close ? "close" : "keep-alive") + "\r\n\r\n" + body;
   }
 
+  /// Relays an HTTP message whose head is at the start of `buf` (`head_size` bytes) to
+  /// the other side, then its body as it arrives. False when the connection ended on
+  /// the way (with its reason set).
+  awaitable<bool> relay_message(std::shared_ptr<Connection> c, bool from_client, std::string& buf,
+                                std::size_t head_size, http::Body& body) {
+    tcp::socket& from = from_client ? c->client : c->server;
+    tcp::socket& to = from_client ? c->server : c->client;
+    std::uint64_t& counter = from_client ? c->c2s : c->s2c;
+    if (!co_await send(c, to, std::string_view(buf.data(), head_size), counter)) co_return false;
+    buf.erase(0, head_size);
+    bool complete = body.empty();
+    std::string why;
+    error_code ec;
+    while (!complete) {
+      std::size_t used = 0;
+      if (!body.consume(buf, used, complete, why)) {
+        malformed(c, from_client ? "request" : "response", why);
+        co_return false;
+      }
+      if (used) {
+        if (!co_await send(c, to, std::string_view(buf.data(), used), counter)) co_return false;
+        buf.erase(0, used);
+      }
+      if (complete) break;
+      if (!co_await read_more(from, buf, ec)) {
+        if (!from_client && ec == asio::error::eof && body.until_close()) {
+          // The body was "until the connection closes": that is its end.
+          error_code ignored;
+          c->client.shutdown(tcp::socket::shutdown_send, ignored);
+          if (c->reason.empty()) c->reason = "server_eof";
+        } else {
+          c->end(ec != asio::error::eof ? "io_error" : from_client ? "client_eof" : "server_eof");
+        }
+        co_return false;
+      }
+    }
+    co_return true;
+  }
+
   awaitable<void> http_client_to_server(std::shared_ptr<Connection> c) {
     std::string buf;
     error_code ec;
@@ -835,17 +875,8 @@ struct Manager::Impl {
       Decision d = decide(*c, [&](const Rule& r) { return matches(r, m, kMethod | kPath, true); },
                           {Rule::Action::kDrop, Rule::Action::kRespond, Rule::Action::kError});
       std::string first = head.method + " " + head.target;
-      for (const Rule& delay : d.delays) {
-        fired(*c, delay, first,
-              {{"method", head.method},
-               {"path", m.path},
-               {"delay_ms",
-                static_cast<std::int64_t>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(delay.delay).count())}});
-        asio::steady_timer timer(io, delay.delay);
-        co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-      }
-      if (!c->client.is_open()) break;
+      runtime::EventLog::Fields fields{{"method", head.method}, {"path", m.path}};
+      if (!co_await wait_delays(c, d.delays, first, fields)) break;
       http::Body body;
       if (!body.start(head, "", why)) {
         malformed(c, "request", why);
@@ -903,43 +934,7 @@ struct Manager::Impl {
       }
       // Forward the head, then the body as it comes.
       c->pending.push_back(head.method);
-      std::size_t head_size = head.size;
-      co_await asio::async_write(c->server, asio::buffer(buf.data(), head_size),
-                                 asio::redirect_error(use_awaitable, ec));
-      if (ec) {
-        c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
-        break;
-      }
-      c->c2s += head_size;
-      buf.erase(0, head_size);
-      bool complete = body.empty();
-      bool failed = false;
-      while (!complete) {
-        std::size_t used = 0;
-        if (!body.consume(buf, used, complete, why)) {
-          malformed(c, "request", why);
-          failed = true;
-          break;
-        }
-        if (used) {
-          co_await asio::async_write(c->server, asio::buffer(buf.data(), used),
-                                     asio::redirect_error(use_awaitable, ec));
-          if (ec) {
-            c->end("io_error");
-            failed = true;
-            break;
-          }
-          c->c2s += used;
-          buf.erase(0, used);
-        }
-        if (complete) break;
-        if (!co_await read_more(c->client, buf, ec)) {
-          c->end(ec == asio::error::eof ? "client_eof" : "io_error");
-          failed = true;
-          break;
-        }
-      }
-      if (failed) break;
+      if (!co_await relay_message(c, true, buf, head.size, body)) break;
     }
     finish_pump(c);
   }
@@ -972,50 +967,7 @@ struct Manager::Impl {
         malformed(c, "response", why);
         break;
       }
-      bool failed = false;
-      std::size_t head_size = head.size;
-      co_await asio::async_write(c->client, asio::buffer(buf.data(), head_size),
-                                 asio::redirect_error(use_awaitable, ec));
-      if (ec) {
-        c->end(ec == asio::error::operation_aborted ? "closed" : "io_error");
-        break;
-      }
-      c->s2c += head_size;
-      buf.erase(0, head_size);
-      bool complete = body.empty();
-      while (!complete) {
-        std::size_t used = 0;
-        if (!body.consume(buf, used, complete, why)) {
-          malformed(c, "response", why);
-          failed = true;
-          break;
-        }
-        if (used) {
-          co_await asio::async_write(c->client, asio::buffer(buf.data(), used),
-                                     asio::redirect_error(use_awaitable, ec));
-          if (ec) {
-            c->end("io_error");
-            failed = true;
-            break;
-          }
-          c->s2c += used;
-          buf.erase(0, used);
-        }
-        if (complete) break;
-        if (!co_await read_more(c->server, buf, ec)) {
-          if (ec == asio::error::eof && body.until_close()) {
-            // The body was "until the connection closes": that is its end.
-            error_code ignored;
-            c->client.shutdown(tcp::socket::shutdown_send, ignored);
-            if (c->reason.empty()) c->reason = "server_eof";
-          } else {
-            c->end(ec == asio::error::eof ? "server_eof" : "io_error");
-          }
-          failed = true;
-          break;
-        }
-      }
-      if (failed) break;
+      if (!co_await relay_message(c, false, buf, head.size, body)) break;
       if (head.status == 101) {
         c->upgraded = true;
         c->pending.clear();
@@ -1058,18 +1010,8 @@ struct Manager::Impl {
       if (first) {
         first = false;
         Decision d = decide_tcp(*c, chunk);
-        bool stop = false;
-        for (const Rule& delay : d.delays) {
-          fired(
-              *c, delay, chunk,
-              {{"delay_ms",
-                static_cast<std::int64_t>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(delay.delay).count())}});
-          asio::steady_timer timer(io, delay.delay);
-          co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
-          if (!c->client.is_open()) stop = true;
-        }
-        if (stop) break;
+        if (!co_await wait_delays(c, d.delays, std::string(chunk), runtime::EventLog::Fields()))
+          break;
         if (d.terminal && d.terminal->action == Rule::Action::kDrop) {
           fired(*c, *d.terminal, chunk, {{"size", static_cast<std::int64_t>(n)}});
           c->end("rule_drop");

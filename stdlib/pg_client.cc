@@ -23,20 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-void put_u32(std::string& out, std::uint32_t v) {
-  out += static_cast<char>(v >> 24);
-  out += static_cast<char>(v >> 16);
-  out += static_cast<char>(v >> 8);
-  out += static_cast<char>(v);
-}
-
-/// A typed message: the type byte, its length, the body.
-std::string message(char type, const std::string& body) {
-  std::string out(1, type);
-  put_u32(out, static_cast<std::uint32_t>(body.size() + 4));
-  return out + body;
-}
-
 std::string hex(const unsigned char* bytes, std::size_t n) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
@@ -205,8 +191,8 @@ bool scram(Conversation& c, const Target& t, const std::string& mechanisms, std:
   std::string first_bare = "n=,r=" + nonce;  // the server takes the user from startup
   std::string first = "n,," + first_bare;
   std::string body = std::string("SCRAM-SHA-256") + '\0';
-  put_u32(body, static_cast<std::uint32_t>(first.size()));
-  if (!c.send(message('p', body + first))) return false;
+  framing::put_u32(body, static_cast<std::uint32_t>(first.size()));
+  if (!c.send(framing::typed_message('p', body + first))) return false;
   auto server_first_msg = c.next();
   if (!server_first_msg) return false;
   if ((*server_first_msg)[0] == 'E') {
@@ -236,7 +222,7 @@ bool scram(Conversation& c, const Target& t, const std::string& mechanisms, std:
   std::string signature = hmac256(sha256(client_key), auth_message);
   std::string proof = client_key;
   for (std::size_t i = 0; i < proof.size(); ++i) proof[i] ^= signature[i];
-  if (!c.send(message('p', final_bare + ",p=" + base64(proof)))) return false;
+  if (!c.send(framing::typed_message('p', final_bare + ",p=" + base64(proof)))) return false;
   auto server_final = c.next();
   if (!server_final) return false;
   if ((*server_final)[0] == 'E') {
@@ -266,8 +252,8 @@ bool start(Conversation& c, const Target& t, std::string& sqlstate) {
   param("application_name", "faultbox");
   param("client_encoding", "UTF8");
   std::string startup;
-  put_u32(startup, static_cast<std::uint32_t>(8 + params.size() + 1));
-  put_u32(startup, framing::kProtocol3);
+  framing::put_u32(startup, static_cast<std::uint32_t>(8 + params.size() + 1));
+  framing::put_u32(startup, framing::kProtocol3);
   startup += params + '\0';
   if (!c.send(startup)) return false;
   for (;;) {
@@ -289,11 +275,11 @@ bool start(Conversation& c, const Target& t, std::string& sqlstate) {
       return false;
     }
     if (kind == 3) {
-      if (!c.send(message('p', t.password + '\0'))) return false;
+      if (!c.send(framing::typed_message('p', t.password + '\0'))) return false;
     } else if (kind == 5 && m->size() >= 13) {
       std::string salt = m->substr(9, 4);
       std::string answer = "md5" + md5_hex(md5_hex(t.password + t.user) + salt);
-      if (!c.send(message('p', answer + '\0'))) return false;
+      if (!c.send(framing::typed_message('p', answer + '\0'))) return false;
     } else if (kind == 10) {
       if (!scram(c, t, *m, sqlstate)) return false;
     } else {
@@ -424,7 +410,7 @@ Result run(const Target& t, const std::string& sql, std::chrono::milliseconds ti
     r.error = c.error;
     return r;
   }
-  if (!c.send(message('Q', sql + '\0'))) {
+  if (!c.send(framing::typed_message('Q', sql + '\0'))) {
     r.error = c.error;
     return r;
   }
@@ -480,7 +466,7 @@ Result run(const Target& t, const std::string& sql, std::chrono::milliseconds ti
     }
   }
   // Be polite: Terminate, so the server logs no "unexpected EOF".
-  c.send(message('X', ""));
+  c.send(framing::typed_message('X', ""));
   return r;
 }
 

@@ -169,6 +169,20 @@ void record_recv(runtime::EventLog* log, const std::string& service, const std::
   log->append("step_recv", step_lane(), std::move(fields));
 }
 
+/// A step's timeout=: 10 s when not given, else a positive duration string.
+bool step_timeout(Thread& t, const std::string& fn, const Value& timeout,
+                  std::chrono::milliseconds& out) {
+  out = std::chrono::milliseconds(10000);
+  if (timeout.is(vm::Type::kNone)) return true;
+  std::string why;
+  std::optional<std::chrono::nanoseconds> d;
+  if (timeout.is(vm::Type::kString)) d = runtime::parse_duration(vm::str(timeout), why);
+  if (!d || d->count() <= 0)
+    return t.fail(fn + ": timeout must be a positive duration like \"5s\"");
+  out = std::chrono::ceil<std::chrono::milliseconds>(*d);
+  return true;
+}
+
 struct StepSelf final : vm::HostObject {
   std::string service;
   InterfaceDecl decl;
@@ -530,14 +544,8 @@ bool redis_step(Thread& t, const Value& self, Args& a, Value& r) {
         if (k == "REDIS_USER" && user.is(vm::Type::kNone)) user_text = v;
         if (k == "REDIS_PASSWORD" && password.is(vm::Type::kNone)) password_text = v;
       }
-  auto limit = std::chrono::milliseconds(10000);
-  if (timeout.is(vm::Type::kString)) {
-    std::string why;
-    if (auto d = runtime::parse_duration(vm::str(timeout), why); d && d->count() > 0)
-      limit = std::chrono::ceil<std::chrono::milliseconds>(*d);
-    else
-      return t.fail(fn + ": timeout must be a positive duration like \"5s\"");
-  }
+  std::chrono::milliseconds limit;
+  if (!step_timeout(t, fn, timeout, limit)) return false;
   runtime::EventLog* log = step_log(t);
   int port = step_port(t, ref.service, ref.decl);
   StepTurn turn(t.cancelled);
@@ -664,14 +672,8 @@ bool postgres_step(Thread& t, const Value& self, Args& a, Value& r) {
     target.host = "localhost";
     target.port = step_port(t, ref.service, ref.decl);
   }
-  auto limit = std::chrono::milliseconds(10000);
-  if (timeout.is(vm::Type::kString)) {
-    std::string why;
-    if (auto d = runtime::parse_duration(vm::str(timeout), why); d && d->count() > 0)
-      limit = std::chrono::ceil<std::chrono::milliseconds>(*d);
-    else
-      return t.fail(fn + ": timeout must be a positive duration like \"5s\"");
-  }
+  std::chrono::milliseconds limit;
+  if (!step_timeout(t, fn, timeout, limit)) return false;
   runtime::EventLog* log = step_log(t);
   StepTurn turn(t.cancelled);
   record_send(log, ref.service, ref.decl.name, "postgres", m);

@@ -23,6 +23,7 @@
 #include "proxy/pg_framing.h"
 #include "proxy/proxy.h"
 #include "stdlib/pg_client.h"
+#include "tests/unit/proxy/server_process.h"
 #include "tests/unit/test_support.h"
 
 extern char** environ;
@@ -36,34 +37,20 @@ namespace client = fb::stdlib::pg;
 /// A throwaway PostgreSQL on `port`, stopped (and its cluster removed) on destruction.
 class PostgresServer {
  public:
-  explicit PostgresServer(int port) : port_(port) {
-    std::string script = (fb::testing::source_dir() / "tests/support/postgres-server").string();
-    std::string p = std::to_string(port);
-    std::vector<char*> argv{script.data(), p.data(), nullptr};
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    // The server's log is noise here; its failures show as a server that never answers.
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    if (::posix_spawn(&pid_, script.c_str(), &actions, nullptr, argv.data(), environ) != 0)
-      pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 600 && pid_ > 0; ++i) {  // initdb may run first: up to a minute
-      last_error_ = query("SELECT 1").error;
-      if (last_error_.empty()) {
-        ready_ = true;
-        break;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-  }
-  ~PostgresServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool ready() const { return ready_; }
+  // initdb may run first: up to a minute. SIGTERM lets the script remove the cluster.
+  explicit PostgresServer(int port)
+      : port_(port),
+        process_(
+            {(fb::testing::source_dir() / "tests/support/postgres-server").string(),
+             std::to_string(port)},
+            [this] {
+              last_error_ = query("SELECT 1").error;
+              return last_error_.empty();
+            },
+            600, 100ms, SIGTERM) {}
+  bool ready() const { return process_.ready(); }
   int port() const { return port_; }
+  const std::string& last_error() const { return last_error_; }
   /// A statement straight to the server, as postgres.
   client::Result query(const std::string& sql) const {
     client::Target t;
@@ -74,12 +61,8 @@ class PostgresServer {
 
  private:
   int port_;
-  pid_t pid_ = -1;
-  bool ready_ = false;
-  std::string last_error_;
-
- public:
-  const std::string& last_error() const { return last_error_; }
+  std::string last_error_;  // declared before process_: the poll writes it
+  fb::testing::ServerProcess process_;
 };
 
 /// A port nobody listens on now (the kernel's pick for an ephemeral bind).
@@ -120,30 +103,11 @@ Rule pg_rule(Rule::Action action, std::string query, std::string text) {
 
 // ---- a raw wire client, for what the step client never sends ---------------------------
 
-int dial(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int dial(std::uint16_t port) { return fb::testing::dial_local(port, 10); }
 
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int shift : {24, 16, 8, 0}) out += static_cast<char>(v >> shift);
-}
+using pg::put_u32;
 
-std::string typed(char type, const std::string& body) {
-  std::string out(1, type);
-  put_u32(out, static_cast<std::uint32_t>(body.size() + 4));
-  return out + body;
-}
+std::string typed(char type, const std::string& body) { return pg::typed_message(type, body); }
 
 std::string startup() {
   std::string params = std::string("user") + '\0' + "postgres" + '\0' + '\0';

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "proxy/proxy.h"
+#include "tests/unit/proxy/server_process.h"
 
 extern char** environ;
 
@@ -26,22 +27,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// A connected socket to 127.0.0.1:port with 5 s read/write timeouts, or -1.
-int dial(std::uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
+int dial(std::uint16_t port) { return fb::testing::dial_local(port, 5); }
 
 /// Sends `request` and reads until the other side closes.
 std::string round_trip(std::uint16_t port, const std::string& request) {
@@ -566,39 +552,23 @@ TEST(ProxyHttp, AnUpgradedConnectionCarriesPlainBytes) {
 /// A real redis-server on `port`, without persistence, stopped with the object.
 class RedisServer {
  public:
-  explicit RedisServer(std::uint16_t port) : port_(port) {
-    std::string p = std::to_string(port);
-    std::vector<std::string> args{"redis-server", "--port",           p,   "--bind",
-                                  "127.0.0.1",    "--save",           "",  "--appendonly",
-                                  "no",           "--protected-mode", "no"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    if (::posix_spawnp(&pid_, "redis-server", nullptr, nullptr, argv.data(), environ) != 0)
-      pid_ = -1;
-    for (int i = 0; i < 500 && pid_ > 0; ++i) {
-      int fd = dial(port);
-      if (fd >= 0) {
-        ::close(fd);
-        ready_ = true;
-        break;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-  ~RedisServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool ready() const { return ready_; }
+  explicit RedisServer(std::uint16_t port)
+      : port_(port),
+        process_(
+            {"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--protected-mode", "no"},
+            [port] {
+              int fd = dial(port);
+              if (fd >= 0) ::close(fd);
+              return fd >= 0;
+            },
+            500, 10ms) {}
+  bool ready() const { return process_.ready(); }
   std::uint16_t port() const { return port_; }
 
  private:
   std::uint16_t port_;
-  pid_t pid_ = -1;
-  bool ready_ = false;
+  fb::testing::ServerProcess process_;
 };
 
 /// A RESP command as an array of bulk strings.
