@@ -582,6 +582,11 @@ struct Manager::Impl {
         }
         statements[name] = std::move(sql);
       }
+      if (type == 'C' && message.size() > 6 && message[5] == 'S') {
+        // Close of a prepared statement: forget it, so a long-lived connection that
+        // prepares and closes statements does not grow the map without end.
+        statements.erase(std::string(message.c_str() + 6));
+      }
       if (type == 'Q' || type == 'B') {
         std::string sql;
         if (type == 'Q' && !pg::query_sql(message, sql)) {
