@@ -529,7 +529,8 @@ struct Manager::Impl {
         malformed(c, "request", why);
         break;
       }
-      std::string message(rest.substr(0, size));
+      // A view into `buf`, which changes only when more is read, after this message.
+      std::string_view message = rest.substr(0, size);
       at += size;
       if (!started) {
         std::uint32_t code = pg::startup_code(message);
@@ -542,7 +543,8 @@ struct Manager::Impl {
         }
         if (code == pg::kCancelRequest) {
           // A cancel goes to the server as it is, on a connection of its own.
-          out += message + buf.substr(at);
+          out += message;
+          out.append(buf, at);
           if (!co_await send(c, c->server, out, c->c2s)) break;
           co_await client_to_server(c);  // finishes this pump
           co_return;
@@ -585,7 +587,8 @@ struct Manager::Impl {
       if (type == 'C' && message.size() > 6 && message[5] == 'S') {
         // Close of a prepared statement: forget it, so a long-lived connection that
         // prepares and closes statements does not grow the map without end.
-        statements.erase(std::string(message.c_str() + 6));
+        std::string_view name = message.substr(6);
+        statements.erase(std::string(name.substr(0, name.find('\0'))));
       }
       if (type == 'Q' || type == 'B') {
         std::string sql;

@@ -48,7 +48,9 @@ relay() {
   for _ in $(seq 100); do [ -s "$work/$1.port" ] && break; sleep 0.05; done
 }
 relay redis $redis_port
+redis_relay_pid=${pids[-1]}
 relay postgres $pg_port
+pg_relay_pid=${pids[-1]}
 redis_proxy=$(cat "$work/redis.port")
 pg_proxy=$(cat "$work/postgres.port")
 
@@ -69,6 +71,19 @@ listen pg
 CFG
 haproxy -f "$work/haproxy.cfg" -db >/dev/null 2>&1 &
 pids+=($!)
+haproxy_pid=$!
+
+# CPU time a process has used, in microseconds (user + system).
+hz=$(getconf CLK_TCK)
+cpu_us() { awk -v hz="$hz" '{printf "%d", ($14 + $15) * 1000000 / hz}' "/proc/$1/stat"; }
+# The relay process of a route ("" for direct), whose CPU per request is reported.
+relay_of() {
+  case "$1" in
+    faultbox) echo "$2" ;;
+    haproxy) echo "$haproxy_pid" ;;
+    *) echo "" ;;
+  esac
+}
 
 for _ in $(seq 600); do
   pg_isready -q -h 127.0.0.1 -p $pg_port && break
@@ -76,12 +91,16 @@ for _ in $(seq 600); do
 done
 pgbench -q -i -s 10 -h 127.0.0.1 -p $pg_port -U postgres postgres >/dev/null 2>&1
 
-echo "== redis-benchmark -P 16 -c 50 -n 500000 (requests/s)"
+echo "== redis-benchmark -P 16 -c 50 -n 500000 (requests/s; the relay's CPU µs per request)"
 for route in "direct $redis_port" "faultbox $redis_proxy" "haproxy $haproxy_redis"; do
   set -- $route
+  pid=$(relay_of "$1" "$redis_relay_pid")
+  [ -n "$pid" ] && before=$(cpu_us "$pid")
   rps=$(redis-benchmark -h 127.0.0.1 -p "$2" -P 16 -c 50 -n 500000 -t get,set -q --csv |
         awk -F, 'NR>1 {gsub(/"/,""); s+=$2; n++} END {printf "%.0f", s/n}')
-  printf "  %-9s %10s\n" "$1" "$rps"
+  cost=""
+  [ -n "$pid" ] && cost=$(awk -v a="$before" -v b="$(cpu_us "$pid")" 'BEGIN {printf "%.2f", (b - a) / 1000000}')
+  printf "  %-9s %10s %8s\n" "$1" "$rps" "$cost"
 done
 
 echo "== redis-benchmark -c 1 -P 1 -n 50000 GET, p50 latency (ms)"
@@ -92,12 +111,17 @@ for route in "direct $redis_port" "faultbox $redis_proxy" "haproxy $haproxy_redi
   printf "  %-9s %10s\n" "$1" "$p50"
 done
 
-echo "== pgbench -S -c 4 -j 2 -T $seconds (transactions/s)"
+echo "== pgbench -S -c 4 -j 2 -T $seconds (transactions/s; the relay's CPU µs per transaction)"
 for route in "direct $pg_port" "faultbox $pg_proxy" "haproxy $haproxy_pg"; do
   set -- $route
-  tps=$(pgbench -n -S -c 4 -j 2 -T "$seconds" -h 127.0.0.1 -p "$2" -U postgres postgres 2>/dev/null |
-        awk '/^tps/ {print int($3)}')
-  printf "  %-9s %10s\n" "$1" "$tps"
+  pid=$(relay_of "$1" "$pg_relay_pid")
+  [ -n "$pid" ] && before=$(cpu_us "$pid")
+  out=$(pgbench -n -S -c 4 -j 2 -T "$seconds" -h 127.0.0.1 -p "$2" -U postgres postgres 2>/dev/null)
+  tps=$(awk '/^tps/ {print int($3)}' <<<"$out")
+  count=$(awk '/actually processed/ {print $NF}' <<<"$out")
+  cost=""
+  [ -n "$pid" ] && cost=$(awk -v a="$before" -v b="$(cpu_us "$pid")" -v n="$count" 'BEGIN {printf "%.1f", (b - a) / n}')
+  printf "  %-9s %10s %8s\n" "$1" "$tps" "$cost"
 done
 
 echo "== pgbench -S -c 1 -T $seconds, p50 latency (µs)"
