@@ -199,7 +199,8 @@ bool scram(Conversation& c, const Target& t, const std::string& mechanisms, std:
     c.error = describe_error(*server_first_msg, sqlstate);
     return false;
   }
-  if ((*server_first_msg)[0] != 'R' || framing::read_u32(server_first_msg->substr(5)) != 11) {
+  if ((*server_first_msg)[0] != 'R' || server_first_msg->size() < 9 ||
+      framing::read_u32(server_first_msg->substr(5)) != 11) {
     c.error = "SCRAM: expected the server's first message";
     return false;
   }
@@ -229,7 +230,8 @@ bool scram(Conversation& c, const Target& t, const std::string& mechanisms, std:
     c.error = describe_error(*server_final, sqlstate);
     return false;
   }
-  if ((*server_final)[0] != 'R' || framing::read_u32(server_final->substr(5)) != 12) {
+  if ((*server_final)[0] != 'R' || server_final->size() < 9 ||
+      framing::read_u32(server_final->substr(5)) != 12) {
     c.error = "SCRAM: expected the server's final message";
     return false;
   }
@@ -425,7 +427,8 @@ Result run(const Target& t, const std::string& sql, std::chrono::milliseconds ti
     char type = (*m)[0];
     if (type == 'Z') break;
     if (type == 'E' && r.error.empty()) r.error = describe_error(*m, r.sqlstate);
-    if (type == 'T' && r.columns.empty() && !first_set_done) {
+    // (Every length below is checked: a server's message may be shorter than it should.)
+    if (type == 'T' && m->size() >= 7 && r.columns.empty() && !first_set_done) {
       std::size_t at = 5 + 2;
       std::uint32_t count = static_cast<std::uint32_t>((static_cast<unsigned char>((*m)[5]) << 8) |
                                                        static_cast<unsigned char>((*m)[6]));
