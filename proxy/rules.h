@@ -30,9 +30,9 @@ struct Rule {
   enum class Action { kRespond, kError, kDelay, kDrop, kDuplicate } action = Action::kError;
   // Matchers, as globs; empty matches anything.
   std::string method, path, query, command, key, topic;
-  int status = 0;       // respond/error: the status to answer with (0: the protocol's)
-  std::string body;     // respond: what to answer
-  std::string message;  // error: the protocol's error text
+  int status = 0;        // respond/error: the status to answer with (0: the protocol's)
+  std::string body;      // respond: what to answer
+  std::string message;   // error: the protocol's error text
   std::string sqlstate;  // error on postgres: the SQLSTATE (else from the message, or XX000)
   std::chrono::nanoseconds delay{0};
   double probability = 1.0;  // 0 < p <= 1

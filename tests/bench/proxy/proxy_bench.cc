@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "proxy/proxy.h"
+#include "tests/support/test_servers.h"
 
 namespace {
 
@@ -23,34 +24,8 @@ namespace {
 /// 512-byte body, or (bulk mode) reads and discards everything.
 class Server {
  public:
-  explicit Server(bool bulk) : bulk_(bulk) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 16);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      for (;;) {
-        int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        int on = 1;
-        ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-        std::thread([this, c] { serve(c); }).detach();
-      }
-    });
-  }
-  ~Server() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  std::uint16_t port() const { return port_; }
+  explicit Server(bool bulk) : bulk_(bulk) {}
+  std::uint16_t port() const { return loop_.port(); }
 
  private:
   void serve(int c) {
@@ -69,9 +44,12 @@ class Server {
     ::close(c);
   }
   bool bulk_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
+  fb::testing::AcceptLoop loop_{[this](int c) {
+                                  int on = 1;
+                                  ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+                                  serve(c);
+                                },
+                                true};
 };
 
 int dial(std::uint16_t port) {

@@ -28,8 +28,7 @@ int main(int argc, char** argv) {
   fb::proxy::Manager proxies(log, 1);
   std::string error;
   auto listening = proxies.listen(
-      "bench", {"upstream", "main", argv[1], "127.0.0.1", static_cast<std::uint16_t>(port)},
-      error);
+      "bench", {"upstream", "main", argv[1], "127.0.0.1", static_cast<std::uint16_t>(port)}, error);
   if (!listening) {
     std::fprintf(stderr, "proxy_relay: %s\n", error.c_str());
     return 1;

@@ -44,7 +44,8 @@ TEST(Cli, RecipesAreListedShownAndLoadable) {
   EXPECT_NE(show.out.find("http = struct("), std::string::npos);
   Outcome missing = run_cli({"recipes", "show", "kafka"});
   EXPECT_EQ(missing.code, 1);
-  EXPECT_NE(missing.err.find("no recipe \"kafka\" (embedded: http, postgres, redis)"), std::string::npos);
+  EXPECT_NE(missing.err.find("no recipe \"kafka\" (embedded: http, postgres, redis)"),
+            std::string::npos);
 
   // Loaded by a spec: each recipe is a rule with the reference's status and message.
   std::string path = ::testing::TempDir() + "/recipes.star";

@@ -12,8 +12,8 @@
 //
 // and its normalized trace must match tests/golden/test/NAME.trace (regenerate with
 // FB_UPDATE_GOLDENS=1, or tools/update-goldens). "@PROBE@" in a spec stands for the
-// probe program's path, "@SOURCE@" the source tree's. The specs pair every test that shows a fault working with a
-// twin that must fail, so a passing test cannot be one that checks nothing.
+// probe program's path, "@SOURCE@" the source tree's. The specs pair every test that shows a fault
+// working with a twin that must fail, so a passing test cannot be one that checks nothing.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,8 +121,7 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   std::ofstream(dir / (name + ".star"))
-      << replace_all(replace_all(text, "@PROBE@", FB_SUT_PROBE), "@SOURCE@",
-                     source_dir().string());
+      << replace_all(replace_all(text, "@PROBE@", FB_SUT_PROBE), "@SOURCE@", source_dir().string());
   Finished run = run_faultbox(dir, {name + ".star", "--seed", "7", "--output", "report.json",
                                     "--normalize", "trace.txt", "--logs", (dir / "logs").string()});
   std::string context =

@@ -23,7 +23,7 @@
 #include "proxy/pg_framing.h"
 #include "proxy/proxy.h"
 #include "stdlib/pg_client.h"
-#include "tests/unit/proxy/server_process.h"
+#include "tests/support/test_servers.h"
 #include "tests/unit/test_support.h"
 
 extern char** environ;

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "proxy/proxy.h"
-#include "tests/unit/proxy/server_process.h"
+#include "tests/support/test_servers.h"
 
 extern char** environ;
 
@@ -303,33 +303,7 @@ constexpr std::string_view kSwitched = "HTTP/1.1 101 Switching Protocols\r\nUpgr
 /// after a request for /upgrade, and notes every request line it saw.
 class KeepAliveServer {
  public:
-  KeepAliveServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 8);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      for (;;) {
-        int c = ::accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        serve(c);
-        ::close(c);
-      }
-    });
-  }
-  ~KeepAliveServer() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  std::uint16_t port() const { return port_; }
+  std::uint16_t port() const { return loop_.port(); }
   std::vector<std::string> seen() {
     std::lock_guard lock(mutex_);
     return seen_;
@@ -397,11 +371,14 @@ class KeepAliveServer {
     }
   }
 
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
   std::mutex mutex_;
   std::vector<std::string> seen_;
+  // One connection at a time; last, so that it stops before the rest goes.
+  fb::testing::AcceptLoop loop_{[this](int c) {
+                                  serve(c);
+                                  ::close(c);
+                                },
+                                false};
 };
 
 /// Reads from `fd` until `count` answers (each ending with its Content-Length body) or

@@ -1,6 +1,7 @@
 #pragma once
-/// For the proxy tests: a real server program (redis-server, PostgreSQL) run as a child
-/// process and stopped with the object, and a plain client socket.
+/// For the proxy tests and benchmarks: a real server program (redis-server,
+/// PostgreSQL) run as a child process, an in-process server's accept loop, and a plain
+/// client socket.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <thread>
@@ -56,6 +58,51 @@ class ServerProcess {
   pid_t pid_ = -1;
   int stop_;
   bool ready_ = false;
+};
+
+/// A listener on an ephemeral port of 127.0.0.1 and a thread accepting on it. Each
+/// connection goes to `serve`, which closes it: on a thread of its own when
+/// `concurrent`, else in turn on the accepting thread. Declare it after whatever
+/// `serve` uses, so that it stops first.
+class AcceptLoop {
+ public:
+  AcceptLoop(std::function<void(int)> serve, bool concurrent) : serve_(std::move(serve)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 16);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this, concurrent] {
+      for (;;) {
+        int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        if (concurrent)
+          std::thread(serve_, c).detach();
+        else
+          serve_(c);
+      }
+    });
+  }
+  ~AcceptLoop() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  AcceptLoop(const AcceptLoop&) = delete;
+  AcceptLoop& operator=(const AcceptLoop&) = delete;
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::function<void(int)> serve_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
 };
 
 /// A socket connected to 127.0.0.1:port whose reads and writes give up after
