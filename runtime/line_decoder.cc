@@ -19,12 +19,10 @@ EventLog::Fields undecodable(std::string_view line, std::string why) {
   return fields;
 }
 
-/// A JSON value as an event field: integers stay numbers, strings stay text, the rest
-/// (floats, booleans, null, arrays, objects) is its JSON text.
+/// A JSON value as an event field: text, as the reference gives every field (specs
+/// compare `e.stock == "3"`, and `int(e.stock)` works as well): a string as itself,
+/// anything else (numbers, booleans, null, arrays, objects) as its JSON text.
 FieldValue json_field(const nlohmann::ordered_json& v) {
-  if (v.is_number_integer()) return v.get<std::int64_t>();
-  if (v.is_number_unsigned() && v.get<std::uint64_t>() <= INT64_MAX)
-    return static_cast<std::int64_t>(v.get<std::uint64_t>());
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
 }

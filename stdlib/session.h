@@ -5,12 +5,14 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "proxy/proxy.h"
 #include "runtime/event_log.h"
+#include "runtime/line_decoder.h"
 #include "runtime/supervisor.h"
 #include "vm/value.h"
 
@@ -41,6 +43,13 @@ struct OpDecl {
   std::string path;  // empty: any path
 };
 
+/// service(observe=[observe.stdout(decoder=...)]): a stream of the service's output
+/// whose lines become events of type "stdout" or "stderr" in its lane.
+struct Observation {
+  std::string stream;  // "stdout" or "stderr"
+  std::shared_ptr<const runtime::LineDecoder> decoder;
+};
+
 struct ServiceDecl {
   std::string name;
   std::string binary;
@@ -52,6 +61,7 @@ struct ServiceDecl {
   bool seccomp = true;
   bool reuse = false;
   std::map<std::string, OpDecl, std::less<>> ops;
+  std::vector<Observation> observe;
   const InterfaceDecl* find_interface(std::string_view wanted) const;
 };
 

@@ -6,6 +6,7 @@
 #include "runtime/rules.h"
 #include "stdlib/builtins.h"
 #include "stdlib/faults.h"
+#include "stdlib/observe.h"
 #include "stdlib/session.h"
 #include "stdlib/steps.h"
 #include "stdlib/topology.h"
@@ -358,16 +359,37 @@ bool service_fn(Thread& t, const Value&, Args& a, Value& r) {
                         "\", which fault() takes as its own keyword");
         decl.ops[name] = e.value.as<OpValue>()->decl;
       }
-    } else if (key == "observe" || key == "volumes" || key == "ports" || key == "seed" ||
-               key == "reset" || key == "nondeterministic_ok") {
+    } else if (key == "observe") {
+      if (!v.is(vm::Type::kList) && !v.is(vm::Type::kTuple))
+        return t.fail(where + ": observe must be a list like [observe.stdout()], got " +
+                      std::string(vm::type_of(v)));
+      for (const Value& item : v.as<vm::List>()->items) {
+        if (!item.is(vm::Type::kHost) || vm::type_of(item) != "observe_source")
+          return t.fail(where +
+                        ": observe items must be observe.stdout(...) or "
+                        "observe.stderr(...), got " +
+                        std::string(vm::type_of(item)));
+        const Observation& o = item.as<ObserveValue>()->observation;
+        for (const Observation& seen : decl.observe)
+          if (seen.stream == o.stream)
+            return t.fail(where + ": " + o.stream + " is observed twice; one decoder per stream");
+        decl.observe.push_back(o);
+      }
+    } else if (key == "volumes" || key == "ports" || key == "seed" || key == "reset" ||
+               key == "nondeterministic_ok") {
       return t.fail(where + ": " + std::string(key) + "= is not supported yet");
     } else {
       return t.fail(where + ": unexpected keyword argument " + std::string(key) +
-                    " (valid: binary, healthcheck, env, args, depends_on, ops, seccomp, reuse)");
+                    " (valid: binary, healthcheck, env, args, depends_on, ops, seccomp, reuse, "
+                    "observe)");
     }
   }
   if (decl.binary.empty())
     return t.fail(where + ": no binary given (a string after the name, or binary=)");
+  if (decl.reuse && !decl.observe.empty())
+    return t.fail(where +
+                  ": observe= on a reused service is not supported yet (its output "
+                  "outlives the test that would observe it)");
   if (decl.healthcheck.kind == Healthcheck::Kind::kReady && decl.interfaces.empty())
     return t.fail(where +
                   ": ready() asks the service through its interface, and it has none "

@@ -430,6 +430,12 @@ std::string normal_line(const runtime::Event& e) {
     return line;
   }
   if (e.type == "held" || e.type == "released") return e.type + " " + e.text("syscall");
+  if (e.type == "stdout" || e.type == "stderr") {
+    // An observed output line: its fields in the order the decoder gave them.
+    std::string line = e.type;
+    for (const auto& [name, value] : e.fields) line += " " + name + "=" + e.text(name);
+    return mask_ports(line);
+  }
   return "";
 }
 

@@ -28,6 +28,7 @@
 #include "stdlib/scenarios.h"
 #include "stdlib/steps.h"
 #include "stdlib/topology.h"
+#include "tools/cli/output_observer.h"
 #include "vm/ops.h"
 
 extern char** environ;
@@ -507,6 +508,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
   runtime::EventLog& log = *log_;
   runtime::Supervisor& supervisor = *supervisor_;
   log.clear();
+  std::vector<std::unique_ptr<OutputObserver>> observers;  // the services' observed output
   supervisor.set_seed(seed);
   proxies_->set_seed(seed);
   std::string dir = log_dir_ + "/" + name;
@@ -637,7 +639,24 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       spec.stdout_path = out_dir + "/" + service->name + ".stdout";
       spec.stderr_path = out_dir + "/" + service->name + ".stderr";
       std::string error;
+      // Observed streams go through a pipe; their observer keeps the same log file.
+      std::vector<OutputObserver*> opened;
+      for (const auto& o : service->observe) {
+        bool out = o.stream == "stdout";
+        auto observer = OutputObserver::open(log, service->name, o.stream, o.decoder,
+                                             out ? spec.stdout_path : spec.stderr_path, error);
+        if (!observer) break;
+        (out ? spec.stdout_fd : spec.stderr_fd) = observer->write_fd();
+        opened.push_back(observer.get());
+        observers.push_back(std::move(observer));
+      }
+      if (!error.empty()) {
+        error_out("SERVICE_START_FAILED", "service \"" + service->name + "\": " + error);
+        up = false;
+        break;
+      }
       auto id = supervisor.launch(service->name, spec, {}, error);
+      for (OutputObserver* observer : opened) observer->start();
       if (!id) {
         error_out("SERVICE_START_FAILED", "service \"" + service->name + "\": " + error);
         up = false;
@@ -844,6 +863,8 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
                             "); the end of its stderr:\n" + tail(stderr_path);
       }
     }
+    // What the services wrote before the stop comes before their exits in the trace.
+    for (const auto& observer : observers) observer->drain();
     // Stop every service, whatever happened: SIGTERM, SIGKILL two seconds later. A
     // reused one keeps running, without the rules this test installed on it.
     for (const auto& installed : state.installed)
@@ -852,6 +873,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       if (!reused_.count(service)) supervisor.stop(id, 2000ms);
     for (const auto& [service, id] : state.targets)
       if (!reused_.count(service)) supervisor.wait(id);
+    observers.clear();  // the rest of what the services wrote becomes events
     for (const auto& [service, id] : state.targets)
       if (!reused_.count(service)) proxies_->cut(service);
     // Rules a window left behind (it was cancelled) go with the test.

@@ -152,6 +152,26 @@ TEST(Topology, BadDeclarationsAreErrorsNamingWhatIsWrong) {
        "service(\"db\"): an op cannot be named \"run\""},
       {R"(service("db", "/a", ops = {"persist": "write"}))",
        "service(\"db\"): ops[\"persist\"] must be op(syscalls = [...]), got string"},
+      {R"(decoder("yaml"))", "decoder: unknown decoder \"yaml\" (json, logfmt or regex)"},
+      {R"(decoder("json", pattern = "x"))",
+       "decoder: pattern= is not a keyword of decoder(\"json\") (only regex takes a pattern)"},
+      {R"(decoder("regex"))", "decoder: regex needs pattern="},
+      {R"x(decoder("regex", pattern = "(\\d+)"))x",
+       "decoder: pattern: the pattern has no named group"},
+      {R"(decoder("regex", pattern = "(?P<x>[a-"))",
+       "decoder: pattern: not a valid regular expression"},
+      {R"(observe.stdout(decoder = "json"))",
+       "observe.stdout: decoder must be decoder(\"json\"), decoder(\"logfmt\") or "
+       "decoder(\"regex\", pattern=...), got string"},
+      {R"(service("db", "/a", observe = observe.stdout()))",
+       "service(\"db\"): observe must be a list like [observe.stdout()], got observe_source"},
+      {R"(service("db", "/a", observe = [observe.stderr(), observe.stderr()]))",
+       "service(\"db\"): stderr is observed twice; one decoder per stream"},
+      {R"(service("db", "/a", observe = [decoder("json")]))",
+       "service(\"db\"): observe items must be observe.stdout(...) or observe.stderr(...), got "
+       "decoder"},
+      {R"(service("db", "/a", reuse = True, observe = [observe.stdout()]))",
+       "service(\"db\"): observe= on a reused service is not supported yet"},
   };
   for (const auto& c : cases) {
     auto r = run(c.spec);
