@@ -4,6 +4,7 @@
 #include "stdlib/builtins.h"
 #include "stdlib/fanout.h"
 #include "stdlib/faults.h"
+#include "stdlib/matchers.h"
 #include "stdlib/observe.h"
 #include "stdlib/parallel.h"
 #include "stdlib/protocol_faults.h"
@@ -85,11 +86,13 @@ Value lookup(std::string_view name) {
     add_scenarios(add);
     add_parallel(add);
     add_protocol_faults(add);
-    add_observe(add, [&](std::string_view n, Value v) {
+    auto add_value = [&](std::string_view n, Value v) {
       v.object()->frozen = true;
       v.object()->immortal = true;
       m.emplace(n, std::move(v));
-    });
+    };
+    add_observe(add, add_value);
+    add_matchers(add, add_value);
     return m;
   }());
   auto it = table.find(name);

@@ -170,6 +170,14 @@ TEST(Topology, BadDeclarationsAreErrorsNamingWhatIsWrong) {
       {R"(service("db", "/a", observe = [decoder("json")]))",
        "service(\"db\"): observe items must be observe.stdout(...) or observe.stderr(...), got "
        "decoder"},
+      {R"(match.event(type = 1))", "match.event: type= must be a string glob, got int"},
+      {R"(match.any(match.event(), "x"))",
+       "match.any: argument 2 must be a matcher like match.event(...), got string"},
+      {R"(await_event("stdout"))",
+       "await_event: the argument must be a matcher or a function of an event, got string"},
+      {R"(await_event(match.never(), timeout = "0s"))",
+       "await_event: timeout must be a positive duration"},
+      {R"(await_event(match.never()))", "await_event: there is no running test here"},
       {R"(service("db", "/a", reuse = True, observe = [observe.stdout()]))",
        "service(\"db\"): observe= on a reused service is not supported yet"},
   };
