@@ -1,4 +1,5 @@
-// assert_true and assert_eq: the assertion builtins of the spec language.
+// assert_true and assert_eq, and the table of every builtin and namespace (lookup).
+#include <algorithm>
 #include <map>
 
 #include "stdlib/builtins.h"
@@ -66,6 +67,22 @@ bool assert_eq(Thread& t, const Value&, Args& a, Value& r) {
 }
 
 }  // namespace
+
+Value namespace_value(std::string_view name,
+                      std::vector<std::pair<std::string, vm::NativeFn>> members) {
+  // A Struct keeps its fields sorted by name.
+  std::sort(members.begin(), members.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto* ns = new vm::Struct();
+  Value value = Value::adopt(ns);
+  for (auto& [member, fn] : members) {
+    Value builtin = Value::adopt(new vm::Builtin(std::string(name) + "." + member, fn));
+    builtin.object()->frozen = true;
+    builtin.object()->immortal = true;
+    ns->fields.emplace_back(std::move(member), std::move(builtin));
+  }
+  return value;
+}
 
 Value lookup(std::string_view name) {
   // Never destroyed, so its immortal builtins stay reachable until exit.

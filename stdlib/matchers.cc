@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "runtime/rules.h"
+#include "stdlib/builtins.h"
 #include "stdlib/parallel.h"
 #include "stdlib/queries.h"
 #include "stdlib/session.h"
@@ -195,19 +196,10 @@ bool await_event(Thread& t, const Value&, Args& a, Value& r) {
 void add_matchers(const std::function<void(std::string_view, vm::NativeFn)>& add,
                   const std::function<void(std::string_view, vm::Value)>& add_value) {
   add("await_event", await_event);
-  auto* ns = new vm::Struct();
-  Value value = Value::adopt(ns);
-  // Sorted by name, as a Struct keeps its fields.
-  for (auto [name, fn] : {std::pair<const char*, vm::NativeFn>{"all", match_all},
-                          std::pair<const char*, vm::NativeFn>{"any", match_any},
-                          std::pair<const char*, vm::NativeFn>{"event", match_event},
-                          std::pair<const char*, vm::NativeFn>{"never", match_never}}) {
-    Value member = Value::adopt(new vm::Builtin(std::string("match.") + name, fn));
-    member.object()->frozen = true;
-    member.object()->immortal = true;
-    ns->fields.emplace_back(name, std::move(member));
-  }
-  add_value("match", std::move(value));
+  add_value("match", namespace_value("match", {{"all", match_all},
+                                               {"any", match_any},
+                                               {"event", match_event},
+                                               {"never", match_never}}));
 }
 
 }  // namespace fb::stdlib

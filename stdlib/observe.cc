@@ -1,6 +1,7 @@
 // decoder() and observe.stdout/observe.stderr: how a service's output becomes events.
 #include "stdlib/observe.h"
 
+#include "stdlib/builtins.h"
 #include "vm/methods.h"
 #include "vm/ops.h"
 #include "vm/thread.h"
@@ -108,16 +109,8 @@ bool observe_stderr(Thread& t, const Value&, Args& a, Value& r) {
 void add_observe(const std::function<void(std::string_view, vm::NativeFn)>& add,
                  const std::function<void(std::string_view, vm::Value)>& add_value) {
   add("decoder", decoder_fn);
-  auto* ns = new vm::Struct();
-  Value value = Value::adopt(ns);
-  for (auto [name, fn] : {std::pair<const char*, vm::NativeFn>{"stderr", observe_stderr},
-                          std::pair<const char*, vm::NativeFn>{"stdout", observe_stdout}}) {
-    Value member = Value::adopt(new vm::Builtin(std::string("observe.") + name, fn));
-    member.object()->frozen = true;
-    member.object()->immortal = true;
-    ns->fields.emplace_back(name, std::move(member));  // sorted by name: stderr, stdout
-  }
-  add_value("observe", std::move(value));
+  add_value("observe",
+            namespace_value("observe", {{"stdout", observe_stdout}, {"stderr", observe_stderr}}));
 }
 
 }  // namespace fb::stdlib
