@@ -114,7 +114,8 @@ struct Manager::Impl {
 
   mutable std::mutex mutex;  // listeners, sets, retired, counters
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Listener>> listeners;
-  std::vector<std::shared_ptr<Set>> sets;  // install order
+  std::vector<std::shared_ptr<Set>> sets;      // install order
+  std::atomic<std::size_t> installed_sets{0};  // sets.size(), read without the lock
   std::map<RuleSetId, std::vector<runtime::RuleHits>> retired;
   RuleSetId next_set = 1;
   std::uint64_t next_connection = 1;
@@ -164,6 +165,8 @@ struct Manager::Impl {
   template <typename Match>
   Decision decide(const Connection& c, Match match, std::initializer_list<Rule::Action> terminal) {
     Decision d;
+    // Most messages pass while no rule is installed anywhere: no lock for them.
+    if (installed_sets.load(std::memory_order_acquire) == 0) return d;
     std::lock_guard lock(mutex);
     for (auto set = sets.rbegin(); set != sets.rend() && !d.terminal; ++set) {
       if ((*set)->service != c.upstream.service || (*set)->interface != c.upstream.interface)
@@ -221,6 +224,18 @@ struct Manager::Impl {
       asio::steady_timer timer(io, delay.delay);
       error_code ec;
       co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
+    }
+    co_return c->client.is_open();
+  }
+
+  /// Waits until the service has answered every message forwarded before (`pending`
+  /// empties, which cancels `idle`), so that an answer a rule gives goes out in its
+  /// place. False when the connection ended meanwhile.
+  awaitable<bool> answered_before(std::shared_ptr<Connection> c) {
+    error_code ec;
+    while (!c->pending.empty() && c->client.is_open()) {
+      c->idle->expires_at(asio::steady_timer::time_point::max());
+      co_await c->idle->async_wait(asio::redirect_error(use_awaitable, ec));
     }
     co_return c->client.is_open();
   }
@@ -390,12 +405,8 @@ struct Manager::Impl {
                        : "$" + std::to_string(rule.body.size()) + "\r\n" + rule.body + "\r\n";
           fired(*c, rule, first, {{"command", m.command}, {"key", m.key}});
         }
-        // Replies go back in order: wait until the server answered the earlier commands.
-        while (!c->pending.empty() && c->client.is_open()) {
-          c->idle->expires_at(asio::steady_timer::time_point::max());
-          co_await c->idle->async_wait(asio::redirect_error(use_awaitable, ec));
-        }
-        if (!c->client.is_open() || !co_await send(c, c->client, answer, c->s2c)) break;
+        // Replies go back in order: the server answers the earlier commands first.
+        if (!co_await answered_before(c) || !co_await send(c, c->client, answer, c->s2c)) break;
         continue;
       }
       c->pending.push_back(m.command);
@@ -483,12 +494,7 @@ struct Manager::Impl {
   /// before it: the ErrorResponse, then ReadyForQuery, or for FATAL the end of the
   /// connection, as the server would end it. False when the connection is over.
   awaitable<bool> pg_answer(std::shared_ptr<Connection> c, std::string error) {
-    error_code ec;
-    while (!c->pending.empty() && c->client.is_open()) {
-      c->idle->expires_at(asio::steady_timer::time_point::max());
-      co_await c->idle->async_wait(asio::redirect_error(use_awaitable, ec));
-    }
-    if (!c->client.is_open()) co_return false;
+    if (!co_await answered_before(c)) co_return false;
     bool fatal = fatal_error(error);
     if (!fatal) error += pg::ready_for_query(status_after_error(c->pg_status));
     if (!co_await send(c, c->client, error, c->s2c)) co_return false;
@@ -591,8 +597,9 @@ struct Manager::Impl {
         statements.erase(std::string(name.substr(0, name.find('\0'))));
       }
       if (type == 'Q' || type == 'B') {
-        std::string sql;
-        if (type == 'Q' && !pg::query_sql(message, sql)) {
+        std::string query;  // a Query's own SQL; a Bind's is the prepared statement's
+        std::string_view sql;
+        if (type == 'Q' && !pg::query_sql(message, query)) {
           malformed(c, "request", "a Query message without its terminating NUL");
           break;
         }
@@ -604,17 +611,23 @@ struct Manager::Impl {
           }
           auto it = statements.find(statement);
           if (it != statements.end()) sql = it->second;
+        } else {
+          sql = query;
         }
         Decision d = decide(*c, [&](const Rule& r) { return pg::sql_match(r.query, sql); },
                             {Rule::Action::kDrop, Rule::Action::kError});
-        if (!d.delays.empty() || d.terminal) {
+        bool acts = !d.delays.empty() || d.terminal;
+        if (acts) {
           // What came before this message goes first.
           if (!out.empty() && !co_await send(c, c->server, out, c->c2s)) break;
           out.clear();
         }
-        std::string shown = sql.substr(0, kEventSql);
-        runtime::EventLog::Fields fields{{"query", shown}};
-        if (!co_await wait_delays(c, d.delays, sql, fields)) break;
+        // The events' text, made only when a rule acts (most messages just pass).
+        std::string shown = acts ? std::string(sql.substr(0, kEventSql)) : std::string();
+        if (!d.delays.empty()) {
+          runtime::EventLog::Fields fields{{"query", shown}};
+          if (!co_await wait_delays(c, d.delays, std::string(sql), fields)) break;
+        }
         if (d.terminal && d.terminal->action == Rule::Action::kDrop) {
           fired(*c, *d.terminal, sql, {{"query", shown}});
           c->end("rule_drop");
@@ -920,12 +933,8 @@ struct Manager::Impl {
           c->end(why.empty() ? "client_eof" : "malformed_request");
           break;
         }
-        // Answers go back in order: wait until the service answered the earlier ones.
-        while (!c->pending.empty() && c->client.is_open()) {
-          c->idle->expires_at(asio::steady_timer::time_point::max());
-          co_await c->idle->async_wait(asio::redirect_error(use_awaitable, ec));
-        }
-        if (!c->client.is_open()) break;
+        // Answers go back in order: the service answers the earlier requests first.
+        if (!co_await answered_before(c)) break;
         answer = synthesized(rule, close);
         co_await asio::async_write(c->client, asio::buffer(answer),
                                    asio::redirect_error(use_awaitable, ec));
@@ -1114,6 +1123,7 @@ RuleSetId Manager::install(const std::string& service, const std::string& interf
   std::lock_guard lock(impl_->mutex);
   set->id = impl_->next_set++;
   impl_->sets.push_back(set);
+  impl_->installed_sets.store(impl_->sets.size(), std::memory_order_release);
   impl_->event(service, "fault_applied",
                {{"interface", interface},
                 {"rule_set", static_cast<std::int64_t>(set->id)},
@@ -1141,6 +1151,7 @@ bool Manager::remove(RuleSetId id) {
                 {"fires", fires}});
   impl_->retired[id] = std::move(counts);
   impl_->sets.erase(it);
+  impl_->installed_sets.store(impl_->sets.size(), std::memory_order_release);
   return true;
 }
 
