@@ -79,6 +79,7 @@ class Resolver {
     // Module-level names are visible everywhere in the file, even before their binding.
     for (auto& s : module_.body) collect_bindings(*s, top, /*module_level=*/true);
     for (auto& s : module_.body) statement(*s);
+    report_checks_in_named_functions();
     report_unused_loads();
   }
 
@@ -154,7 +155,13 @@ class Resolver {
       case StmtKind::kDef: {
         auto& d = s.as<ast::Def>();
         use(*d.name, /*binding=*/true);
-        return function(*d.function);
+        // A module-level function may be given to monitor() by name: what it calls is
+        // recorded, and judged once the calls that use it have been seen.
+        bool top = current_->kind == Block::Kind::kModule && top_def_.empty();
+        if (top) top_def_ = d.name->id;
+        function(*d.function);
+        if (top) top_def_.clear();
+        return;
       }
       case StmtKind::kIf: {
         auto& i = s.as<ast::If>();
@@ -359,17 +366,66 @@ class Resolver {
     std::string_view callee;
     if (c.callee->kind == ExprKind::kName && c.callee->as<ast::Name>().scope == Scope::kPredeclared)
       callee = c.callee->as<ast::Name>().id;
+    // The functions of monitor() and of temporal properties judge the run as it goes:
+    // they must not change it, wait in it or assert in it.
+    std::size_t positional = 0;
     for (auto& a : c.args) {
-      bool sandboxed =
-          (callee == "assume" && a.kind == ast::Argument::Kind::kPositional) ||
-          (callee == "test" && a.kind == ast::Argument::Kind::kKeyword && a.name == "assume");
-      if (sandboxed)
-        sandbox_.push_back(callee == "assume" ? "an assume() predicate"
-                                              : "a test(assume=) predicate");
+      bool first = a.kind == ast::Argument::Kind::kPositional && positional++ == 0;
+      bool keyword = a.kind == ast::Argument::Kind::kKeyword;
+      const char* label = nullptr;
+      bool check = false;
+      if (callee == "assume" && a.kind == ast::Argument::Kind::kPositional) {
+        label = "an assume() predicate";
+      } else if (callee == "test" && keyword && a.name == "assume") {
+        label = "a test(assume=) predicate";
+      } else if (callee == "monitor" &&
+                 ((keyword && (a.name == "on" || a.name == "update" || a.name == "check")) ||
+                  (first && a.value->kind != ExprKind::kString))) {
+        label = "a monitor's function", check = true;
+      } else if ((callee == "eventually" || callee == "always") &&
+                 (first || (keyword && a.name == "anchor"))) {
+        label = "a temporal predicate", check = true;
+      }
+      if (label) sandbox_.push_back({label, check});
       expr(*a.value);
-      if (sandboxed) sandbox_.pop_back();
+      if (label) sandbox_.pop_back();
+      // A module-level function named here is judged after the whole module is seen.
+      if (label && check && a.value->kind == ExprKind::kName)
+        checked_by_name_.emplace_back(a.value->as<ast::Name>().id, label);
     }
     if (const Signature* sig = builtin_callee(*c.callee)) check_call(c, *sig, sink_);
+  }
+
+  /// Why a builtin may not be used in a monitor's function or a temporal predicate: what
+  /// a predicate may not use, and also what would wait or re-enter the checks.
+  static const char* forbidden_in_check(std::string_view name) {
+    static const std::map<std::string_view, const char*> reasons = {
+        {"monitor", "temporal properties are declared at the top level or in a test body"},
+        {"eventually", "temporal properties are declared at the top level or in a test body"},
+        {"always", "temporal properties are declared at the top level or in a test body"},
+        {"await_event", "a check must not wait"},
+        {"await_stable", "a check must not wait"},
+        {"sleep", "a check must not wait"},
+        {"events", "a check reads the event or trace it is given"},
+        {"partition", "fault injection from a check would change what it judges"},
+        {"fault_matrix", "scenario declarations belong at the top level"},
+    };
+    auto it = reasons.find(name);
+    return it == reasons.end() ? forbidden_in_predicate(name) : it->second;
+  }
+
+  /// Module-level functions given by name to monitor(), eventually() or always(): each
+  /// forbidden builtin they use is an error at its use.
+  void report_checks_in_named_functions() {
+    std::set<std::string> reported;
+    for (const auto& [function, label] : checked_by_name_) {
+      auto uses = top_def_uses_.find(function);
+      if (uses == top_def_uses_.end() || !reported.insert(function).second) continue;
+      for (const auto& [name, span] : uses->second)
+        if (const char* why = forbidden_in_check(name))
+          report(Code::SPEC_FORBIDDEN_LAMBDA, span,
+                 "'" + name + "' cannot be used in " + function + "(), " + label + ": " + why);
+    }
   }
 
   /// Why a builtin may not be used in a predicate, or nullptr when it may.
@@ -461,9 +517,13 @@ class Resolver {
       n.scope =
           sig->origin == Signature::Origin::kUniverse ? Scope::kUniverse : Scope::kPredeclared;
       if (!sandbox_.empty() && n.scope == Scope::kPredeclared)
-        if (const char* why = forbidden_in_predicate(n.id))
+        if (const char* why =
+                sandbox_.back().second ? forbidden_in_check(n.id) : forbidden_in_predicate(n.id))
           report(Code::SPEC_FORBIDDEN_LAMBDA, n.span,
-                 "'" + n.id + "' cannot be used in " + std::string(sandbox_.back()) + ": " + why);
+                 "'" + n.id + "' cannot be used in " + std::string(sandbox_.back().first) + ": " +
+                     why);
+      if (!top_def_.empty() && n.scope == Scope::kPredeclared)
+        top_def_uses_[top_def_].emplace_back(n.id, n.span);
       return;
     }
     undefined(n);
@@ -535,7 +595,12 @@ class Resolver {
   int nesting_ = 0;  // statements inside if/for/while bodies (load() is not allowed there)
   std::map<std::string, Span> loaded_;
   std::set<std::string> used_;
-  std::vector<std::string_view> sandbox_;  // the predicates being resolved, innermost last
+  // The predicates being resolved, innermost last: how to name them, and whether they
+  // are checks (monitor, eventually, always), which may use less than a predicate.
+  std::vector<std::pair<std::string_view, bool>> sandbox_;
+  std::string top_def_;  // the module-level function being resolved, if any
+  std::map<std::string, std::vector<std::pair<std::string, Span>>> top_def_uses_;
+  std::vector<std::pair<std::string, const char*>> checked_by_name_;
 };
 
 }  // namespace

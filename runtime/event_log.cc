@@ -160,7 +160,7 @@ std::uint64_t EventLog::append(std::string type, std::string service, Fields fie
     event.clock = it->second;
   }
   event.service = std::move(service);
-  for (const auto& listener : listeners_) listener(event);
+  for (const auto& [id, listener] : listeners_) listener(event);
   if (retain_) events_.push_back(std::move(event));
   return appended_;
 }
@@ -178,10 +178,17 @@ void EventLog::merge(std::string_view into, std::string_view from) {
   }
 }
 
-void EventLog::subscribe(Listener listener) {
+std::uint64_t EventLog::subscribe(Listener listener) {
   std::lock_guard lock(mutex_);
-  listeners_.push_back(std::move(listener));
+  listeners_.emplace_back(next_listener_, std::move(listener));
   observed_ = true;
+  return next_listener_++;
+}
+
+void EventLog::unsubscribe(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(listeners_, [&](const auto& l) { return l.first == id; });
+  observed_ = retain_ || !listeners_.empty();
 }
 
 void EventLog::tick(std::string_view service) {
@@ -198,6 +205,12 @@ void EventLog::tick(std::string_view service) {
 std::vector<Event> EventLog::snapshot() const {
   std::lock_guard lock(mutex_);
   return events_;
+}
+
+std::vector<Event> EventLog::since(std::size_t from) const {
+  std::lock_guard lock(mutex_);
+  if (from >= events_.size()) return {};
+  return {events_.begin() + static_cast<std::ptrdiff_t>(from), events_.end()};
 }
 
 void EventLog::clear() {

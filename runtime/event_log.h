@@ -63,8 +63,11 @@ class EventLog {
   /// taken (the next event of `into` ticks). Used when a message crosses lanes.
   void merge(std::string_view into, std::string_view from);
 
-  /// Called for every event appended from now on (e.g. a JSON-lines writer).
-  void subscribe(Listener listener);
+  /// Called for every event appended from now on (e.g. a JSON-lines writer), until
+  /// unsubscribe() with the returned id.
+  std::uint64_t subscribe(Listener listener);
+  /// Stops calling a listener; once this returns it is not running and never will.
+  void unsubscribe(std::uint64_t id);
 
   /// Whether anything will see an appended event: the log keeps events or has a
   /// listener. When not, a caller on a hot path may tick() instead of building one.
@@ -75,6 +78,8 @@ class EventLog {
 
   /// Every event appended so far (none when the log does not retain them).
   std::vector<Event> snapshot() const;
+  /// The retained events from index `from` (0-based) on: what a poller has not seen yet.
+  std::vector<Event> since(std::size_t from) const;
   /// How many events were appended.
   std::size_t size() const;
   /// How many events `service`'s own lane has had (appended or ticked), since clear():
@@ -91,7 +96,8 @@ class EventLog {
   std::uint64_t appended_ = 0;
   std::vector<Event> events_;
   std::map<std::string, VectorClock, std::less<>> clocks_;
-  std::vector<Listener> listeners_;
+  std::vector<std::pair<std::uint64_t, Listener>> listeners_;
+  std::uint64_t next_listener_ = 1;
 };
 
 }  // namespace fb::runtime

@@ -12,6 +12,7 @@
 #include "stdlib/queries.h"
 #include "stdlib/scenarios.h"
 #include "stdlib/session.h"
+#include "stdlib/temporal.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
 #include "vm/ops.h"
@@ -110,6 +111,7 @@ Value lookup(std::string_view name) {
     };
     add_observe(add, add_value);
     add_matchers(add, add_value);
+    add_temporal(add);
     return m;
   }());
   auto it = table.find(name);

@@ -248,8 +248,32 @@ bool test_fn(Thread& t, const Value&, Args& a, Value& r) {
       return t.fail("test: setup must be a function, got " + std::string(vm::type_of(setup)));
     decl.setup = setup;
   }
-  if (!expect.is(vm::Type::kNone) || !terminate_when.is(vm::Type::kNone))
-    return t.fail("test: expect= and terminate_when= (temporal properties) are not supported yet");
+  // expect=: an eventually()/always() value, or a list of them (one reference document
+  // shows a list; its code took a single value only).
+  auto is_property = [](const Value& v) {
+    return v.is(vm::Type::kHost) && (vm::type_of(v) == "eventually" || vm::type_of(v) == "always");
+  };
+  if (is_property(expect)) {
+    decl.properties.push_back(expect);
+  } else if (expect.is(vm::Type::kList) || expect.is(vm::Type::kTuple)) {
+    for (const Value& item : expect.as<vm::List>()->items) {
+      if (!is_property(item))
+        return t.fail("test: expect= must hold eventually(...) or always(...) values, got " +
+                      std::string(vm::type_of(item)));
+      decl.properties.push_back(item);
+    }
+  } else if (!expect.is(vm::Type::kNone)) {
+    return t.fail("test: expect= must be eventually(...) or always(...) (or a list of them), got " +
+                  std::string(vm::type_of(expect)));
+  }
+  if (!terminate_when.is(vm::Type::kNone)) {
+    if (!terminate_when.is(vm::Type::kHost) || vm::type_of(terminate_when) != "eventually")
+      return t.fail(
+          "test: terminate_when= must be eventually(...), the condition that ends the "
+          "test, got " +
+          std::string(vm::type_of(terminate_when)));
+    decl.terminate_when = terminate_when;
+  }
   if (!clock.is(vm::Type::kNone) && !(clock.is(vm::Type::kString) && vm::str(clock) == "wall"))
     return t.fail("test: clock must be \"wall\" (virtual time is not supported yet)");
   if (!want_timeout(t, "test", timeout, decl.timeout)) return false;

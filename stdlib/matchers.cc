@@ -153,10 +153,9 @@ bool await_event(Thread& t, const Value&, Args& a, Value& r) {
   Session* session = Session::of(t);
   Session::Run* run = session ? session->run : nullptr;
   if (!run) return t.fail("await_event: there is no running test here");
-  if (run->deadline && (!until || *run->deadline < *until)) {
-    until = *run->deadline;
-    limit_text = "the test's timeout";
-  }
+  // Reaching the test's own deadline is the test timing out (inconclusive), not this
+  // wait failing: then the wait goes on until the runner cancels the body.
+  if (run->deadline && until && *run->deadline <= *until) until.reset();
   std::size_t seen = 0;
   for (;;) {
     std::vector<runtime::Event> events = run->log->snapshot();
@@ -164,10 +163,8 @@ bool await_event(Thread& t, const Value&, Args& a, Value& r) {
       const runtime::Event& e = events[seen];
       bool hit = false;
       if (callable) {
-        auto* value = new EventValue();
-        value->event = e;
         Args args;
-        args.positional.push_back(Value::adopt(value));
+        args.positional.push_back(EventValue::make(e));
         Value result;
         if (!vm::call(t, what, args, result))
           return t.fail("await_event: the function failed: " + t.error());
@@ -176,9 +173,7 @@ bool await_event(Thread& t, const Value&, Args& a, Value& r) {
         hit = what.as<MatcherValue>()->matches(e);
       }
       if (hit) {
-        auto* value = new EventValue();
-        value->event = e;
-        r = Value::adopt(value);
+        r = EventValue::make(e);
         return true;
       }
     }

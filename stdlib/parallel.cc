@@ -127,6 +127,19 @@ VmUnlocked::~VmUnlocked() {
   }
 }
 
+VmLocked::VmLocked() {
+  if (t_holds_vm) return;
+  vm_mutex().lock();
+  t_holds_vm = true;
+  acquired_ = true;
+}
+
+VmLocked::~VmLocked() {
+  if (!acquired_) return;
+  t_holds_vm = false;
+  vm_mutex().unlock();
+}
+
 StepTurn::StepTurn(const std::atomic<bool>& cancelled) : cancelled_(&cancelled) {
   if (!t_turnstile) return;
   VmUnlocked unlocked;

@@ -33,6 +33,20 @@ class VmUnlocked {
   bool released_ = false;
 };
 
+/// Holds the VM lock for the lifetime of the object, unless this thread holds it
+/// already. A test body runs under one, so that monitors, which run on a thread of
+/// their own, evaluate only while the body waits (a step, a sleep, an await).
+class VmLocked {
+ public:
+  VmLocked();
+  ~VmLocked();
+  VmLocked(const VmLocked&) = delete;
+  VmLocked& operator=(const VmLocked&) = delete;
+
+ private:
+  bool acquired_ = false;
+};
+
 /// Brackets one step of a test: in a branch of an ordered parallel(), the step waits
 /// for its turn and passes the turn on when it is answered.
 class StepTurn {

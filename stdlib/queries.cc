@@ -3,6 +3,7 @@
 #include "stdlib/queries.h"
 #include "runtime/rules.h"
 #include "stdlib/session.h"
+#include "stdlib/steps.h"
 #include "vm/methods.h"
 #include "vm/ops.h"
 #include "vm/thread.h"
@@ -15,31 +16,122 @@ using vm::Value;
 
 std::string_view EventValue::type_name() const { return "event"; }
 
-bool EventValue::attr(const Value&, std::string_view name, Value& out) const {
-  if (name == "seq") return out = Value::integer(static_cast<std::int64_t>(event.seq)), true;
-  if (name == "type") return out = vm::make_string(event.type), true;
-  if (name == "service") return out = vm::make_string(event.service), true;
-  if (name == "fields") {
+Value EventValue::make(std::shared_ptr<const runtime::Event> event) {
+  auto* value = new EventValue();
+  value->ptr = std::move(event);
+  return Value::adopt(value);
+}
+
+Value EventValue::make(const runtime::Event& event) {
+  return make(std::make_shared<const runtime::Event>(event));
+}
+
+namespace {
+
+/// The other event of a causal method: e.happens_before(other).
+const runtime::Event* other_event(Thread& t, std::string_view fn, Args& a) {
+  if (a.positional.size() != 1 || !a.keywords.empty() || !a.positional[0].is(vm::Type::kHost) ||
+      vm::type_of(a.positional[0]) != "event") {
+    t.fail("event." + std::string(fn) + ": want one event, like e." + std::string(fn) + "(other)");
+    return nullptr;
+  }
+  return &a.positional[0].as<EventValue>()->event();
+}
+
+const runtime::Event& self_event(const Value& self) { return self.as<EventValue>()->event(); }
+
+bool happens_before_fn(Thread& t, const Value& self, Args& a, Value& r) {
+  const runtime::Event* other = other_event(t, "happens_before", a);
+  if (!other) return false;
+  r = Value::boolean(runtime::happens_before(self_event(self).clock, other->clock));
+  return true;
+}
+bool happens_after_fn(Thread& t, const Value& self, Args& a, Value& r) {
+  const runtime::Event* other = other_event(t, "happens_after", a);
+  if (!other) return false;
+  r = Value::boolean(runtime::happens_before(other->clock, self_event(self).clock));
+  return true;
+}
+bool concurrent_with_fn(Thread& t, const Value& self, Args& a, Value& r) {
+  const runtime::Event* other = other_event(t, "concurrent_with", a);
+  if (!other) return false;
+  const auto& mine = self_event(self);
+  r = Value::boolean(mine.seq != other->seq && !runtime::happens_before(mine.clock, other->clock) &&
+                     !runtime::happens_before(other->clock, mine.clock));
+  return true;
+}
+bool same_service_as_fn(Thread& t, const Value& self, Args& a, Value& r) {
+  const runtime::Event* other = other_event(t, "same_service_as", a);
+  if (!other) return false;
+  r = Value::boolean(self_event(self).service == other->service);
+  return true;
+}
+bool same_correlation_as_fn(Thread& t, const Value& self, Args& a, Value& r) {
+  const runtime::Event* other = other_event(t, "same_correlation_as", a);
+  if (!other) return false;
+  std::string mine = self_event(self).text("correlation_id");
+  r = Value::boolean(!mine.empty() && mine == other->text("correlation_id"));
+  return true;
+}
+bool duration_since_fn(Thread& t, const Value& self, Args& a, Value& r) {
+  const runtime::Event* other = other_event(t, "duration_since", a);
+  if (!other) return false;
+  r = Value::integer(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(self_event(self).time - other->time)
+          .count());
+  return true;
+}
+
+constexpr std::pair<std::string_view, vm::NativeFn> kEventMethods[] = {
+    {"concurrent_with", concurrent_with_fn},
+    {"duration_since", duration_since_fn},
+    {"happens_after", happens_after_fn},
+    {"happens_before", happens_before_fn},
+    {"same_correlation_as", same_correlation_as_fn},
+    {"same_service_as", same_service_as_fn},
+};
+
+}  // namespace
+
+bool EventValue::attr(const Value& self, std::string_view name, Value& out) const {
+  const runtime::Event& e = *ptr;
+  if (name == "seq") return out = Value::integer(static_cast<std::int64_t>(e.seq)), true;
+  if (name == "type") return out = vm::make_string(e.type), true;
+  if (name == "service") return out = vm::make_string(e.service), true;
+  if (name == "timestamp") return out = vm::make_string(runtime::rfc3339(e.time)), true;
+  if (name == "fields" || (name == "data" && !e.field("data"))) {
     auto* d = new vm::Dict();
     out = Value::adopt(d);
     Thread scratch;
-    for (const auto& [k, v] : event.fields) vm::dict_set(scratch, *d, vm::make_string(k), field(v));
+    for (const auto& [k, v] : e.fields) vm::dict_set(scratch, *d, vm::make_string(k), field(v));
     return true;
   }
+  if (name == "data") {
+    // A "data" field holding JSON reads as the value it encodes, otherwise as text.
+    Thread scratch;
+    std::string text = e.text("data");
+    if (!json_to_value(scratch, text, out)) out = vm::make_string(std::move(text));
+    return true;
+  }
+  for (const auto& [method, fn] : kEventMethods)
+    if (name == method)
+      return out = Value::adopt(new vm::Builtin(std::string(method), fn, self)), true;
   // Any other name is a field, "" when absent, as in the reference: a predicate can ask
   // e.path of an event that has none.
-  const runtime::FieldValue* v = event.field(name);
+  const runtime::FieldValue* v = e.field(name);
   out = v ? field(*v) : vm::make_string("");
   return true;
 }
 
 std::vector<std::string> EventValue::attr_names() const {
-  std::vector<std::string> names{"fields", "seq", "service", "type"};
-  for (const auto& [k, v] : event.fields) names.push_back(k);
+  std::vector<std::string> names{"data", "fields", "seq", "service", "timestamp", "type"};
+  for (const auto& [method, fn] : kEventMethods) names.emplace_back(method);
+  for (const auto& [k, v] : ptr->fields) names.push_back(k);
   return names;
 }
 
 void EventValue::repr(std::string& out) const {
+  const runtime::Event& event = *ptr;
   out += "<event #" + std::to_string(event.seq) + " " + event.type;
   if (!event.service.empty()) out += " " + event.service;
   for (const auto& [k, v] : event.fields)
@@ -117,10 +209,8 @@ bool matches(Thread& t, std::string_view fn, const Query& q, const runtime::Even
   for (const auto& [k, p] : q.filters)
     if (!filter_match(p, text_of(e, k))) return true;
   if (!q.where.is(vm::Type::kNone)) {
-    auto* value = new EventValue();
-    value->event = e;
     Args args;
-    args.positional.push_back(Value::adopt(value));
+    args.positional.push_back(EventValue::make(e));
     Value result;
     if (!vm::call(t, q.where, args, result))
       return t.fail(std::string(fn) + ": where= failed: " + t.error());
@@ -149,9 +239,7 @@ bool events_fn(Thread& t, const Value&, Args& a, Value& r) {
     bool match = false;
     if (!matches(t, "events", q, e, match)) return false;
     if (!match) continue;
-    auto* value = new EventValue();
-    value->event = e;
-    out.push_back(Value::adopt(value));
+    out.push_back(EventValue::make(e));
   }
   r = vm::make_list(std::move(out));
   return true;
@@ -186,10 +274,7 @@ bool assert_never_fn(Thread& t, const Value&, Args& a, Value& r) {
     bool match = false;
     if (!matches(t, "assert_never", q, e, match)) return false;
     if (!match) continue;
-    EventValue shown;
-    shown.event = e;
-    std::string text;
-    shown.repr(text);
+    std::string text = vm::repr(EventValue::make(e));
     return fail_assertion(t, "assert_never", "assert_never: found matching event " + text);
   }
   return true;

@@ -2,6 +2,7 @@
 /// Queries and assertions over the running test's event trace.
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,10 +12,15 @@
 
 namespace fb::stdlib {
 
-/// One recorded event: .seq .type .service .fields, and each field as an attribute
-/// ("" when the event has no such field).
+/// One recorded event: .seq .type .service .timestamp .fields .data, the causal
+/// methods (happens_before, concurrent_with, ...), and each field as an attribute (""
+/// when the event has no such field). The event is shared, not copied, so that a
+/// monitor can look at millions of them.
 struct EventValue final : vm::HostObject {
-  runtime::Event event;
+  std::shared_ptr<const runtime::Event> ptr;
+  const runtime::Event& event() const { return *ptr; }
+  static vm::Value make(std::shared_ptr<const runtime::Event> event);
+  static vm::Value make(const runtime::Event& event);
   std::string_view type_name() const override;
   bool attr(const vm::Value& self, std::string_view name, vm::Value& out) const override;
   std::vector<std::string> attr_names() const override;

@@ -8,6 +8,7 @@
 #include "stdlib/faults.h"
 #include "stdlib/protocol_faults.h"
 #include "stdlib/session.h"
+#include "stdlib/temporal.h"
 #include "stdlib/topology.h"
 #include "vm/methods.h"
 #include "vm/ops.h"
@@ -27,6 +28,9 @@ bool AssumptionValue::attr(const Value&, std::string_view attr_name, Value& out)
 }
 std::vector<std::string> AssumptionValue::attr_names() const { return {"description", "name"}; }
 void AssumptionValue::repr(std::string& out) const { out += "<fault_assumption " + name + ">"; }
+void AssumptionValue::freeze_values() {
+  for (const Value& m : monitors) vm::freeze(m);
+}
 
 std::string_view ExpectValue::type_name() const { return "expectation"; }
 bool ExpectValue::attr(const Value&, std::string_view, Value&) const { return false; }
@@ -191,6 +195,23 @@ void remove_sets(Thread& t, const std::vector<runtime::RuleSetId>& sets) {
 
 namespace {
 
+/// A monitors=[...] list: monitor() values, which it claims, so that they check only
+/// the tests it belongs to rather than every test.
+bool take_monitors(Thread& t, std::string_view where, const Value& v, std::vector<Value>& out) {
+  if (v.is(vm::Type::kNone)) return true;
+  if (!v.is(vm::Type::kList) && !v.is(vm::Type::kTuple))
+    return t.fail(std::string(where) + ": monitors must be a list of monitor() values, got " +
+                  std::string(vm::type_of(v)));
+  for (const Value& m : v.as<vm::List>()->items) {
+    if (!m.is(vm::Type::kHost) || vm::type_of(m) != "monitor")
+      return t.fail(std::string(where) + ": monitors must hold monitor() values, got " +
+                    std::string(vm::type_of(m)));
+    m.as<MonitorValue>()->claimed = true;
+    out.push_back(m);
+  }
+  return true;
+}
+
 /// fault_assumption(name, target=, faults=[...], rules=[], monitors=[], description=,
 /// **{syscall_or_op: fault}): the target's rules are resolved now (its ops included).
 bool fault_assumption_fn(Thread& t, const Value&, Args& a, Value& r) {
@@ -239,10 +260,7 @@ bool fault_assumption_fn(Thread& t, const Value&, Args& a, Value& r) {
         rule_values.push_back(rule);
       }
     } else if (key == "monitors") {
-      if ((!v.is(vm::Type::kList) && !v.is(vm::Type::kTuple)))
-        return t.fail(where + ": monitors must be a list");
-      if (!v.as<vm::List>()->items.empty())
-        return t.fail(where + ": monitors= are not supported yet");
+      if (!take_monitors(t, where, v, value->monitors)) return false;
     } else {
       rule_args.keywords.emplace_back(key, v);
     }
@@ -275,6 +293,7 @@ bool fault_assumption_fn(Thread& t, const Value&, Args& a, Value& r) {
     for (const auto& group : child.as<AssumptionValue>()->groups) value->groups.push_back(group);
     for (const auto& group : child.as<AssumptionValue>()->proxy_groups)
       value->proxy_groups.push_back(group);
+    for (const auto& m : child.as<AssumptionValue>()->monitors) value->monitors.push_back(m);
   }
   r = result;
   return true;
@@ -342,9 +361,7 @@ bool fault_scenario_fn(Thread& t, const Value&, Args& a, Value& r) {
   }
   if (!want_expect(t, where, "expect", expect)) return false;
   decl.expect = expect;
-  if (!monitors.is(vm::Type::kNone) &&
-      (!monitors.is(vm::Type::kList) || !monitors.as<vm::List>()->items.empty()))
-    return t.fail(where + ": monitors= are not supported yet");
+  if (!take_monitors(t, where, monitors, decl.monitors)) return false;
   if (!want_timeout(t, where, timeout, decl.timeout)) return false;
   if (!register_test(t, "fault_scenario", *session, std::move(decl))) return false;
   r = Value();
@@ -408,9 +425,8 @@ bool fault_matrix_fn(Thread& t, const Value&, Args& a, Value& r) {
         return false;
     }
   }
-  if (!monitors.is(vm::Type::kNone) &&
-      (!monitors.is(vm::Type::kList) || !monitors.as<vm::List>()->items.empty()))
-    return t.fail("fault_matrix: monitors= are not supported yet");
+  std::vector<Value> matrix_monitors;
+  if (!take_monitors(t, "fault_matrix", monitors, matrix_monitors)) return false;
   bool require_fire = false;
   if (!require.is(vm::Type::kNone)) {
     if (!require.is(vm::Type::kBool))
@@ -445,6 +461,7 @@ bool fault_matrix_fn(Thread& t, const Value&, Args& a, Value& r) {
           if (same(e.key)) decl.expect = e.value;
       decl.timeout = std::chrono::minutes(3);
       decl.require_faults_fire = require_fire;
+      decl.monitors = matrix_monitors;
       if (!register_test(t, "fault_matrix", *session, std::move(decl))) return false;
     }
   }

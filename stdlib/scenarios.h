@@ -31,6 +31,9 @@ struct AssumptionValue final : vm::HostObject {
     std::vector<proxy::Rule> rules;
   };
   std::vector<ProxyGroup> proxy_groups;
+  /// monitors=[...], its own and its children's: they check the tests it applies to.
+  std::vector<vm::Value> monitors;
+  void freeze_values() override;
   bool hashable() const override { return true; }  // a key of fault_matrix(overrides=)
   std::string_view type_name() const override;
   bool attr(const vm::Value& self, std::string_view name, vm::Value& out) const override;

@@ -22,6 +22,8 @@ class Thread;
 
 namespace fb::stdlib {
 
+class Temporal;
+
 struct InterfaceDecl {
   std::string name;
   std::string protocol;  // "http", "tcp", "redis", "postgres", ...
@@ -99,6 +101,12 @@ struct TestDecl {
   bool require_faults_fire = false;
   std::string cell_scenario, cell_fault;  // a matrix cell's coordinates
   int matrix = -1;                        // which fault_matrix() made the cell
+  /// Monitors of this test alone (fault_scenario/fault_matrix monitors=); those of its
+  /// fault assumptions come with them.
+  std::vector<vm::Value> monitors;
+  /// test(expect=): eventually()/always() values; test(terminate_when=): an eventually().
+  std::vector<vm::Value> properties;
+  vm::Value terminate_when;
 };
 
 /// One fault_matrix() call: its axes in the order given, and the cells it left out.
@@ -117,6 +125,9 @@ class Session {
   std::vector<ServiceDecl> services;  // in declaration order
   std::vector<TestDecl> registered;   // by test(), in registration order
   std::vector<MatrixDecl> matrices;   // by fault_matrix(), in call order
+  /// monitor() calls of the top level, in order: each checks every test unless a
+  /// monitors= list claimed it for some tests only.
+  std::vector<vm::Value> monitors;
   /// Services nondet() exempts from interleaving control.
   std::vector<std::string> nondeterministic;
 
@@ -164,6 +175,8 @@ class Session {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     /// Services nondet() named in this test's body.
     std::vector<std::string> nondeterministic;
+    /// The monitors and temporal properties of the test (null outside `faultbox test`).
+    Temporal* temporal = nullptr;
     /// halt() or a false assume() stopped the body: the leaf is halted, not failed.
     bool halted = false;
     std::string halt_reason;

@@ -799,6 +799,7 @@ bool call(Thread& thread, const Value& callee, Args& args, Value& result) {
     return call_function(thread, *callee.as<Function>(), args, result);
   if (callee.is(Type::kBuiltin)) {
     auto* b = callee.as<Builtin>();
+    if (thread.guard && !thread.guard(thread, *b)) return false;
     if (!b->fn(thread, b->self, args, result)) {
       return false;
     }

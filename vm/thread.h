@@ -87,6 +87,10 @@ class Thread {
   std::uint32_t site_pc = 0;
   /// "file:line:col" of that call site, or "" outside any call.
   std::string call_site() const;
+  /// When set, asked before every call of a builtin function (not of a method such as
+  /// list.append): false, with the thread's error set, refuses the call. Monitors run
+  /// their functions under one that refuses what would change the run they judge.
+  bool (*guard)(Thread& thread, const Builtin& builtin) = nullptr;
   /// Nesting of Starlark calls; deep recursion is an error, not a crash.
   int depth = 0;
   static constexpr int kMaxDepth = 800;

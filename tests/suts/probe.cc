@@ -21,6 +21,12 @@
 //                      GET /wal answers WAL's contents; DELETE /wal empties it.
 //   spin N             calls getppid N times, a syscall about no file; prints the mean
 //                      nanoseconds per call
+//   inventory PORT STOCK buggy|fixed
+//                      an HTTP inventory of one item: POST /reserve/QTY answers 200 or
+//                      409 and prints a JSON line with the stock; GET /stock. "buggy"
+//                      oversells by one and quietly puts the stock back (see inventory());
+//                      POST /restock/MS adds one MS milliseconds later; every line is printed
+//                      100 ms after the change it logs
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -31,9 +37,12 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -142,6 +151,136 @@ void answer(int client, int status, const std::string& body) {
       "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
       "\r\nConnection: close\r\n\r\n" + body;
   (void)!::write(client, response.data(), response.size());
+}
+
+/// Reads one request from `client`: false when it closed before a whole header.
+bool read_request(int client, std::string& method, std::string& path, std::string& body) {
+  std::string request;
+  char buffer[4096];
+  std::size_t header_end = std::string::npos;
+  while (header_end == std::string::npos) {
+    ssize_t n = ::read(client, buffer, sizeof buffer);
+    if (n <= 0) return false;
+    request.append(buffer, static_cast<std::size_t>(n));
+    header_end = request.find("\r\n\r\n");
+  }
+  method = request.substr(0, request.find(' '));
+  std::size_t path_start = method.size() + 1;
+  path = request.substr(path_start, request.find(' ', path_start) - path_start);
+  std::size_t length = 0;
+  if (auto at = request.find("Content-Length: "); at != std::string::npos)
+    length = std::strtoul(request.c_str() + at + 16, nullptr, 10);
+  body = request.substr(header_end + 4);
+  while (body.size() < length) {
+    ssize_t n = ::read(client, buffer, sizeof buffer);
+    if (n <= 0) break;
+    body.append(buffer, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+int listen_on(int port) {
+  int server = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(server, 16) != 0)
+    return std::fprintf(stderr, "listen: %s\n", strerrorname_np(errno)), -1;
+  return server;
+}
+
+/// Prints each line 100 ms after it is queued, in order, from a thread of its own: the
+/// inventory logs its changes well after it answered, so that a test's step has its
+/// answer before a monitor can judge the line (and cancel the test).
+class LateLog {
+ public:
+  LateLog() {
+    std::thread([this] {
+      std::unique_lock lock(mutex_);
+      for (;;) {
+        changed_.wait(lock, [&] { return !lines_.empty(); });
+        auto [due, line] = lines_.front();
+        lines_.pop_front();
+        lock.unlock();
+        std::this_thread::sleep_until(due);
+        std::fputs(line.c_str(), stdout);
+        lock.lock();
+      }
+    }).detach();
+  }
+  void add(std::string line) {
+    std::lock_guard lock(mutex_);
+    lines_.emplace_back(std::chrono::steady_clock::now() + std::chrono::milliseconds(100),
+                        std::move(line));
+    changed_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> lines_;
+};
+
+std::string stock_line(const char* event, long qty, long stock) {
+  return "{\"event\":\"" + std::string(event) + "\",\"qty\":" + std::to_string(qty) +
+         ",\"stock\":" + std::to_string(stock) + "}\n";
+}
+
+/// The inventory of one item, with a planted bug in "buggy" mode: a reservation is
+/// admitted when qty <= stock + 1, so stock can go to -1. A reconciler puts a negative
+/// stock back to 0 500 ms later, so that the final stock, and every answer, look right:
+/// only the stock line the service logs at the moment shows the oversell.
+int inventory(int port, long stock, bool buggy) {
+  int server = listen_on(port);
+  if (server < 0) return 1;
+  std::mutex mutex;
+  LateLog log;
+  for (;;) {
+    int client = ::accept(server, nullptr, nullptr);
+    if (client < 0) continue;
+    std::string method, path, body;
+    if (!read_request(client, method, path, body)) {
+      ::close(client);
+      continue;
+    }
+    std::lock_guard lock(mutex);
+    if (method == "GET" && path == "/health") {
+      answer(client, 200, "ok");
+    } else if (method == "GET" && path == "/stock") {
+      answer(client, 200, std::to_string(stock));
+    } else if (method == "POST" && path.starts_with("/reserve/")) {
+      long qty = std::atol(path.c_str() + 9);
+      bool admitted = buggy ? qty <= stock + 1 : qty <= stock;
+      if (admitted) stock -= qty;
+      answer(client, admitted ? 200 : 409, admitted ? "reserved" : "out of stock");
+      log.add(stock_line(admitted ? "reserved" : "rejected", qty, stock));
+      if (stock < 0)
+        std::thread([&mutex, &stock, &log] {
+          std::this_thread::sleep_for(std::chrono::milliseconds(500));
+          std::lock_guard later(mutex);
+          if (stock >= 0) return;
+          stock = 0;
+          log.add(stock_line("reconciled", 0, stock));
+        }).detach();
+    } else if (method == "POST" && path.starts_with("/restock/")) {
+      // Later, from a thread of its own: something the test can only wait for.
+      long ms = std::atol(path.c_str() + 9);
+      answer(client, 200, "restocking");
+      std::thread([&mutex, &stock, &log, ms] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        std::lock_guard later(mutex);
+        ++stock;
+        log.add(stock_line("restocked", 1, stock));
+      }).detach();
+    } else {
+      answer(client, 404, "no such thing");
+    }
+    ::close(client);
+  }
 }
 
 int http_server(int port, const char* wal) {
@@ -268,8 +407,11 @@ int main(int argc, char** argv) {
   if (mode == "spin" && argc == 3) return spin(std::atol(argv[2]));
   if (mode == "http" && (argc == 3 || argc == 4))
     return http_server(std::atoi(argv[2]), argc == 4 ? argv[3] : nullptr);
+  if (mode == "inventory" && argc == 5)
+    return inventory(std::atoi(argv[2]), std::atol(argv[3]), std::string(argv[4]) == "buggy");
   std::fprintf(stderr,
                "usage: probe threads N PATH | connect PORT | fsync PATH | escape MARKER | "
-               "tree PIDFILE | loop N PATH | spin N | http PORT [WAL]\n");
+               "tree PIDFILE | loop N PATH | spin N | http PORT [WAL] | "
+               "inventory PORT STOCK buggy|fixed\n");
   return 2;
 }

@@ -322,19 +322,21 @@ int run_test(const Context& context, const ParsedArgs& args) {
   std::vector<Diagnostic> plan_notes;
   auto started = std::chrono::steady_clock::now();
   std::vector<TestOutcome> outcomes;
-  int passed = 0, failed = 0, errored = 0, halted = 0;
+  int passed = 0, failed = 0, errored = 0, halted = 0, inconclusive = 0;
   auto print_outcome = [&](TestOutcome outcome) {
     diagnose(outcome);
     using V = TestOutcome::Verdict;
     bool ok = outcome.verdict == V::kPass || outcome.verdict == V::kHalted;
-    const char* word = outcome.verdict == V::kPass     ? "PASS"
-                       : outcome.verdict == V::kHalted ? "HALTED"
-                       : outcome.verdict == V::kFail   ? "FAIL"
-                                                       : "ERROR";
-    ++(outcome.verdict == V::kPass     ? passed
-       : outcome.verdict == V::kHalted ? halted
-       : outcome.verdict == V::kFail   ? failed
-                                       : errored);
+    const char* word = outcome.verdict == V::kPass           ? "PASS"
+                       : outcome.verdict == V::kHalted       ? "HALTED"
+                       : outcome.verdict == V::kFail         ? "FAIL"
+                       : outcome.verdict == V::kInconclusive ? "INCONCLUSIVE"
+                                                             : "ERROR";
+    ++(outcome.verdict == V::kPass           ? passed
+       : outcome.verdict == V::kHalted       ? halted
+       : outcome.verdict == V::kFail         ? failed
+       : outcome.verdict == V::kInconclusive ? inconclusive
+                                             : errored);
     std::string shown = outcome.name;
     if (!outcome.axes.empty()) shown += "[leaf=" + std::to_string(outcome.leaf) + "]";
     if (!ok || show == "all") {
@@ -641,6 +643,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
   human << passed << " passed, " << failed << " failed";
   if (errored) human << ", " << errored << " errored";
   if (halted) human << ", " << halted << " halted";
+  if (inconclusive) human << ", " << inconclusive << " inconclusive";
   if (not_run) human << ", " << not_run << " not run (interrupted)";
   human << "\n";
   signals.stop_watching();
@@ -670,7 +673,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
     return 128 + signal;
   }
   if (!written) return kExitUsage;
-  return failed || errored ? kExitFindings : kExitOk;
+  return failed || errored ? kExitFindings : inconclusive ? kExitInconclusive : kExitOk;
 }
 
 }  // namespace
@@ -708,23 +711,24 @@ const Command& command_test() {
           "of the output (the counts still count them). --dry-run prints the services, what\n"
           "each one's filter traps, and the tests that would run.\n"
           "\n"
-          "Exit status: 0 when every test passed, 2 when any failed, 1 when the spec cannot\n"
-          "be loaded or no test matched, 128+N when interrupted by signal N.",
-      .flags = {{"test", FlagKind::kValue, "PATTERN", "run only the matching tests"},
-                {"seed", FlagKind::kValue, "N", "seed for probabilistic faults (default: random)"},
-                {"timeout", FlagKind::kValue, "DUR",
-                 "stop a test body running longer than DUR (default 3m): TEST_TIMEOUT"},
-                {"runs", FlagKind::kValue, "N", "run each test N times, seeds SEED..SEED+N-1"},
-                {"format", FlagKind::kValue, "text|json", "json: one report object on stdout"},
-                {"output", FlagKind::kValue, "FILE", "also write the JSON report to FILE"},
-                {"normalize", FlagKind::kValue, "FILE", "write the normalized trace to FILE"},
-                {"show", FlagKind::kValue, "all|fail", "fail: leave passing tests out"},
-                {"dry-run", FlagKind::kSwitch, "",
-                 "print services, trap sets and tests; run nothing"},
-                {"shard", FlagKind::kValue, "I/N", "run only shard I (0-based) of N of the leaves"},
-                {"logs", FlagKind::kValue, "DIR", "where service output goes"},
-                {"explore", FlagKind::kValue, "all|sample",
-                 "not supported: use parallel(..., interleavings=)"}},
+          "Exit status: 0 when every test passed, 2 when any failed, 3 when none failed but\n"
+          "some were inconclusive (timed out, or a temporal property still pending), 1 when\n"
+          "the spec cannot be loaded or no test matched, 128+N when interrupted by signal N.",
+      .flags =
+          {{"test", FlagKind::kValue, "PATTERN", "run only the matching tests"},
+           {"seed", FlagKind::kValue, "N", "seed for probabilistic faults (default: random)"},
+           {"timeout", FlagKind::kValue, "DUR",
+            "stop a test body running longer than DUR (default 3m): inconclusive, TEST_TIMEOUT"},
+           {"runs", FlagKind::kValue, "N", "run each test N times, seeds SEED..SEED+N-1"},
+           {"format", FlagKind::kValue, "text|json", "json: one report object on stdout"},
+           {"output", FlagKind::kValue, "FILE", "also write the JSON report to FILE"},
+           {"normalize", FlagKind::kValue, "FILE", "write the normalized trace to FILE"},
+           {"show", FlagKind::kValue, "all|fail", "fail: leave passing tests out"},
+           {"dry-run", FlagKind::kSwitch, "", "print services, trap sets and tests; run nothing"},
+           {"shard", FlagKind::kValue, "I/N", "run only shard I (0-based) of N of the leaves"},
+           {"logs", FlagKind::kValue, "DIR", "where service output goes"},
+           {"explore", FlagKind::kValue, "all|sample",
+            "not supported: use parallel(..., interleavings=)"}},
       .run = run_test,
   };
   return command;

@@ -15,6 +15,9 @@ namespace fb::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 1;     // bad flags, missing files, load errors
 inline constexpr int kExitFindings = 2;  // the command ran and found errors
+/// `faultbox test`: nothing failed, but some test established neither a pass nor a
+/// failure (it timed out, or a temporal property was pending).
+inline constexpr int kExitInconclusive = 3;
 
 struct Context {
   std::ostream& out;   // machine-readable output and requested text

@@ -22,6 +22,7 @@ const char* verdict_word(TestOutcome::Verdict v) {
     case TestOutcome::Verdict::kFail: return "fail";
     case TestOutcome::Verdict::kError: return "error";
     case TestOutcome::Verdict::kHalted: return "halted";
+    case TestOutcome::Verdict::kInconclusive: return "inconclusive";
   }
   return "error";
 }
@@ -178,6 +179,7 @@ std::string cell_outcome(const TestOutcome& o) {
     case TestOutcome::Verdict::kPass: return "passed";
     case TestOutcome::Verdict::kHalted: return "halted";
     case TestOutcome::Verdict::kError: return "errored";
+    case TestOutcome::Verdict::kInconclusive: return "inconclusive";
     case TestOutcome::Verdict::kFail: break;
   }
   if (o.code == "FAULT_BYPASSED") return "fault_bypassed";
@@ -236,16 +238,17 @@ std::string matrix_text(const std::vector<stdlib::MatrixDecl>& matrices,
   std::string out;
   for (std::size_t index = 0; index < matrices.size(); ++index) {
     const auto& m = matrices[index];
-    // A cell's word: its worst leaf (ERROR, then FAIL, then PASS, then HALTED).
+    // A cell's word: its worst leaf (ERROR, FAIL, INCONCLUSIVE, PASS, then HALTED).
     std::map<std::pair<std::string, std::string>, int> rank;
     bool any = false;
     for (const TestOutcome& o : outcomes) {
       if (o.matrix != static_cast<int>(index)) continue;
       any = true;
-      int r = o.verdict == TestOutcome::Verdict::kError  ? 3
-              : o.verdict == TestOutcome::Verdict::kFail ? 2
-              : o.verdict == TestOutcome::Verdict::kPass ? 1
-                                                         : 0;
+      int r = o.verdict == TestOutcome::Verdict::kError          ? 4
+              : o.verdict == TestOutcome::Verdict::kFail         ? 3
+              : o.verdict == TestOutcome::Verdict::kInconclusive ? 2
+              : o.verdict == TestOutcome::Verdict::kPass         ? 1
+                                                                 : 0;
       auto& cell = rank[{o.cell_scenario, o.cell_fault}];
       cell = std::max(cell, r + 1);
     }
@@ -270,7 +273,8 @@ std::string matrix_text(const std::vector<stdlib::MatrixDecl>& matrices,
       std::string line = "  " + pad(s, first);
       for (std::size_t i = 0; i < m.faults.size(); ++i) {
         auto it = rank.find({s, m.faults[i]});
-        static const char* const kWords[] = {"-", "HALTED", "PASS", "FAIL", "ERROR"};
+        static const char* const kWords[] = {"-",    "HALTED", "PASS", "INCONCLUSIVE",
+                                             "FAIL", "ERROR"};
         line += "  " + pad(kWords[it == rank.end() ? 0 : it->second], widths[i]);
       }
       while (!line.empty() && line.back() == ' ') line.pop_back();
@@ -282,13 +286,14 @@ std::string matrix_text(const std::vector<stdlib::MatrixDecl>& matrices,
 
 json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes,
                  const std::vector<Diagnostic>& run_diagnostics) {
-  int pass = 0, fail = 0, errored = 0, halted = 0;
+  int pass = 0, fail = 0, errored = 0, halted = 0, inconclusive = 0;
   json tests = json::array();
   for (const TestOutcome& o : outcomes) {
     if (o.verdict == TestOutcome::Verdict::kPass) ++pass;
     if (o.verdict == TestOutcome::Verdict::kFail) ++fail;
     if (o.verdict == TestOutcome::Verdict::kError) ++errored;
     if (o.verdict == TestOutcome::Verdict::kHalted) ++halted;
+    if (o.verdict == TestOutcome::Verdict::kInconclusive) ++inconclusive;
     if (run.show_failures_only && o.verdict == TestOutcome::Verdict::kPass) continue;
     json t;
     t["name"] = o.name;
@@ -340,7 +345,7 @@ json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes
   out["pass"] = pass;
   out["fail"] = fail + errored;
   out["errored"] = errored;
-  out["inconclusive"] = 0;
+  out["inconclusive"] = inconclusive;
   out["halted"] = halted;
   out["interrupted"] = run.interrupted;
   out["tests"] = std::move(tests);
@@ -430,6 +435,7 @@ std::string normal_line(const runtime::Event& e) {
     return line;
   }
   if (e.type == "held" || e.type == "released") return e.type + " " + e.text("syscall");
+  if (e.type == "vacuous_property") return "vacuous_property " + e.text("property");
   if (e.type == "stdout" || e.type == "stderr") {
     // An observed output line: its fields in the order the decoder gave them.
     std::string line = e.type;

@@ -23,10 +23,12 @@
 #include "stdlib/fanout.h"
 #include "stdlib/faults.h"
 #include "stdlib/net.h"
+#include "stdlib/parallel.h"
 #include "stdlib/pg_client.h"
 #include "stdlib/protocol_faults.h"
 #include "stdlib/scenarios.h"
 #include "stdlib/steps.h"
+#include "stdlib/temporal.h"
 #include "stdlib/topology.h"
 #include "tools/cli/output_observer.h"
 #include "vm/ops.h"
@@ -544,6 +546,32 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
     state.supervisor = &supervisor;
     state.proxies = proxies_.get();
     session_.run = &state;
+    // A `def test_*` global, or a test() registration with its setup, assumptions,
+    // timeout, monitors and temporal properties.
+    const stdlib::TestDecl* registered = nullptr;
+    vm::Value fn;
+    if (const vm::Value* v = global(name)) fn = *v;
+    for (const auto& decl : session_.registered)
+      if (fn.is(vm::Type::kNone) && decl.name == name) registered = &decl, fn = decl.body;
+    // Monitors judge every event of the test from the first one on: the spec-wide ones
+    // (those no monitors= list claimed), its fault assumptions' and its own.
+    stdlib::Temporal temporal(log, thread_);
+    state.temporal = &temporal;
+    {
+      stdlib::VmLocked vm_lock;
+      for (const auto& m : session_.monitors)
+        if (!m.as<stdlib::MonitorValue>()->claimed) temporal.add_monitor(m);
+      if (registered) {
+        for (const auto& f : registered->faults)
+          for (const auto& m : f.as<stdlib::AssumptionValue>()->monitors) temporal.add_monitor(m);
+        for (const auto& m : registered->monitors) temporal.add_monitor(m);
+        for (const auto& p : registered->properties)
+          temporal.add_property(p, stdlib::Temporal::Role::kExpect);
+        if (!registered->terminate_when.is(vm::Type::kNone))
+          temporal.add_property(registered->terminate_when, stdlib::Temporal::Role::kTerminate);
+      }
+    }
+    temporal.start();
     auto error_out = [&](std::string code, std::string reason) {
       outcome.verdict = TestOutcome::Verdict::kError;
       outcome.code = std::move(code);
@@ -699,13 +727,9 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       log.append("service_ready", service->name, {});
     }
     if (up) {
-      // A `def test_*` global, or a test() registration with its setup, assumptions
-      // and timeout.
-      const stdlib::TestDecl* registered = nullptr;
-      vm::Value fn;
-      if (const vm::Value* v = global(name)) fn = *v;
-      for (const auto& decl : session_.registered)
-        if (fn.is(vm::Type::kNone) && decl.name == name) registered = &decl, fn = decl.body;
+      // Starlark runs here under the VM lock, which the body gives up while it waits;
+      // the monitors judge events then.
+      stdlib::VmLocked vm_lock;
       auto limit = registered ? registered->timeout : timeout;
       vm::Args args;
       vm::Value result;
@@ -764,8 +788,11 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       }
       bool returned = false;
       if (go) {
+        temporal.anchor("body_start");
         returned = vm::call(thread_, fn, args, result);
-        if (!returned) {
+        // A violation or terminate_when= cancels the body: that is not its failure.
+        bool stopped = !returned && (temporal.failed() || temporal.terminated());
+        if (!returned && !stopped) {
           if (state.halted) {
             outcome.verdict = TestOutcome::Verdict::kHalted;
             outcome.reason = state.halt_reason;
@@ -773,8 +800,20 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
             outcome.verdict = TestOutcome::Verdict::kFail;
             outcome.reason = vm::format_error(thread_);
           }
-          thread_.clear_error();
         }
+        thread_.clear_error();
+        if (returned || stopped) temporal.anchor("body_end");
+        // The body returning is not the end while an expected eventually() has not held:
+        // the test goes on until it holds, terminate_when= holds, a check fails or the
+        // timeout (then it is inconclusive).
+        stdlib::VmUnlocked unlocked;
+        temporal.catch_up();
+        while (returned && !temporal.satisfied() && !temporal.failed() && !temporal.terminated() &&
+               !thread_.cancelled.load())
+          temporal.wait_for_change(50ms);
+        // What the services printed by now is judged too, not only what was read.
+        for (const auto& observer : observers) observer->drain();
+        temporal.catch_up();
       }
       {
         std::lock_guard lock(mutex);
@@ -782,6 +821,38 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       }
       done_changed.notify_all();
       if (timer.joinable()) timer.join();
+      {
+        stdlib::VmUnlocked unlocked;  // the engine may be waiting for the lock to finish
+        temporal.stop();
+      }
+      state.temporal = nullptr;
+      std::string pending;  // properties a timeout left undecided
+      {
+        using Cause = stdlib::Temporal::Cause;
+        Cause cause = temporal.failed()                                ? Cause::kFailed
+                      : temporal.terminated()                          ? Cause::kTerminated
+                      : timed_out                                      ? Cause::kTimeout
+                      : outcome.verdict == TestOutcome::Verdict::kPass ? Cause::kNatural
+                                                                       : Cause::kFailed;
+        auto properties = temporal.verdict(cause);
+        state.assertions +=
+            static_cast<int>(std::min<std::uint64_t>(temporal.judgements(), 1 << 20));
+        for (const auto& what : properties.vacuous)
+          log.append("vacuous_property", "",
+                     {{"property", what}, {"why", std::string("its window never opened")}});
+        if (properties.failed) {
+          // Monitors and always() fail the test whatever else ended it.
+          if (outcome.verdict == TestOutcome::Verdict::kFail)
+            outcome.reason += "\n" + properties.reason;
+          else
+            outcome.reason = properties.reason;
+          outcome.verdict = TestOutcome::Verdict::kFail;
+          outcome.code = "PROPERTY_VIOLATED";
+          timed_out = false;
+        } else if (properties.pending) {
+          pending = properties.reason;
+        }
+      }
       if (judged) {
         if (!interrupted_) thread_.cancelled = false;
         stdlib::remove_sets(thread_, scenario_sets);
@@ -826,10 +897,12 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
             }
       }
       if (timed_out) {
-        outcome.verdict = TestOutcome::Verdict::kError;
+        // A truncated run establishes nothing: inconclusive, never a pass (nor a failure).
+        outcome.verdict = TestOutcome::Verdict::kInconclusive;
         outcome.code = "TEST_TIMEOUT";
         outcome.reason = "the test ran longer than its timeout of " +
                          runtime::format_duration(limit) + " and was stopped";
+        if (!pending.empty()) outcome.reason += "\n" + pending;
       } else if (interrupted_) {
         outcome.verdict = TestOutcome::Verdict::kError;
         outcome.code = "INTERRUPTED";

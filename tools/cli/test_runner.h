@@ -54,7 +54,9 @@ struct TestOutcome {
   std::string name;
   std::uint64_t seed = 0;
   /// kHalted: halt() or a false assume() ended the leaf; neither passed nor failed.
-  enum class Verdict { kPass, kFail, kError, kHalted } verdict = Verdict::kPass;
+  /// kInconclusive: the test ran out of time (TEST_TIMEOUT) or a temporal property was
+  /// still pending: neither a pass nor a failure was established.
+  enum class Verdict { kPass, kFail, kError, kHalted, kInconclusive } verdict = Verdict::kPass;
   std::string reason;  // why it failed, with the backtrace for a failure in the body
   std::string code;    // HEALTHCHECK_TIMEOUT, SERVICE_START_FAILED, ... for kError
   std::chrono::milliseconds duration{0};

@@ -193,6 +193,38 @@ def test_y():
   EXPECT_NE(r.err.find("2 errors"), std::string::npos) << "len() is fine\n" << r.err;
 }
 
+TEST(CheckCommand, MonitorsAndTemporalPredicatesMayNotChangeOrWait) {
+  std::string path = write_temp("checks.star", R"(
+db = service("db", "/bin/db")
+monitor("m", on = match.event(type = "stdout"), check = lambda e, s: fault(db, run = len))
+def judge(e, s):
+    sleep("1s")
+    return True
+monitor("n", on = match.event(type = "stdout"), update = judge)
+p = eventually(lambda t: assert_true(t))
+def fine(e, s):
+    return e.stock != ""
+monitor("ok", on = lambda e: e.type == "stdout", check = fine)
+q = always(lambda t: t.count(type = "stdout") >= 0)
+)");
+  Outcome r = run_cli({"check", path});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(":3:70: error[SPEC_FORBIDDEN_LAMBDA]: 'fault' cannot be used in a "
+                       "monitor's function"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(":5:5: error[SPEC_FORBIDDEN_LAMBDA]: 'sleep' cannot be used in judge(), a "
+                       "monitor's function: a check must not wait"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(":8:26: error[SPEC_FORBIDDEN_LAMBDA]: 'assert_true' cannot be used in a "
+                       "temporal predicate"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("3 errors"), std::string::npos) << "fine() and the always are fine\n"
+                                                       << r.err;
+}
+
 TEST(CheckCommand, JsonReportOnStdout) {
   std::string path = write_temp("json.star", "x = servce(\"db\")\n");
   Outcome r = run_cli({"check", path, "--format", "json"});

@@ -2,13 +2,14 @@
 // in its header comment what must happen when it runs:
 //
 //   # expect-exit: N                     the exit status
-//   # expect: PASS|FAIL|ERROR|HALTED test_x[leaf=N]
+//   # expect: PASS|FAIL|ERROR|HALTED|INCONCLUSIVE test_x[leaf=N]
 //                                        a verdict; the report must hold exactly these
 //                                        ([leaf=N] for a test with plan axes)
 //   # expect-diagnostic: CODE [test_x]   a diagnostic of that test (or of the run)
 //   # expect-no-diagnostic: test_x       that test has no diagnostic at all
 //   # expect-absent: CODE [test_x]       no such diagnostic for that test (or the run)
 //   # expect-stderr: TEXT                stderr contains TEXT
+//   # expect-reason: test_x TEXT         that test's reason contains TEXT
 //
 // and its normalized trace must match tests/golden/test/NAME.trace (regenerate with
 // FB_UPDATE_GOLDENS=1, or tools/update-goldens). "@PROBE@" in a spec stands for the
@@ -46,6 +47,7 @@ struct Expectations {
   std::vector<std::string> quiet;                            // tests without diagnostics
   std::vector<std::pair<std::string, std::string>> absent;   // (code, test or "")
   std::vector<std::string> stderr_has;
+  std::vector<std::pair<std::string, std::string>> reasons;  // (test, text in its reason)
 };
 
 Expectations read_expectations(const std::string& text) {
@@ -74,6 +76,10 @@ Expectations read_expectations(const std::string& text) {
                             space == std::string::npos ? "" : v->substr(space + 1));
     }
     if (auto v = value("expect-stderr")) e.stderr_has.push_back(*v);
+    if (auto v = value("expect-reason")) {
+      auto space = v->find(' ');
+      e.reasons.emplace_back(v->substr(0, space), v->substr(space + 1));
+    }
   }
   return e;
 }
@@ -135,6 +141,7 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
     auto report = nlohmann::json::parse(read_file(dir / "report.json"));
     std::map<std::string, std::string> verdicts;
     std::map<std::string, std::set<std::string>> codes;  // test ("" for the run) → codes
+    std::map<std::string, std::string> reasons;
     for (const auto& t : report["tests"]) {
       std::string verdict = t["result"].get<std::string>();
       std::transform(verdict.begin(), verdict.end(), verdict.begin(), ::toupper);
@@ -143,6 +150,7 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
       if (!t["choices"].empty()) shown += "[leaf=" + t["leaf_id"].get<std::string>() + "]";
       EXPECT_FALSE(verdicts.contains(shown)) << shown << " is reported twice\n" << context;
       verdicts[shown] = verdict;
+      reasons[shown] = t["reason"].get<std::string>();
       auto& mine = codes[shown];
       for (const auto& d : t["diagnostics"]) mine.insert(d["code"].get<std::string>());
     }
@@ -155,6 +163,10 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
     for (const auto& [code, test] : expect.absent)
       EXPECT_FALSE(codes[test].contains(code))
           << code << " for " << (test.empty() ? "the run" : test) << "\n"
+          << context;
+    for (const auto& [test, text] : expect.reasons)
+      EXPECT_NE(reasons[test].find(text), std::string::npos)
+          << test << "'s reason lacks \"" << text << "\": " << reasons[test] << "\n"
           << context;
     for (const auto& test : expect.quiet)
       EXPECT_TRUE(codes[test].empty()) << test << " has diagnostics\n" << context;
