@@ -164,9 +164,9 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
       EXPECT_FALSE(codes[test].contains(code))
           << code << " for " << (test.empty() ? "the run" : test) << "\n"
           << context;
-    for (const auto& [test, text] : expect.reasons)
-      EXPECT_NE(reasons[test].find(text), std::string::npos)
-          << test << "'s reason lacks \"" << text << "\": " << reasons[test] << "\n"
+    for (const auto& [test, wanted] : expect.reasons)
+      EXPECT_NE(reasons[test].find(wanted), std::string::npos)
+          << test << "'s reason lacks \"" << wanted << "\": " << reasons[test] << "\n"
           << context;
     for (const auto& test : expect.quiet)
       EXPECT_TRUE(codes[test].empty()) << test << " has diagnostics\n" << context;
