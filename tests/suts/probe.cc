@@ -284,44 +284,17 @@ int inventory(int port, long stock, bool buggy) {
 }
 
 int http_server(int port, const char* wal) {
-  int server = ::socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  ::setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(server, 16) != 0)
-    return std::fprintf(stderr, "listen: %s\n", strerrorname_np(errno)), 1;
+  int server = listen_on(port);
+  if (server < 0) return 1;
   for (;;) {
     int client = ::accept(server, nullptr, nullptr);
     if (client < 0) continue;
-    std::string request;
-    char buffer[4096];
-    std::size_t header_end = std::string::npos;
-    while (header_end == std::string::npos) {
-      ssize_t n = ::read(client, buffer, sizeof buffer);
-      if (n <= 0) break;
-      request.append(buffer, static_cast<std::size_t>(n));
-      header_end = request.find("\r\n\r\n");
-    }
-    if (header_end == std::string::npos) {
+    std::string method, path, body;
+    if (!read_request(client, method, path, body)) {
       ::close(client);
       continue;
     }
-    std::string method = request.substr(0, request.find(' '));
-    std::size_t path_start = method.size() + 1;
-    std::string path = request.substr(path_start, request.find(' ', path_start) - path_start);
-    std::size_t length = 0;
-    if (auto at = request.find("Content-Length: "); at != std::string::npos)
-      length = std::strtoul(request.c_str() + at + 16, nullptr, 10);
-    std::string body = request.substr(header_end + 4);
-    while (body.size() < length) {
-      ssize_t n = ::read(client, buffer, sizeof buffer);
-      if (n <= 0) break;
-      body.append(buffer, static_cast<std::size_t>(n));
-    }
+    char buffer[4096];
     if (method == "GET" && path == "/health") {
       answer(client, 200, "ok");
     } else if (method == "GET" && path == "/wal" && wal) {
