@@ -148,7 +148,8 @@ std::string to_json_line(const Event& event) {
 
 std::uint64_t EventLog::append(std::string type, std::string service, Fields fields) {
   std::lock_guard lock(mutex_);
-  Event event;
+  auto made = std::make_shared<Event>();
+  Event& event = *made;
   event.seq = ++appended_;
   event.time = std::chrono::system_clock::now();
   event.type = std::move(type);
@@ -160,8 +161,12 @@ std::uint64_t EventLog::append(std::string type, std::string service, Fields fie
     event.clock = it->second;
   }
   event.service = std::move(service);
-  for (const auto& [id, listener] : listeners_) listener(event);
-  if (retain_) events_.push_back(std::move(event));
+  Shared shared = std::move(made);
+  for (const auto& s : listeners_) {
+    if (s.plain) s.plain(*shared);
+    if (s.shared) s.shared(shared);
+  }
+  if (retain_) events_.push_back(std::move(shared));
   return appended_;
 }
 
@@ -180,14 +185,21 @@ void EventLog::merge(std::string_view into, std::string_view from) {
 
 std::uint64_t EventLog::subscribe(Listener listener) {
   std::lock_guard lock(mutex_);
-  listeners_.emplace_back(next_listener_, std::move(listener));
+  listeners_.push_back({next_listener_, std::move(listener), nullptr});
+  observed_ = true;
+  return next_listener_++;
+}
+
+std::uint64_t EventLog::subscribe_shared(SharedListener listener) {
+  std::lock_guard lock(mutex_);
+  listeners_.push_back({next_listener_, nullptr, std::move(listener)});
   observed_ = true;
   return next_listener_++;
 }
 
 void EventLog::unsubscribe(std::uint64_t id) {
   std::lock_guard lock(mutex_);
-  std::erase_if(listeners_, [&](const auto& l) { return l.first == id; });
+  std::erase_if(listeners_, [&](const Subscriber& s) { return s.id == id; });
   observed_ = retain_ || !listeners_.empty();
 }
 
@@ -204,10 +216,13 @@ void EventLog::tick(std::string_view service) {
 
 std::vector<Event> EventLog::snapshot() const {
   std::lock_guard lock(mutex_);
-  return events_;
+  std::vector<Event> copy;
+  copy.reserve(events_.size());
+  for (const auto& e : events_) copy.push_back(*e);
+  return copy;
 }
 
-std::vector<Event> EventLog::since(std::size_t from) const {
+std::vector<EventLog::Shared> EventLog::since(std::size_t from) const {
   std::lock_guard lock(mutex_);
   if (from >= events_.size()) return {};
   return {events_.begin() + static_cast<std::ptrdiff_t>(from), events_.end()};

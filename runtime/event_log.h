@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -50,6 +51,10 @@ class EventLog {
  public:
   using Fields = std::vector<std::pair<std::string, FieldValue>>;
   using Listener = std::function<void(const Event&)>;
+  /// An appended event is immutable and shared: the log and its readers hold the same
+  /// one, so that a reader that keeps every event (a monitor) copies none.
+  using Shared = std::shared_ptr<const Event>;
+  using SharedListener = std::function<void(const Shared&)>;
 
   /// `retain`: keep every event for snapshot(). A log only streamed to listeners (as
   /// `faultbox run` does) need not grow without bound.
@@ -66,6 +71,7 @@ class EventLog {
   /// Called for every event appended from now on (e.g. a JSON-lines writer), until
   /// unsubscribe() with the returned id.
   std::uint64_t subscribe(Listener listener);
+  std::uint64_t subscribe_shared(SharedListener listener);
   /// Stops calling a listener; once this returns it is not running and never will.
   void unsubscribe(std::uint64_t id);
 
@@ -79,7 +85,7 @@ class EventLog {
   /// Every event appended so far (none when the log does not retain them).
   std::vector<Event> snapshot() const;
   /// The retained events from index `from` (0-based) on: what a poller has not seen yet.
-  std::vector<Event> since(std::size_t from) const;
+  std::vector<Shared> since(std::size_t from) const;
   /// How many events were appended.
   std::size_t size() const;
   /// How many events `service`'s own lane has had (appended or ticked), since clear():
@@ -94,9 +100,14 @@ class EventLog {
   bool retain_ = true;
   std::atomic<bool> observed_{true};
   std::uint64_t appended_ = 0;
-  std::vector<Event> events_;
+  std::vector<Shared> events_;
   std::map<std::string, VectorClock, std::less<>> clocks_;
-  std::vector<std::pair<std::uint64_t, Listener>> listeners_;
+  struct Subscriber {
+    std::uint64_t id;
+    Listener plain;
+    SharedListener shared;
+  };
+  std::vector<Subscriber> listeners_;
   std::uint64_t next_listener_ = 1;
 };
 

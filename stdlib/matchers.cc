@@ -62,13 +62,14 @@ void MatcherValue::repr(std::string& out) const {
     out += (i ? ", " : "") + globs[i].first + "=" + vm::repr(vm::make_string(globs[i].second));
   out += ")";
 }
+bool is_matcher(const Value& v) { return v.is(vm::Type::kHost) && vm::type_of(v) == "matcher"; }
+
 void MatcherValue::freeze_values() {
   for (Value& c : children) vm::freeze(c);
 }
 
 namespace {
 
-bool is_matcher(const Value& v) { return v.is(vm::Type::kHost) && vm::type_of(v) == "matcher"; }
 
 bool match_event(Thread& t, const Value&, Args& a, Value& r) {
   if (!a.positional.empty())
@@ -158,9 +159,10 @@ bool await_event(Thread& t, const Value&, Args& a, Value& r) {
   if (run->deadline && until && *run->deadline <= *until) until.reset();
   std::size_t seen = 0;
   for (;;) {
-    std::vector<runtime::Event> events = run->log->snapshot();
-    for (; seen < events.size(); ++seen) {
-      const runtime::Event& e = events[seen];
+    // Only what was appended since the last look: the log shares its events.
+    std::vector<runtime::EventLog::Shared> fresh = run->log->since(seen);
+    seen += fresh.size();
+    for (const auto& e : fresh) {
       bool hit = false;
       if (callable) {
         Args args;
@@ -170,7 +172,7 @@ bool await_event(Thread& t, const Value&, Args& a, Value& r) {
           return t.fail("await_event: the function failed: " + t.error());
         hit = vm::truth(result);
       } else {
-        hit = what.as<MatcherValue>()->matches(e);
+        hit = what.as<MatcherValue>()->matches(*e);
       }
       if (hit) {
         r = EventValue::make(e);

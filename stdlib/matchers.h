@@ -27,6 +27,9 @@ struct MatcherValue final : vm::HostObject {
   void freeze_values() override;
 };
 
+/// Whether `v` is a matcher value.
+bool is_matcher(const vm::Value& v);
+
 /// Registers the match namespace and await_event.
 void add_matchers(const std::function<void(std::string_view, vm::NativeFn)>& add,
                   const std::function<void(std::string_view, vm::Value)>& add_value);

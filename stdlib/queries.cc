@@ -113,6 +113,7 @@ bool EventValue::attr(const Value& self, std::string_view name, Value& out) cons
     if (!json_to_value(scratch, text, out)) out = vm::make_string(std::move(text));
     return true;
   }
+  if (event_context_method(self, name, out)) return true;
   for (const auto& [method, fn] : kEventMethods)
     if (name == method)
       return out = Value::adopt(new vm::Builtin(std::string(method), fn, self)), true;
@@ -126,6 +127,7 @@ bool EventValue::attr(const Value& self, std::string_view name, Value& out) cons
 std::vector<std::string> EventValue::attr_names() const {
   std::vector<std::string> names{"data", "fields", "seq", "service", "timestamp", "type"};
   for (const auto& [method, fn] : kEventMethods) names.emplace_back(method);
+  for (const auto& method : kEventContextMethods) names.push_back(method);
   for (const auto& [k, v] : ptr->fields) names.push_back(k);
   return names;
 }
@@ -204,10 +206,11 @@ std::string text_of(const runtime::Event& e, std::string_view key) {
 }
 
 /// Whether `e` matches; false with an error on the thread when where= failed.
-bool matches(Thread& t, std::string_view fn, const Query& q, const runtime::Event& e, bool& match) {
+bool matches(Thread& t, std::string_view fn, const Query& q, const runtime::EventLog::Shared& e,
+             bool& match) {
   match = false;
   for (const auto& [k, p] : q.filters)
-    if (!filter_match(p, text_of(e, k))) return true;
+    if (!filter_match(p, text_of(*e, k))) return true;
   if (!q.where.is(vm::Type::kNone)) {
     Args args;
     args.positional.push_back(EventValue::make(e));
@@ -235,7 +238,7 @@ bool events_fn(Thread& t, const Value&, Args& a, Value& r) {
   Session::Run* run = running(t, "events");
   if (!run) return false;
   std::vector<Value> out;
-  for (const auto& e : run->log->snapshot()) {
+  for (const auto& e : run->log->since(0)) {
     bool match = false;
     if (!matches(t, "events", q, e, match)) return false;
     if (!match) continue;
@@ -252,7 +255,7 @@ bool assert_eventually_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!run) return false;
   ++run->assertions;
   r = Value();
-  for (const auto& e : run->log->snapshot()) {
+  for (const auto& e : run->log->since(0)) {
     bool match = false;
     if (!matches(t, "assert_eventually", q, e, match)) return false;
     if (match) return true;
@@ -270,7 +273,7 @@ bool assert_never_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!run) return false;
   ++run->assertions;
   r = Value();
-  for (const auto& e : run->log->snapshot()) {
+  for (const auto& e : run->log->since(0)) {
     bool match = false;
     if (!matches(t, "assert_never", q, e, match)) return false;
     if (!match) continue;
@@ -305,10 +308,10 @@ bool assert_before_fn(Thread& t, const Value&, Args& a, Value& r) {
   ++run->assertions;
   r = Value();
   std::uint64_t first_seq = 0, then_seq = 0;
-  for (const auto& e : run->log->snapshot()) {
+  for (const auto& e : run->log->since(0)) {
     bool match = false;
-    if (!first_seq && matches(t, "assert_before", qf, e, match) && match) first_seq = e.seq;
-    if (!then_seq && matches(t, "assert_before", qt, e, match) && match) then_seq = e.seq;
+    if (!first_seq && matches(t, "assert_before", qf, e, match) && match) first_seq = e->seq;
+    if (!then_seq && matches(t, "assert_before", qt, e, match) && match) then_seq = e->seq;
   }
   if (!first_seq)
     return fail_assertion(

@@ -12,12 +12,23 @@
 
 namespace fb::stdlib {
 
+/// The events of a test as the temporal engine has seen them. Appended only by the
+/// engine's thread while it holds the VM lock; read only by VM code, which holds it too.
+struct History {
+  std::vector<std::shared_ptr<const runtime::Event>> events;
+};
+
 /// One recorded event: .seq .type .service .timestamp .fields .data, the causal
 /// methods (happens_before, concurrent_with, ...), and each field as an attribute (""
 /// when the event has no such field). The event is shared, not copied, so that a
 /// monitor can look at millions of them.
 struct EventValue final : vm::HostObject {
   std::shared_ptr<const runtime::Event> ptr;
+  /// The trace the event was read from (its first `size` events), for the methods that
+  /// look around it (preceded_by, followed_by, directly_caused_by). Without one they
+  /// look at the running test's whole log.
+  std::shared_ptr<const History> history;
+  std::size_t size = 0;
   const runtime::Event& event() const { return *ptr; }
   static vm::Value make(std::shared_ptr<const runtime::Event> event);
   static vm::Value make(const runtime::Event& event);
@@ -27,6 +38,11 @@ struct EventValue final : vm::HostObject {
   void repr(std::string& out) const override;
   static vm::Value field(const runtime::FieldValue& v);
 };
+
+/// The methods of an event that look at the events around it; defined with the temporal
+/// engine (temporal.cc). False when `name` is not one.
+bool event_context_method(const vm::Value& self, std::string_view name, vm::Value& out);
+extern const std::vector<std::string> kEventContextMethods;
 
 /// A filter pattern against a field's text: exact without wildcards; otherwise a glob
 /// ('*' within a path segment, '**' across), and, as in the reference, a single trailing

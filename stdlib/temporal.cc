@@ -22,8 +22,6 @@ using vm::Value;
 
 namespace {
 
-bool is_matcher(const Value& v) { return v.is(vm::Type::kHost) && vm::type_of(v) == "matcher"; }
-
 constexpr std::string_view kAnchors[] = {"body_start", "body_end", "stable"};
 
 bool is_anchor_name(const Value& v) {
@@ -103,8 +101,8 @@ bool parse_selector(Thread& t, std::string_view fn, Args& a, Selector& s) {
   }
   for (auto& [key, v] : a.keywords) {
     if (!v.is(vm::Type::kString))
-      return t.fail("trace." + std::string(fn) + ": " + std::string(key) +
-                    "= must be a string glob, got " + std::string(vm::type_of(v)));
+      return t.fail(std::string(fn) + ": " + std::string(key) + "= must be a string glob, got " +
+                    std::string(vm::type_of(v)));
     s.globs.globs.emplace_back(std::string(key), vm::str(v));
     s.any = false;
   }
@@ -129,12 +127,22 @@ bool selects(Thread& t, const Selector& s, const std::shared_ptr<const runtime::
 
 const TraceValue& trace_of(const Value& self) { return *self.as<TraceValue>(); }
 
+/// An event read from a trace: it knows the trace, for preceded_by and its kin.
+Value event_in(const std::shared_ptr<const runtime::Event>& e,
+               const std::shared_ptr<const History>& history, std::size_t size) {
+  auto* value = new EventValue();
+  value->ptr = e;
+  value->history = history;
+  value->size = size;
+  return Value::adopt(value);
+}
+
 /// The selected events of a trace, oldest first; `limit` stops after that many.
 bool select(Thread& t, std::string_view fn, const Value& self, Args& a,
             std::vector<std::shared_ptr<const runtime::Event>>& out, bool newest_first = false,
             std::size_t limit = SIZE_MAX) {
   Selector s;
-  if (!parse_selector(t, fn, a, s)) return false;
+  if (!parse_selector(t, "trace." + std::string(fn), a, s)) return false;
   const TraceValue& trace = trace_of(self);
   const auto& events = trace.history->events;
   for (std::size_t i = 0; i < trace.size && out.size() < limit; ++i) {
@@ -149,13 +157,15 @@ bool select(Thread& t, std::string_view fn, const Value& self, Args& a,
 bool trace_last(Thread& t, const Value& self, Args& a, Value& r) {
   std::vector<std::shared_ptr<const runtime::Event>> found;
   if (!select(t, "last", self, a, found, true, 1)) return false;
-  r = found.empty() ? Value() : EventValue::make(found[0]);
+  const TraceValue& trace = trace_of(self);
+  r = found.empty() ? Value() : event_in(found[0], trace.history, trace.size);
   return true;
 }
 bool trace_first(Thread& t, const Value& self, Args& a, Value& r) {
   std::vector<std::shared_ptr<const runtime::Event>> found;
   if (!select(t, "first", self, a, found, false, 1)) return false;
-  r = found.empty() ? Value() : EventValue::make(found[0]);
+  const TraceValue& trace = trace_of(self);
+  r = found.empty() ? Value() : event_in(found[0], trace.history, trace.size);
   return true;
 }
 bool trace_count(Thread& t, const Value& self, Args& a, Value& r) {
@@ -164,16 +174,19 @@ bool trace_count(Thread& t, const Value& self, Args& a, Value& r) {
   r = Value::integer(static_cast<std::int64_t>(found.size()));
   return true;
 }
-Value event_list(const std::vector<std::shared_ptr<const runtime::Event>>& events) {
-  std::vector<Value> items;
-  items.reserve(events.size());
-  for (const auto& e : events) items.push_back(EventValue::make(e));
-  return vm::make_list(std::move(items));
+Value event_list(const std::vector<std::shared_ptr<const runtime::Event>>& events,
+                 const Value& trace_value) {
+  const TraceValue& trace = trace_of(trace_value);
+  auto* list = new EventListValue();
+  Value result = Value::adopt(list);
+  list->items.reserve(events.size());
+  for (const auto& e : events) list->items.push_back(event_in(e, trace.history, trace.size));
+  return result;
 }
 bool trace_events(Thread& t, const Value& self, Args& a, Value& r) {
   std::vector<std::shared_ptr<const runtime::Event>> found;
   if (!select(t, "events", self, a, found)) return false;
-  r = event_list(found);
+  r = event_list(found, self);
   return true;
 }
 
@@ -202,7 +215,7 @@ bool trace_events_between(Thread& t, const Value& self, Args& a, Value& r) {
     const auto& e = trace.history->events[i];
     if ((!from || e->seq > *from) && (!to || e->seq < *to)) found.push_back(e);
   }
-  r = event_list(found);
+  r = event_list(found, self);
   return true;
 }
 
@@ -241,7 +254,7 @@ bool trace_events_within(Thread& t, const Value& self, Args& a, Value& r) {
   if (!select(t, "events_within", self, selector, found)) return false;
   for (const auto& e : found)
     if ((e->time > at ? e->time - at : at - e->time) <= *window) near.push_back(e);
-  r = event_list(near);
+  r = event_list(near, self);
   return true;
 }
 
@@ -258,7 +271,7 @@ bool trace_causal_chain(Thread& t, const Value& self, Args& a, Value& r) {
     const auto& e = trace.history->events[i];
     if (e->seq == target.seq || runtime::happens_before(e->clock, target.clock)) chain.push_back(e);
   }
-  r = event_list(chain);
+  r = event_list(chain, self);
   return true;
 }
 
@@ -273,7 +286,191 @@ constexpr std::pair<std::string_view, vm::NativeFn> kTraceMethods[] = {
     {"last", trace_last},
 };
 
+// ---- event lists and the methods of an event that look around it -------------------------
+
+bool list_map(Thread& t, const Value& self, Args& a, Value& r) {
+  if (a.positional.size() != 1 || !a.keywords.empty() || !is_callable(a.positional[0]))
+    return t.fail("event_list.map: want one function of an event");
+  std::vector<Value> out;
+  for (const Value& e : self.as<EventListValue>()->items) {
+    Args args;
+    args.positional.push_back(e);
+    Value v;
+    if (!vm::call(t, a.positional[0], args, v)) return false;
+    out.push_back(std::move(v));
+  }
+  r = vm::make_list(std::move(out));
+  return true;
+}
+
+bool list_filter(Thread& t, const Value& self, Args& a, Value& r) {
+  if (a.positional.size() != 1 || !a.keywords.empty() || !is_callable(a.positional[0]))
+    return t.fail("event_list.filter: want one function of an event");
+  auto* list = new EventListValue();
+  Value result = Value::adopt(list);
+  for (const Value& e : self.as<EventListValue>()->items) {
+    Args args;
+    args.positional.push_back(e);
+    Value keep;
+    if (!vm::call(t, a.positional[0], args, keep)) return false;
+    if (vm::truth(keep)) list->items.push_back(e);
+  }
+  r = result;
+  return true;
+}
+
+/// reduce(fn(acc, event), initial): folds the events into one value.
+bool list_reduce(Thread& t, const Value& self, Args& a, Value& r) {
+  Value fn, acc;
+  if (!vm::unpack(t, "event_list.reduce", a, {{"fn", &fn}, {"initial", &acc}})) return false;
+  if (!is_callable(fn)) return t.fail("event_list.reduce: want a function of (acc, event)");
+  for (const Value& e : self.as<EventListValue>()->items) {
+    Args args;
+    args.positional = {acc, e};
+    Value next;
+    if (!vm::call(t, fn, args, next)) return false;
+    acc = std::move(next);
+  }
+  r = acc;
+  return true;
+}
+
+constexpr std::pair<std::string_view, vm::NativeFn> kListMethods[] = {
+    {"filter", list_filter}, {"map", list_map}, {"reduce", list_reduce}};
+
+/// The events around an event: its trace, or the running test's log.
+bool around(Thread& t, std::string_view fn, const EventValue& me,
+            std::vector<std::shared_ptr<const runtime::Event>>& out) {
+  if (me.history) {
+    out.assign(me.history->events.begin(),
+               me.history->events.begin() + static_cast<std::ptrdiff_t>(me.size));
+    return true;
+  }
+  Session* session = Session::of(t);
+  if (!session || !session->run || !session->run->log)
+    return t.fail("event." + std::string(fn) + ": there is no trace here to look in");
+  out = session->run->log->since(0);
+  return true;
+}
+
+/// preceded_by(m) / followed_by(m), and with a window: preceded_by_within(m, "1s").
+bool look(Thread& t, const Value& self, Args& a, Value& r, bool before, bool within) {
+  std::string fn =
+      std::string("event.") + (before ? "preceded_by" : "followed_by") + (within ? "_within" : "");
+  std::optional<std::chrono::nanoseconds> window;
+  Args selector = a;
+  if (within) {
+    if (a.positional.size() != 2)
+      return t.fail(fn + ": want a matcher and a window, like " + fn +
+                    "(match.event(type=\"stdout\"), \"1s\")");
+    std::string why;
+    if (a.positional[1].is(vm::Type::kString))
+      window = runtime::parse_duration(vm::str(a.positional[1]), why);
+    if (a.positional[1].is(vm::Type::kInt))
+      window = std::chrono::nanoseconds(a.positional[1].as_int());
+    if (!window || window->count() < 0)
+      return t.fail(fn + ": the window must be a duration like \"500ms\"");
+    selector.positional.pop_back();
+  }
+  Selector s;
+  if (!parse_selector(t, fn, selector, s)) return false;
+  const EventValue& me = *self.as<EventValue>();
+  std::vector<std::shared_ptr<const runtime::Event>> events;
+  if (!around(t, fn, me, events)) return false;
+  const runtime::Event& at = me.event();
+  for (const auto& e : events) {
+    if (before ? e->seq >= at.seq : e->seq <= at.seq) continue;
+    if (window && (before ? at.time - e->time : e->time - at.time) > *window) continue;
+    bool hit = false;
+    if (!selects(t, s, e, hit)) return false;
+    if (hit) return r = Value::boolean(true), true;
+  }
+  r = Value::boolean(false);
+  return true;
+}
+
+bool preceded_by(Thread& t, const Value& self, Args& a, Value& r) {
+  return look(t, self, a, r, true, false);
+}
+bool followed_by(Thread& t, const Value& self, Args& a, Value& r) {
+  return look(t, self, a, r, false, false);
+}
+bool preceded_by_within(Thread& t, const Value& self, Args& a, Value& r) {
+  return look(t, self, a, r, true, true);
+}
+bool followed_by_within(Thread& t, const Value& self, Args& a, Value& r) {
+  return look(t, self, a, r, false, true);
+}
+
+/// directly_caused_by(m): whether an immediate causal predecessor of the event matches:
+/// one that happened before it with nothing else in between by the vector clocks.
+bool directly_caused_by(Thread& t, const Value& self, Args& a, Value& r) {
+  Selector s;
+  if (!parse_selector(t, "event.directly_caused_by", a, s)) return false;
+  const EventValue& me = *self.as<EventValue>();
+  std::vector<std::shared_ptr<const runtime::Event>> events, before;
+  if (!around(t, "directly_caused_by", me, events)) return false;
+  for (const auto& e : events)
+    if (runtime::happens_before(e->clock, me.event().clock)) before.push_back(e);
+  for (const auto& e : before) {
+    bool direct = std::none_of(before.begin(), before.end(), [&](const auto& other) {
+      return runtime::happens_before(e->clock, other->clock);
+    });
+    if (!direct) continue;
+    bool hit = false;
+    if (!selects(t, s, e, hit)) return false;
+    if (hit) return r = Value::boolean(true), true;
+  }
+  r = Value::boolean(false);
+  return true;
+}
+
+constexpr std::pair<std::string_view, vm::NativeFn> kContextMethods[] = {
+    {"directly_caused_by", directly_caused_by}, {"followed_by", followed_by},
+    {"followed_by_within", followed_by_within}, {"preceded_by", preceded_by},
+    {"preceded_by_within", preceded_by_within},
+};
+
 }  // namespace
+
+const std::vector<std::string> kEventContextMethods = [] {
+  std::vector<std::string> names;
+  for (const auto& [name, fn] : kContextMethods) names.emplace_back(name);
+  return names;
+}();
+
+bool event_context_method(const Value& self, std::string_view name, Value& out) {
+  for (const auto& [method, fn] : kContextMethods)
+    if (name == method)
+      return out = Value::adopt(new vm::Builtin("event." + std::string(method), fn, self)), true;
+  return false;
+}
+
+std::string_view EventListValue::type_name() const { return "event_list"; }
+bool EventListValue::attr(const Value& self, std::string_view name, Value& out) const {
+  if (name == "count") return out = Value::integer(static_cast<std::int64_t>(items.size())), true;
+  if (name == "first") return out = items.empty() ? Value() : items.front(), true;
+  if (name == "last") return out = items.empty() ? Value() : items.back(), true;
+  for (const auto& [method, fn] : kListMethods)
+    if (name == method)
+      return out = Value::adopt(new vm::Builtin("event_list." + std::string(method), fn, self)),
+             true;
+  return false;
+}
+std::vector<std::string> EventListValue::attr_names() const {
+  return {"count", "filter", "first", "last", "map", "reduce"};
+}
+void EventListValue::repr(std::string& out) const {
+  out += "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ", ";
+    items[i].as<EventValue>()->repr(out);
+  }
+  out += "]";
+}
+void EventListValue::freeze_values() {
+  for (const Value& v : items) vm::freeze(v);
+}
 
 std::string_view TraceValue::type_name() const { return "trace"; }
 bool TraceValue::attr(const Value& self, std::string_view name, Value& out) const {
@@ -353,21 +550,13 @@ void Temporal::add_property(const Value& property, Role role) {
   properties_.push_back(std::move(p));
 }
 
-bool Temporal::has_expectations() const {
-  return std::any_of(properties_.begin(), properties_.end(), [](const PropertyState& p) {
-    return p.role == Role::kExpect &&
-           p.property.as<PropertyValue>()->kind == PropertyValue::Kind::kEventually;
-  });
-}
-
 void Temporal::start() {
-  subscription_ = log_.subscribe([this](const runtime::Event& e) {
-    auto shared = std::make_shared<const runtime::Event>(e);
+  subscription_ = log_.subscribe_shared([this](const runtime::EventLog::Shared& e) {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     // The engine sleeps only on an empty queue: wake it for the first event of a batch.
     bool wake = queue_.empty();
-    queue_.push_back(Item{std::move(shared), {}});
+    queue_.push_back(Item{e, {}});
     ++queued_;
     if (wake) changed_.notify_all();
   });
@@ -515,7 +704,7 @@ void Temporal::judge_event(const std::shared_ptr<const runtime::Event>& event) {
       if (!error.empty()) return fail_with("on= failed: " + error);
       if (!hit) continue;
     }
-    if (ev.is(vm::Type::kNone)) ev = EventValue::make(event);
+    if (ev.is(vm::Type::kNone)) ev = event_in(event, history_, history_->events.size());
     if (!monitor->callback.is(vm::Type::kNone)) {
       Args args;
       args.positional.push_back(ev);
@@ -833,15 +1022,15 @@ bool await_stable_fn(Thread& t, const Value&, Args& a, Value& r) {
   Session::Run* run = session ? session->run : nullptr;
   if (!run) return t.fail("await_stable: only a test body can wait");
   using Clock = std::chrono::steady_clock;
-  std::size_t seen = run->log->snapshot().size();
+  std::size_t seen = run->log->since(0).size();
   auto quiet_since = Clock::now();
   for (;;) {
-    std::vector<runtime::Event> fresh = run->log->since(seen);
+    std::vector<runtime::EventLog::Shared> fresh = run->log->since(seen);
     seen += fresh.size();
     for (const auto& e : fresh) {
       bool ignored = false;
       if (is_matcher(ignore)) {
-        ignored = ignore.as<MatcherValue>()->matches(e);
+        ignored = ignore.as<MatcherValue>()->matches(*e);
       } else if (!ignore.is(vm::Type::kNone)) {
         Args args;
         args.positional.push_back(EventValue::make(e));

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "runtime/event_log.h"
+#include "stdlib/queries.h"
 #include "vm/objects.h"
 #include "vm/thread.h"
 
@@ -63,12 +64,6 @@ struct PropertyValue final : vm::HostObject {
   void freeze_values() override;
 };
 
-/// The events of a test as the engine has seen them. Appended only by the engine's
-/// thread while it holds the VM lock; read only by VM code, which holds it too.
-struct History {
-  std::vector<std::shared_ptr<const runtime::Event>> events;
-};
-
 /// The argument of a temporal predicate: the trace up to the event being judged.
 struct TraceValue final : vm::HostObject {
   std::shared_ptr<const History> history;
@@ -94,8 +89,8 @@ class Temporal {
   Temporal(const Temporal&) = delete;
   Temporal& operator=(const Temporal&) = delete;
 
-  /// Registers a monitor for this test (`scope` says why, for reports). Call with the
-  /// VM lock held, or before start().
+  /// Registers a monitor or a property for this test. Call with the VM lock held, or
+  /// before start().
   void add_monitor(const vm::Value& monitor);
   void add_property(const vm::Value& property, Role role);
   /// Subscribes to the log and starts the engine's thread.
@@ -118,8 +113,6 @@ class Temporal {
   bool terminated() const;
   /// Whether every expected eventually() has held (true when there is none).
   bool satisfied() const;
-  /// Whether any property waits for something after the body (an eventually).
-  bool has_expectations() const;
   /// How many times a monitor's check or a property's predicate judged an event: a
   /// test whose only checks are these still asserted something. Read after stop().
   std::uint64_t judgements() const { return judgements_; }
@@ -184,6 +177,20 @@ class Temporal {
   bool satisfied_ = true;
   std::uint64_t judgements_ = 0;     // written by the engine's thread only
   std::atomic<bool> failed_{false};  // failure_ is set: judge no more
+};
+
+/// What trace.events(...) and its kin return: the events in order, iterable, indexable
+/// and sized like a tuple, with .count, .first, .last, .map(fn), .filter(fn) and
+/// .reduce(fn, initial).
+struct EventListValue final : vm::HostObject {
+  std::vector<vm::Value> items;  // event values
+  std::string_view type_name() const override;
+  bool attr(const vm::Value& self, std::string_view name, vm::Value& out) const override;
+  std::vector<std::string> attr_names() const override;
+  void repr(std::string& out) const override;
+  bool truth() const override { return !items.empty(); }
+  const std::vector<vm::Value>* elements() const override { return &items; }
+  void freeze_values() override;
 };
 
 /// Registers monitor, eventually, always, await_stable.

@@ -113,6 +113,9 @@ struct HostObject : Object {
   /// Whether the value may be a dict key or set member. Host values compare by
   /// identity, so one that opts in hashes by identity too.
   virtual bool hashable() const { return false; }
+  /// A host value that is a sequence (an event list): its elements, which make it
+  /// iterable, indexable, sized and searchable with `in` like a tuple. nullptr for none.
+  virtual const std::vector<Value>* elements() const { return nullptr; }
   /// Freezes the Values held (called when the object is frozen with a module).
   virtual void freeze_values() {}
 };

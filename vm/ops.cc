@@ -83,6 +83,11 @@ bool truth(const Value& v) {
 
 namespace {
 
+/// The elements of a host sequence (HostObject::elements), or nullptr.
+const std::vector<Value>* host_elements(const Value& x) {
+  return x.is(Type::kHost) ? x.as<HostObject>()->elements() : nullptr;
+}
+
 using ir::floor_div;
 using ir::floor_mod;
 
@@ -456,6 +461,11 @@ bool is_sequence(const Value& v) {
 }
 
 bool contains(Thread& thread, const Value& container, const Value& x, bool& out) {
+  if (const auto* items = host_elements(container)) {
+    out = std::any_of(items->begin(), items->end(),
+                      [&](const Value& item) { return equals(item, x); });
+    return true;
+  }
   switch (container.type()) {
     case Type::kString:
     case Type::kBytes:
@@ -675,6 +685,11 @@ bool normalize_index(Thread& thread, const Value& i, std::int64_t n, std::int64_
 
 bool index(Thread& thread, const Value& x, const Value& i, Value& out) {
   std::int64_t k = 0;
+  if (const auto* items = host_elements(x)) {
+    if (!normalize_index(thread, i, static_cast<std::int64_t>(items->size()), k)) return false;
+    out = (*items)[static_cast<std::size_t>(k)];
+    return true;
+  }
   switch (x.type()) {
     case Type::kList:
     case Type::kTuple: {
@@ -788,6 +803,10 @@ bool slice(Thread& thread, const Value& x, const Value& lo, const Value& hi, con
 }
 
 bool length(Thread& thread, const Value& x, std::int64_t& out) {
+  if (const auto* items = host_elements(x)) {
+    out = static_cast<std::int64_t>(items->size());
+    return true;
+  }
   switch (x.type()) {
     case Type::kString:
     case Type::kBytes: out = static_cast<std::int64_t>(x.as<String>()->text.size()); return true;
@@ -825,6 +844,10 @@ bool iterate(Thread& thread, const Value& x, Value& iterator) {
     case Type::kDict:
     case Type::kSet:
     case Type::kRange: iterator = Value::adopt(new Iterator(x)); return true;
+    case Type::kHost:
+      if (!host_elements(x)) return thread.fail(std::string(type_of(x)) + " value is not iterable");
+      iterator = Value::adopt(new Iterator(x));
+      return true;
     case Type::kString:
       return thread.fail("string value is not iterable; use .elems() or .split()");
     default: return thread.fail(std::string(type_of(x)) + " value is not iterable");
@@ -853,6 +876,12 @@ bool next(Thread&, Iterator& it, Value& out) {
       auto* r = x.as<Range>();
       if (it.position >= it.range_length) return false;
       out = Value::integer(r->at(it.position));
+      break;
+    }
+    case Type::kHost: {
+      const auto& items = *host_elements(x);  // iterate() checked it is a sequence
+      if (pos >= items.size()) return false;
+      out = items[pos];
       break;
     }
     default: return false;

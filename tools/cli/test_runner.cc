@@ -865,7 +865,9 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       }
       // A scenario that returned, or that was stopped by its timeout (a hang, which
       // expect_hang() wants), is judged by its expectation.
-      if (judged && go && !interrupted_ && !registered->expect.is(vm::Type::kNone) &&
+      // A monitor or property that failed has the last word.
+      bool violated = outcome.code == "PROPERTY_VIOLATED";
+      if (judged && go && !interrupted_ && !violated && !registered->expect.is(vm::Type::kNone) &&
           (returned || timed_out)) {
         std::string why;
         // Stopped by its timeout: whatever the body still returned (a step that saw the
