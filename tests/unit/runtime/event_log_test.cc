@@ -131,5 +131,29 @@ TEST(EventLog, FieldsReadBackAsText) {
   EXPECT_EQ(e.field("missing"), nullptr);
 }
 
+TEST(EventLog, SharedReadersSeeTheLogsOwnEventsUntilTheyUnsubscribe) {
+  EventLog log;
+  std::vector<EventLog::Shared> seen;
+  auto id = log.subscribe_shared([&](const EventLog::Shared& e) { seen.push_back(e); });
+  log.append("a", "s", {{"k", std::string("v")}});
+  log.append("b", "s", {});
+  auto kept = log.since(0);
+  ASSERT_EQ(seen.size(), 2u);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(seen[0].get(), kept[0].get()) << "one event, shared, not copied";
+  EXPECT_EQ(seen[1]->seq, 2u);
+  EXPECT_EQ(log.since(1).size(), 1u);
+  EXPECT_TRUE(log.since(5).empty());
+  log.unsubscribe(id);
+  log.append("c", "s", {});
+  EXPECT_EQ(seen.size(), 2u) << "an unsubscribed reader is not called";
+  EXPECT_EQ(log.snapshot().back().type, "c");
+  EventLog streaming(/*retain=*/false);
+  auto other = streaming.subscribe_shared([](const EventLog::Shared&) {});
+  EXPECT_TRUE(streaming.observed());
+  streaming.unsubscribe(other);
+  EXPECT_FALSE(streaming.observed()) << "nobody sees its events any more";
+}
+
 }  // namespace
 }  // namespace fb::runtime
