@@ -540,14 +540,17 @@ void Temporal::add_property(const Value& property, Role role) {
   p.property = property;
   p.role = role;
   const auto* value = property.as<PropertyValue>();
-  if (value->kind == PropertyValue::Kind::kEventually) {
-    p.armed = value->anchor.is(vm::Type::kNone);
-    if (role == Role::kExpect) {
-      std::lock_guard lock(mutex_);
-      satisfied_ = false;
-    }
+  if (value->kind == PropertyValue::Kind::kEventually && role == Role::kExpect) {
+    std::lock_guard lock(mutex_);
+    satisfied_ = false;
   }
+  // One registered in the body after its start: an always() without a start anchor
+  // opens now.
+  if (value->kind == PropertyValue::Kind::kAlways && value->start.is(vm::Type::kNone) &&
+      body_started_)
+    p.armed = p.opened = true;
   properties_.push_back(std::move(p));
+  anchor("");  // the engine judges it on the trace as it stands, in order with events
 }
 
 void Temporal::start() {
@@ -753,17 +756,10 @@ void Temporal::judge_event(const std::shared_ptr<const runtime::Event>& event) {
       if (!p.armed && is_matcher(value->start) && event_matches(value->start, event, error))
         p.armed = p.opened = true;
       if (!p.armed) continue;
-      auto ok = holds(p);
-      if (!ok || !*ok) {
-        std::string what;
-        value->repr(what);
-        if (ok) p.failure = what + " was violated at " + vm::repr(EventValue::make(event));
-        return violate(p.failure);
-      }
+      if (!judge_property(p, vm::repr(EventValue::make(event)))) return;
       if (is_matcher(value->end) && event_matches(value->end, event, error)) p.closed = true;
       continue;
     }
-    // eventually
     if (p.held) continue;
     if (!p.armed) {
       if (!is_matcher(value->anchor) && !is_callable(value->anchor)) continue;
@@ -775,34 +771,63 @@ void Temporal::judge_event(const std::shared_ptr<const runtime::Event>& event) {
       }
       if (!p.armed) continue;
     }
-    auto ok = holds(p);
-    if (!ok) return violate(p.failure);
-    if (!*ok) continue;
-    p.held = true;
-    std::lock_guard lock(mutex_);
-    if (p.role == Role::kTerminate) {
-      terminated_ = true;
-      body_.cancelled = true;  // the system reached its declared end: stop the body
-    }
-    satisfied_ = std::all_of(properties_.begin(), properties_.end(), [](const PropertyState& q) {
-      return q.role != Role::kExpect || q.held ||
-             q.property.as<PropertyValue>()->kind != PropertyValue::Kind::kEventually;
-    });
+    if (!judge_property(p, "")) return;
   }
 }
 
+bool Temporal::judge_property(PropertyState& p, const std::string& at) {
+  const auto* value = p.property.as<PropertyValue>();
+  auto ok = holds(p);
+  if (value->kind == PropertyValue::Kind::kAlways) {
+    if (ok && *ok) return true;
+    std::string what;
+    value->repr(what);
+    if (ok) p.failure = what + " was violated at " + at;
+    violate(p.failure);
+    return false;
+  }
+  if (!ok) {
+    violate(p.failure);
+    return false;
+  }
+  if (!*ok) return true;
+  p.held = true;
+  std::lock_guard lock(mutex_);
+  if (p.role == Role::kTerminate) {
+    terminated_ = true;
+    body_.cancelled = true;  // the system reached its declared end: stop the body
+  }
+  satisfied_ = std::all_of(properties_.begin(), properties_.end(), [](const PropertyState& q) {
+    return q.role != Role::kExpect || q.held ||
+           q.property.as<PropertyValue>()->kind != PropertyValue::Kind::kEventually;
+  });
+  return true;
+}
+
 void Temporal::judge_anchor(const std::string& anchor) {
+  if (anchor == "body_start") body_started_ = true;
   for (PropertyState& p : properties_) {
     const auto* value = p.property.as<PropertyValue>();
-    if (value->kind != PropertyValue::Kind::kAlways) {
-      // An eventually anchored on a lifecycle point is armed there.
-      if (!p.armed && anchor_is(value->anchor, anchor)) p.armed = true;
+    bool opens = std::exchange(p.fresh, false) && p.armed;  // registered open
+    if (value->kind == PropertyValue::Kind::kEventually) {
+      // Without an anchor= it is judged from the body's start (or its registration).
+      bool starts =
+          value->anchor.is(vm::Type::kNone) ? body_started_ : anchor_is(value->anchor, anchor);
+      if (!p.armed && starts) p.armed = opens = true;
+      // Judged now too: the trace may already satisfy it, and no event may come.
+      if (p.armed && !p.held && !judge_property(p, "")) return;
       continue;
     }
-    if (p.armed && anchor_is(value->end, anchor)) p.closed = true;
+    if (p.armed && !p.closed && anchor_is(value->end, anchor)) {
+      p.closed = true;
+      continue;
+    }
     bool starts =
         value->start.is(vm::Type::kNone) ? anchor == "body_start" : anchor_is(value->start, anchor);
-    if (!p.armed && !p.closed && starts) p.armed = p.opened = true;
+    if (!p.armed && !p.closed && starts) p.armed = p.opened = opens = true;
+    // A window opening here is judged here: the trace as it stands must satisfy it.
+    if (opens && !judge_property(p, anchor.empty() ? "its registration" : "\"" + anchor + "\""))
+      return;
   }
 }
 

@@ -139,6 +139,7 @@ class Temporal {
     bool held = false;    // eventually: the predicate held once
     bool closed = false;  // always: its window closed
     bool opened = false;  // always: its window opened at some point
+    bool fresh = true;    // not judged since it was registered
     std::string failure;  // why it failed (violation or an error in the predicate)
   };
   struct Item {
@@ -150,6 +151,9 @@ class Temporal {
   void judge(const Item& item);
   void judge_event(const std::shared_ptr<const runtime::Event>& event);
   void judge_anchor(const std::string& anchor);
+  /// Judges an armed property on the trace as it stands (`at` names where, for an
+  /// always() violation); false when that failed the test.
+  bool judge_property(PropertyState& p, const std::string& at);
   /// Evaluates a property's predicate over the trace so far; nullopt when it failed.
   std::optional<bool> holds(PropertyState& p);
   void violate(std::string reason);
@@ -163,6 +167,7 @@ class Temporal {
   std::shared_ptr<History> history_ = std::make_shared<History>();
   std::vector<MonitorState> monitors_;
   std::vector<PropertyState> properties_;
+  bool body_started_ = false;  // the body_start anchor was judged (under the VM lock)
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;
