@@ -20,6 +20,10 @@ using vm::Value;
 
 bool is_callable(const Value& v) { return v.is(vm::Type::kFunction) || v.is(vm::Type::kBuiltin); }
 
+std::string callable_name(const Value& v) {
+  return v.is(vm::Type::kFunction) ? v.as<vm::Function>()->code().name : vm::repr(v);
+}
+
 Session* registering(Thread& t, std::string_view fn) {
   Session* session = Session::of(t);
   if (!session) {

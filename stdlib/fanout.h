@@ -22,6 +22,9 @@ bool evaluate_assumption(vm::Thread& t, const vm::Value& assumption, const Sessi
 
 /// A function or builtin: what registrations, predicates and branches take.
 bool is_callable(const vm::Value& v);
+/// How a callable is named in test names and reports: a function's own name, otherwise
+/// its repr.
+std::string callable_name(const vm::Value& v);
 
 /// The session tests are registered with, or nullptr (and `fn`'s error on `t`) when
 /// there is none or the caller is a test body rather than the top level.

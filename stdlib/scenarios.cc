@@ -306,10 +306,6 @@ bool want_expect(Thread& t, std::string_view where, std::string_view param, cons
                 std::string(vm::type_of(v)));
 }
 
-std::string function_name(const Value& fn) {
-  return fn.is(vm::Type::kFunction) ? fn.as<vm::Function>()->code().name : vm::repr(fn);
-}
-
 /// scenario(fn): fn runs as test_<fn name>; fault_matrix and fault_scenario reuse it.
 bool scenario_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!a.keywords.empty() || a.positional.size() != 1 || !is_callable(a.positional[0]))
@@ -318,7 +314,7 @@ bool scenario_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (!session) return false;
   TestDecl decl;
   decl.kind = "scenario";
-  decl.name = "test_" + function_name(a.positional[0]);
+  decl.name = "test_" + callable_name(a.positional[0]);
   decl.body = a.positional[0];
   decl.timeout = std::chrono::minutes(3);
   if (!register_test(t, "scenario", *session, std::move(decl))) return false;
@@ -434,7 +430,7 @@ bool fault_matrix_fn(Thread& t, const Value&, Args& a, Value& r) {
     require_fire = vm::truth(require);
   }
   MatrixDecl matrix;
-  for (const Value& s : scenario_list) matrix.scenarios.push_back(function_name(s));
+  for (const Value& s : scenario_list) matrix.scenarios.push_back(callable_name(s));
   for (const Value& f : fault_list) matrix.faults.push_back(f.as<AssumptionValue>()->name);
   int index = static_cast<int>(session->matrices.size());
   for (const Value& s : scenario_list) {
@@ -444,13 +440,13 @@ bool fault_matrix_fn(Thread& t, const Value&, Args& a, Value& r) {
         return two[0].object() == s.object() && two[1].object() == f.object();
       };
       if (std::any_of(excluded.begin(), excluded.end(), same)) {
-        matrix.excluded.emplace_back(function_name(s), f.as<AssumptionValue>()->name);
+        matrix.excluded.emplace_back(callable_name(s), f.as<AssumptionValue>()->name);
         continue;
       }
       TestDecl decl;
       decl.kind = "fault_matrix";
       decl.matrix = index;
-      decl.cell_scenario = function_name(s);
+      decl.cell_scenario = callable_name(s);
       decl.cell_fault = f.as<AssumptionValue>()->name;
       decl.name = "test_matrix_" + decl.cell_scenario + "_" + decl.cell_fault;
       decl.body = s;

@@ -33,7 +33,7 @@ bool is_anchor_name(const Value& v) {
 /// Why a builtin may not run inside a monitor or a temporal predicate, or nullptr. They
 /// judge the run: they must not change it, wait in it, or assert in it.
 const char* forbidden_reason(const vm::Builtin& b) {
-  if (!b.self.is(vm::Type::kNone) && b.self.is(vm::Type::kHost)) {
+  if (b.self.is(vm::Type::kHost)) {
     std::string_view owner = vm::type_of(b.self);
     if (owner == "interface_ref" || owner == "service")
       return "a step would send traffic from a check of the traffic";
@@ -62,11 +62,6 @@ bool check_guard(Thread& t, const vm::Builtin& b) {
   const char* why = forbidden_reason(b);
   if (!why) return true;
   return t.fail(b.name + "() cannot be called from a monitor or temporal predicate: " + why);
-}
-
-std::string callable_name(const Value& v) {
-  if (v.is(vm::Type::kFunction)) return v.as<vm::Function>()->code().name;
-  return vm::repr(v);
 }
 
 /// One line of an error, without the "Error: " framing of a backtrace.
