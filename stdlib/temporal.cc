@@ -622,6 +622,10 @@ std::string Temporal::failure() const {
   std::lock_guard lock(mutex_);
   return failure_;
 }
+runtime::EventLog::Shared Temporal::failure_event() const {
+  std::lock_guard lock(mutex_);
+  return failure_event_;
+}
 bool Temporal::terminated() const {
   std::lock_guard lock(mutex_);
   return terminated_;
@@ -631,11 +635,12 @@ bool Temporal::satisfied() const {
   return satisfied_;
 }
 
-void Temporal::violate(std::string reason) {
+void Temporal::violate(std::string reason, runtime::EventLog::Shared event) {
   {
     std::lock_guard lock(mutex_);
     if (!failure_.empty()) return;
     failure_ = std::move(reason);
+    failure_event_ = std::move(event);
     failed_ = true;
   }
   body_.cancelled = true;  // the body stops at once; the runner reports the violation
@@ -695,7 +700,8 @@ void Temporal::judge_event(const std::shared_ptr<const runtime::Event>& event) {
     const auto* monitor = m.monitor.as<MonitorValue>();
     auto fail_with = [&](std::string detail) {
       violate("monitor violation: " + monitor->name + ": " + detail + " (at " +
-              vm::repr(EventValue::make(event)) + ")");
+                  vm::repr(EventValue::make(event)) + ")",
+              event);
     };
     if (!monitor->on.is(vm::Type::kNone)) {
       bool hit = event_matches(monitor->on, event, error);
@@ -751,7 +757,7 @@ void Temporal::judge_event(const std::shared_ptr<const runtime::Event>& event) {
       if (!p.armed && is_matcher(value->start) && event_matches(value->start, event, error))
         p.armed = p.opened = true;
       if (!p.armed) continue;
-      if (!judge_property(p, vm::repr(EventValue::make(event)))) return;
+      if (!judge_property(p, &event, "")) return;
       if (is_matcher(value->end) && event_matches(value->end, event, error)) p.closed = true;
       continue;
     }
@@ -762,27 +768,34 @@ void Temporal::judge_event(const std::shared_ptr<const runtime::Event>& event) {
       if (!error.empty()) {
         std::string what;
         value->repr(what);
-        return violate(what + ": anchor= failed: " + error);
+        return violate(what + ": anchor= failed: " + error, event);
       }
       if (!p.armed) continue;
     }
-    if (!judge_property(p, "")) return;
+    if (!judge_property(p, &event, "")) return;
   }
 }
 
-bool Temporal::judge_property(PropertyState& p, const std::string& at) {
+bool Temporal::judge_property(PropertyState& p, const runtime::EventLog::Shared* event,
+                              std::string_view anchor) {
   const auto* value = p.property.as<PropertyValue>();
   auto ok = holds(p);
+  runtime::EventLog::Shared at = event ? *event : nullptr;
   if (value->kind == PropertyValue::Kind::kAlways) {
     if (ok && *ok) return true;
-    std::string what;
-    value->repr(what);
-    if (ok) p.failure = what + " was violated at " + at;
-    violate(p.failure);
+    if (ok) {
+      std::string what;
+      value->repr(what);
+      p.failure = what + " was violated at " +
+                  (event            ? vm::repr(EventValue::make(*event))
+                   : anchor.empty() ? std::string("its registration")
+                                    : "\"" + std::string(anchor) + "\"");
+    }
+    violate(p.failure, at);
     return false;
   }
   if (!ok) {
-    violate(p.failure);
+    violate(p.failure, at);
     return false;
   }
   if (!*ok) return true;
@@ -810,7 +823,7 @@ void Temporal::judge_anchor(const std::string& anchor) {
           value->anchor.is(vm::Type::kNone) ? body_started_ : anchor_is(value->anchor, anchor);
       if (!p.armed && starts) p.armed = opens = true;
       // Judged now too: the trace may already satisfy it, and no event may come.
-      if (p.armed && !p.held && !judge_property(p, "")) return;
+      if (p.armed && !p.held && !judge_property(p, nullptr, anchor)) return;
       continue;
     }
     if (p.armed && !p.closed && anchor_is(value->end, anchor)) {
@@ -821,8 +834,7 @@ void Temporal::judge_anchor(const std::string& anchor) {
         value->start.is(vm::Type::kNone) ? anchor == "body_start" : anchor_is(value->start, anchor);
     if (!p.armed && !p.closed && starts) p.armed = p.opened = opens = true;
     // A window opening here is judged here: the trace as it stands must satisfy it.
-    if (opens && !judge_property(p, anchor.empty() ? "its registration" : "\"" + anchor + "\""))
-      return;
+    if (opens && !judge_property(p, nullptr, anchor)) return;
   }
 }
 

@@ -109,6 +109,9 @@ class Temporal {
   /// Whether a monitor or an always() was violated (or failed to run), and why.
   bool failed() const;
   std::string failure() const;
+  /// The event the failure was judged on (null when it was an anchor's or a
+  /// registration's).
+  runtime::EventLog::Shared failure_event() const;
   /// Whether terminate_when= held.
   bool terminated() const;
   /// Whether every expected eventually() has held (true when there is none).
@@ -151,12 +154,13 @@ class Temporal {
   void judge(const Item& item);
   void judge_event(const std::shared_ptr<const runtime::Event>& event);
   void judge_anchor(const std::string& anchor);
-  /// Judges an armed property on the trace as it stands (`at` names where, for an
-  /// always() violation); false when that failed the test.
-  bool judge_property(PropertyState& p, const std::string& at);
+  /// Judges an armed property on the trace as it stands, after `event` or at `anchor`
+  /// ("" for its registration); false when that failed the test.
+  bool judge_property(PropertyState& p, const runtime::EventLog::Shared* event,
+                      std::string_view anchor);
   /// Evaluates a property's predicate over the trace so far; nullopt when it failed.
   std::optional<bool> holds(PropertyState& p);
-  void violate(std::string reason);
+  void violate(std::string reason, runtime::EventLog::Shared event);
   bool anchor_is(const vm::Value& anchor, std::string_view name) const;
   bool event_matches(const vm::Value& matcher, const std::shared_ptr<const runtime::Event>& e,
                      std::string& error);
@@ -178,6 +182,7 @@ class Temporal {
   std::thread thread_;
   // Published under mutex_ by the engine's thread.
   std::string failure_;
+  runtime::EventLog::Shared failure_event_;
   bool terminated_ = false;
   bool satisfied_ = true;
   std::uint64_t judgements_ = 0;     // written by the engine's thread only

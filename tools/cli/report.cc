@@ -310,6 +310,7 @@ json report_json(const RunSummary& run, const std::vector<TestOutcome>& outcomes
       t["expectation_violated"] = o.expectation_violated;
     }
     if (!o.failed_assertion.empty()) t["error_detail"] = {{"assertion_type", o.failed_assertion}};
+    if (o.violation) t["violation_event"] = event_json(*o.violation);
     t["seed"] = o.seed;
     t["duration_ms"] = o.duration.count();
     std::string short_name = o.name.starts_with("test_") ? o.name.substr(5) : o.name;

@@ -848,6 +848,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
             outcome.reason = properties.reason;
           outcome.verdict = TestOutcome::Verdict::kFail;
           outcome.code = "PROPERTY_VIOLATED";
+          if (auto at = temporal.failure_event()) outcome.violation = *at;
           timed_out = false;
         } else if (properties.pending) {
           pending = properties.reason;

@@ -71,6 +71,8 @@ struct TestOutcome {
   std::vector<stdlib::Axis> axes;
   std::vector<std::pair<std::string, std::string>> choices;
   std::vector<runtime::Event> events;
+  /// The event a monitor or an always() failed on (PROPERTY_VIOLATED), when it was one.
+  std::optional<runtime::Event> violation;
   /// A fault_matrix cell: which matrix (its index in matrices()) and its coordinates.
   int matrix = -1;
   std::string cell_scenario, cell_fault;

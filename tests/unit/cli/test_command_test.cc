@@ -651,6 +651,45 @@ def test_trace_records_only_inside():
   EXPECT_TRUE(r.out.ends_with("2 passed, 0 failed\n")) << r.out;
 }
 
+TEST(TestCommand, AMonitorViolationStopsTheBodyAndTheReportNamesItsEvent) {
+  Spec spec(R"(
+svc = service('svc', ')" +
+            probe() + R"(', interface('main', 'http', 18273),
+              args = ['inventory', '18273', '3', 'fixed'],
+              healthcheck = http('localhost:18273/health'))
+
+# Every answer is judged as it arrives: no 404 may ever come back.
+monitor('no_missing_pages', on = match.event(type = 'step_recv'),
+        check = lambda e, s: e.status_code != 404)
+
+def test_found():
+    assert_eq(svc.get(path = '/health').status, 200)
+
+def test_missing():
+    svc.get(path = '/health')
+    svc.get(path = '/nothing')  # the inventory has no such page: 404
+    sleep('60s')               # never reached: the violation stops the body
+)");
+  auto r = faultbox_test(spec, {"--seed", "1", "--format", "json"});
+  ASSERT_EQ(r.code, 2) << r.out << r.err;
+  auto report = nlohmann::json::parse(r.out);
+  std::map<std::string, nlohmann::json> tests;
+  for (const auto& t : report["tests"]) tests[t["name"].get<std::string>()] = t;
+  EXPECT_EQ(tests["test_found"]["result"], "pass");
+  const auto& missing = tests["test_missing"];
+  EXPECT_EQ(missing["result"], "fail");
+  EXPECT_EQ(missing["error_code"], "PROPERTY_VIOLATED");
+  EXPECT_NE(missing["reason"].get<std::string>().find(
+                "monitor violation: no_missing_pages: check returned False"),
+            std::string::npos)
+      << missing["reason"];
+  EXPECT_EQ(missing["violation_event"]["type"], "step_recv");
+  EXPECT_EQ(missing["violation_event"]["fields"]["status_code"], "404");  // fields are text
+  // Stopped at the violation, not after the 60 s sleep (the test's own timeout is 3 min).
+  EXPECT_LT(missing["duration_ms"].get<std::int64_t>(), 50000) << missing;
+  EXPECT_FALSE(tests["test_found"].contains("violation_event"));
+}
+
 TEST(TestCommand, ABodyThatNeverEndsIsStoppedByTheTimeout) {
   Spec spec(R"(
 def test_spins():
