@@ -407,8 +407,6 @@ class Resolver {
         {"await_stable", "a check must not wait"},
         {"sleep", "a check must not wait"},
         {"events", "a check reads the event or trace it is given"},
-        {"partition", "fault injection from a check would change what it judges"},
-        {"fault_matrix", "scenario declarations belong at the top level"},
     };
     auto it = reasons.find(name);
     return it == reasons.end() ? forbidden_in_predicate(name) : it->second;
@@ -434,6 +432,8 @@ class Resolver {
         {"fault", "fault injection from a predicate would change what it judges"},
         {"fault_all", "fault injection from a predicate would change what it judges"},
         {"fault_start", "fault injection from a predicate would change what it judges"},
+        {"partition", "fault injection from a predicate would change what it judges"},
+        {"partition_start", "fault injection from a predicate would change what it judges"},
         {"fault_stop", "fault injection from a predicate would change what it judges"},
         {"fault_assumption", "fault declarations belong at the top level"},
         {"fault_scenario", "scenario declarations belong at the top level"},

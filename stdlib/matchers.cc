@@ -70,7 +70,6 @@ void MatcherValue::freeze_values() {
 
 namespace {
 
-
 bool match_event(Thread& t, const Value&, Args& a, Value& r) {
   if (!a.positional.empty())
     return t.fail(

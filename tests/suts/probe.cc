@@ -42,6 +42,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -193,6 +194,22 @@ int listen_on(int port) {
   return server;
 }
 
+/// Accepts connections on 127.0.0.1:PORT one at a time, reads one request from each and
+/// gives it to `handle`, which answers; then closes the connection.
+int serve(int port,
+          const std::function<void(int client, const std::string& method, const std::string& path,
+                                   const std::string& body)>& handle) {
+  int server = listen_on(port);
+  if (server < 0) return 1;
+  for (;;) {
+    int client = ::accept(server, nullptr, nullptr);
+    if (client < 0) continue;
+    std::string method, path, body;
+    if (read_request(client, method, path, body)) handle(client, method, path, body);
+    ::close(client);
+  }
+}
+
 /// Prints each line 100 ms after it is queued, in order, from a thread of its own: the
 /// inventory logs its changes well after it answered, so that a test's step has its
 /// answer before a monitor can judge the line (and cancel the test).
@@ -235,18 +252,10 @@ std::string stock_line(const char* event, long qty, long stock) {
 /// stock back to 0 500 ms later, so that the final stock, and every answer, look right:
 /// only the stock line the service logs at the moment shows the oversell.
 int inventory(int port, long stock, bool buggy) {
-  int server = listen_on(port);
-  if (server < 0) return 1;
   std::mutex mutex;
   LateLog log;
-  for (;;) {
-    int client = ::accept(server, nullptr, nullptr);
-    if (client < 0) continue;
-    std::string method, path, body;
-    if (!read_request(client, method, path, body)) {
-      ::close(client);
-      continue;
-    }
+  return serve(port, [&](int client, const std::string& method, const std::string& path,
+                         const std::string&) {
     std::lock_guard lock(mutex);
     if (method == "GET" && path == "/health") {
       answer(client, 200, "ok");
@@ -279,21 +288,12 @@ int inventory(int port, long stock, bool buggy) {
     } else {
       answer(client, 404, "no such thing");
     }
-    ::close(client);
-  }
+  });
 }
 
 int http_server(int port, const char* wal) {
-  int server = listen_on(port);
-  if (server < 0) return 1;
-  for (;;) {
-    int client = ::accept(server, nullptr, nullptr);
-    if (client < 0) continue;
-    std::string method, path, body;
-    if (!read_request(client, method, path, body)) {
-      ::close(client);
-      continue;
-    }
+  return serve(port, [&](int client, const std::string& method, const std::string& path,
+                         const std::string& body) {
     char buffer[4096];
     if (method == "GET" && path == "/health") {
       answer(client, 200, "ok");
@@ -340,8 +340,7 @@ int http_server(int port, const char* wal) {
     } else {
       answer(client, 200, method + " " + path);
     }
-    ::close(client);
-  }
+  });
 }
 
 int spin(long count) {
