@@ -61,7 +61,9 @@ bool assert_eq(Thread& t, const Value&, Args& a, Value& r) {
     return false;
   count_assertion(t);
   r = Value();
-  if (vm::equals(actual, expected)) return true;
+  bool same = false;
+  if (!vm::equals(t, actual, expected, same)) return false;
+  if (same) return true;
   std::string text = "assert_eq failed: " + vm::repr(actual) + " != " + vm::repr(expected);
   if (!msg.is(vm::Type::kNone)) text += " (" + vm::str(msg) + ")";
   return fail_assertion(t, "assert_eq", text);

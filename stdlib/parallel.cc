@@ -116,6 +116,7 @@ VmUnlocked::VmUnlocked() {
   if (t_holds_vm) {
     t_holds_vm = false;
     released_ = true;
+    budget_ = vm::exchange_charged_budget(nullptr);
     vm_mutex().unlock();
   }
 }
@@ -124,6 +125,7 @@ VmUnlocked::~VmUnlocked() {
   if (released_) {
     vm_mutex().lock();
     t_holds_vm = true;
+    vm::exchange_charged_budget(budget_);
   }
 }
 
@@ -305,6 +307,7 @@ bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
     bt->load = t.load;
     bt->host = t.host;
     bt->max_steps = t.max_steps;
+    bt->memory = t.memory;  // the branches share the body's memory budget
     threads.push_back(std::move(bt));
   }
   // Each branch is a lane of its own, after everything the caller did.
@@ -358,8 +361,10 @@ bool parallel_fn(Thread& t, const Value&, Args& a, Value& r) {
     if (ok[i]) continue;
     std::string error = vm::format_error(*threads[i]);
     if (!error.empty() && error.back() == '\n') error.pop_back();
-    return t.fail("parallel: branch " + std::to_string(i + 1) + " of " + std::to_string(n) +
-                  " failed:\n" + error);
+    std::string message = "parallel: branch " + std::to_string(i + 1) + " of " + std::to_string(n) +
+                          " failed:\n" + error;
+    return threads[i]->limit_exceeded() ? t.fail_limit(std::move(message))
+                                        : t.fail(std::move(message));
   }
   r = vm::make_list(std::move(results));
   return true;

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "vm/memory.h"
 #include "vm/objects.h"
 
 namespace fb::stdlib {
@@ -31,6 +32,9 @@ class VmUnlocked {
 
  private:
   bool released_ = false;
+  /// The memory budget this thread charged: none is charged while it waits, since
+  /// another thread may run Starlark against the same budget meanwhile.
+  vm::MemoryBudget* budget_ = nullptr;
 };
 
 /// Holds the VM lock for the lifetime of the object, unless this thread holds it

@@ -645,10 +645,10 @@ bool l_remove(Thread& t, const Value& self, Args& a, Value& r) {
   if (!unpack(t, "remove", a, {{"x", &x}})) return false;
   List* l = mutable_list(t, self, "remove from");
   if (!l) return false;
-  auto it =
-      std::find_if(l->items.begin(), l->items.end(), [&](const Value& v) { return equals(v, x); });
-  if (it == l->items.end()) return t.fail("remove: element not found");
-  l->items.erase(it);
+  std::size_t at = 0;
+  if (!index_of(t, l->items, x, at)) return false;
+  if (at == l->items.size()) return t.fail("remove: element not found");
+  l->items.erase(l->items.begin() + static_cast<std::ptrdiff_t>(at));
   r = Value();
   return true;
 }
@@ -657,9 +657,10 @@ bool l_index(Thread& t, const Value& self, Args& a, Value& r) {
   Value x;
   if (!unpack(t, "index", a, {{"x", &x}})) return false;
   const auto& items = self.as<List>()->items;
-  auto it = std::find_if(items.begin(), items.end(), [&](const Value& v) { return equals(v, x); });
-  if (it == items.end()) return t.fail("index: value not in list");
-  r = Value::integer(it - items.begin());
+  std::size_t at = 0;
+  if (!index_of(t, items, x, at)) return false;
+  if (at == items.size()) return t.fail("index: value not in list");
+  r = Value::integer(static_cast<std::int64_t>(at));
   return true;
 }
 

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <unordered_set>
 
 #include "vm/bigint.h"
 #include "vm/methods.h"
@@ -60,6 +61,18 @@ std::string_view type_name(Type type) {
 }
 
 void HostObject::repr(std::string& out) const { out += "<" + std::string(type_name()) + ">"; }
+
+bool memory_exceeded(Thread& thread, std::uint64_t wanted) {
+  const MemoryBudget& budget = *thread.memory;
+  std::string held = format_bytes(std::max<std::int64_t>(budget.used, 0));
+  std::string why = wanted ? "a value of " +
+                                 format_bytes(static_cast<std::int64_t>(
+                                     std::min<std::uint64_t>(wanted, INT64_MAX))) +
+                                 " would not fit (the program holds " + held + ")"
+                           : "the program holds " + held;
+  return thread.fail_limit("memory budget of " + format_bytes(budget.limit) + " exceeded: " + why +
+                           "; --max-memory sets the budget");
+}
 
 // ---- truth, equality, hashing -----------------------------------------------------------
 
@@ -144,66 +157,90 @@ std::uint64_t hash_bytes(std::string_view s) {
   return h ? h : 1;
 }
 
-bool dict_equals(const Dict& a, const Dict& b) {
-  if (a.entries.size() != b.entries.size()) return false;
-  Thread scratch;
+bool too_deep(Thread& thread) {
+  return thread.fail_limit("comparison exceeded maximum recursion depth (values nested more than " +
+                           std::to_string(kMaxNesting) + " deep, or a value that contains itself)");
+}
+
+bool equal_at(Thread& thread, const Value& a, const Value& b, int depth, bool& out);
+
+bool dict_equal_at(Thread& thread, const Dict& a, const Dict& b, int depth, bool& out) {
+  out = false;
+  if (a.entries.size() != b.entries.size()) return true;
   for (const auto& e : a.entries) {
     bool error = false;
-    Value* other = dict_find(scratch, const_cast<Dict&>(b), e.key, error);
-    if (!other || error) return false;
-    if (a.type == Type::kDict && !equals(e.value, *other)) return false;
+    Value* other = dict_find(thread, const_cast<Dict&>(b), e.key, error);
+    if (error) return false;
+    if (!other) return true;
+    if (a.type == Type::kDict) {
+      bool same = false;
+      if (!equal_at(thread, e.value, *other, depth + 1, same)) return false;
+      if (!same) return true;
+    }
   }
+  out = true;
   return true;
 }
 
-}  // namespace
-
-bool equals(const Value& a, const Value& b) {
-  if (a.type() != b.type() || a.is(Type::kBigInt)) {
-    if (is_number(a) && is_number(b)) return compare_numbers(a, b) == 0;
-    return false;
+bool items_equal_at(Thread& thread, const std::vector<Value>& x, const std::vector<Value>& y,
+                    int depth, bool& out) {
+  out = false;
+  if (x.size() != y.size()) return true;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    bool same = false;
+    if (!equal_at(thread, x[i], y[i], depth + 1, same)) return false;
+    if (!same) return true;
   }
+  out = true;
+  return true;
+}
+
+bool struct_equal_at(Thread& thread, const Struct& a, const Struct& b, int depth, bool& out) {
+  out = false;
+  if (a.fields.size() != b.fields.size()) return true;
+  for (std::size_t i = 0; i < a.fields.size(); ++i) {
+    if (a.fields[i].first != b.fields[i].first) return true;
+    bool same = false;
+    if (!equal_at(thread, a.fields[i].second, b.fields[i].second, depth + 1, same)) return false;
+    if (!same) return true;
+  }
+  out = true;
+  return true;
+}
+
+bool range_equals(const Range& x, const Range& y) {
+  std::int64_t n = x.length();
+  if (n != y.length()) return false;
+  if (n == 0) return true;
+  return x.start == y.start && (n == 1 || x.step == y.step);
+}
+
+bool equal_at(Thread& thread, const Value& a, const Value& b, int depth, bool& out) {
+  if (a.type() != b.type() || a.is(Type::kBigInt)) {
+    out = is_number(a) && is_number(b) && compare_numbers(a, b) == 0;
+    return true;
+  }
+  if (depth > kMaxNesting) return too_deep(thread);
   switch (a.type()) {
-    case Type::kNone: return true;
+    case Type::kNone: out = true; return true;
     case Type::kBool:
-    case Type::kInt: return a.as_int() == b.as_int();
-    case Type::kFloat: return a.as_float() == b.as_float();
+    case Type::kInt: out = a.as_int() == b.as_int(); return true;
+    case Type::kFloat: out = a.as_float() == b.as_float(); return true;
     case Type::kString:
-    case Type::kBytes: return a.as<String>()->text == b.as<String>()->text;
+    case Type::kBytes: out = a.as<String>()->text == b.as<String>()->text; return true;
     case Type::kList:
-    case Type::kTuple: {
-      const auto& x = a.as<List>()->items;
-      const auto& y = b.as<List>()->items;
-      if (x.size() != y.size()) return false;
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        if (!equals(x[i], y[i])) return false;
-      }
-      return true;
-    }
+    case Type::kTuple:
+      return items_equal_at(thread, a.as<List>()->items, b.as<List>()->items, depth, out);
     case Type::kDict:
-    case Type::kSet: return dict_equals(*a.as<Dict>(), *b.as<Dict>());
-    case Type::kRange: {
-      auto* x = a.as<Range>();
-      auto* y = b.as<Range>();
-      std::int64_t n = x->length();
-      if (n != y->length()) return false;
-      if (n == 0) return true;
-      return x->start == y->start && (n == 1 || x->step == y->step);
-    }
-    case Type::kStruct: {
-      const auto& x = a.as<Struct>()->fields;
-      const auto& y = b.as<Struct>()->fields;
-      if (x.size() != y.size()) return false;
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        if (x[i].first != y[i].first || !equals(x[i].second, y[i].second)) return false;
-      }
-      return true;
-    }
-    default: return a.object() == b.object();
+    case Type::kSet: return dict_equal_at(thread, *a.as<Dict>(), *b.as<Dict>(), depth, out);
+    case Type::kRange: out = range_equals(*a.as<Range>(), *b.as<Range>()); return true;
+    case Type::kStruct:
+      return struct_equal_at(thread, *a.as<Struct>(), *b.as<Struct>(), depth, out);
+    default: out = a.object() == b.object(); return true;
   }
 }
 
-bool hash(Thread& thread, const Value& v, std::uint64_t& out) {
+bool hash_at(Thread& thread, const Value& v, int depth, std::uint64_t& out) {
   switch (v.type()) {
     case Type::kNone: out = 0x9e3779b97f4a7c15ULL; return true;
     case Type::kBool:
@@ -229,10 +266,14 @@ bool hash(Thread& thread, const Value& v, std::uint64_t& out) {
       return true;
     }
     case Type::kTuple: {
+      if (depth > kMaxNesting)
+        return thread.fail_limit(
+            "hash exceeded maximum recursion depth (a tuple nested more than " +
+            std::to_string(kMaxNesting) + " deep)");
       std::uint64_t h = 0x345678;
       for (const Value& item : v.as<List>()->items) {
         std::uint64_t x;
-        if (!hash(thread, item, x)) return false;
+        if (!hash_at(thread, item, depth + 1, x)) return false;
         h = mix(h ^ x) + 0x9e3779b97f4a7c15ULL;
       }
       out = h;
@@ -250,9 +291,7 @@ bool hash(Thread& thread, const Value& v, std::uint64_t& out) {
   return thread.fail("unhashable type: " + std::string(type_of(v)));
 }
 
-// ---- ordering ---------------------------------------------------------------------------
-
-bool less(Thread& thread, const Value& a, const Value& b, bool& out) {
+bool less_at(Thread& thread, const Value& a, const Value& b, int depth, bool& out) {
   if (is_number(a) && is_number(b)) {
     out = compare_numbers(a, b) == -1;
     return true;
@@ -267,11 +306,14 @@ bool less(Thread& thread, const Value& a, const Value& b, bool& out) {
     case Type::kBytes: out = a.as<String>()->text < b.as<String>()->text; return true;
     case Type::kList:
     case Type::kTuple: {
+      if (depth > kMaxNesting) return too_deep(thread);
       const auto& x = a.as<List>()->items;
       const auto& y = b.as<List>()->items;
       for (std::size_t i = 0; i < x.size() && i < y.size(); ++i) {
-        if (equals(x[i], y[i])) continue;
-        return less(thread, x[i], y[i], out);
+        bool same = false;
+        if (!equal_at(thread, x[i], y[i], depth + 1, same)) return false;
+        if (same) continue;
+        return less_at(thread, x[i], y[i], depth + 1, out);
       }
       out = x.size() < y.size();
       return true;
@@ -280,11 +322,39 @@ bool less(Thread& thread, const Value& a, const Value& b, bool& out) {
   }
 }
 
+}  // namespace
+
+bool equals(Thread& thread, const Value& a, const Value& b, bool& out) {
+  return equal_at(thread, a, b, 0, out);
+}
+
+bool index_of(Thread& thread, const std::vector<Value>& items, const Value& x, std::size_t& at) {
+  for (at = 0; at < items.size(); ++at) {
+    bool same = false;
+    if (!equals(thread, items[at], x, same)) return false;
+    if (same) return true;
+  }
+  return true;
+}
+
+bool hash(Thread& thread, const Value& v, std::uint64_t& out) { return hash_at(thread, v, 0, out); }
+
+bool less(Thread& thread, const Value& a, const Value& b, bool& out) {
+  return less_at(thread, a, b, 0, out);
+}
+
+// ---- ordering ---------------------------------------------------------------------------
+
 bool compare(Thread& thread, Op op, const Value& a, const Value& b, Value& out) {
   bool r = false;
   switch (op) {
-    case Op::EQ: r = equals(a, b); break;
-    case Op::NE: r = !equals(a, b); break;
+    case Op::EQ:
+      if (!equals(thread, a, b, r)) return false;
+      break;
+    case Op::NE:
+      if (!equals(thread, a, b, r)) return false;
+      r = !r;
+      break;
     case Op::LT:
       if (!less(thread, a, b, r)) return false;
       break;
@@ -437,8 +507,9 @@ bool repeat(Thread& thread, const Value& seq, std::int64_t n, Value& out) {
   if (seq.is(Type::kString) || seq.is(Type::kBytes)) {
     const std::string& s = seq.as<String>()->text;
     if (!s.empty() && static_cast<std::uint64_t>(n) > kMaxStringBytes / s.size())
-      return thread.fail("repeated string is too large (more than " +
-                         std::to_string(kMaxStringBytes) + " bytes)");
+      return thread.fail_limit("repeated string is too large (more than " +
+                               std::to_string(kMaxStringBytes) + " bytes)");
+    if (!room_for(thread, s.size() * static_cast<std::uint64_t>(n))) return false;
     std::string r;
     r.reserve(s.size() * static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) r += s;
@@ -447,8 +518,9 @@ bool repeat(Thread& thread, const Value& seq, std::int64_t n, Value& out) {
   }
   const auto& items = seq.as<List>()->items;
   if (!items.empty() && static_cast<std::uint64_t>(n) > kMaxElements / items.size())
-    return thread.fail("repeated sequence is too large (more than " + std::to_string(kMaxElements) +
-                       " elements)");
+    return thread.fail_limit("repeated sequence is too large (more than " +
+                             std::to_string(kMaxElements) + " elements)");
+  if (!room_for(thread, items.size() * static_cast<std::uint64_t>(n) * sizeof(Value))) return false;
   std::vector<Value> r;
   r.reserve(items.size() * static_cast<std::size_t>(n));
   for (std::int64_t i = 0; i < n; ++i) r.insert(r.end(), items.begin(), items.end());
@@ -460,12 +532,16 @@ bool is_sequence(const Value& v) {
   return v.is(Type::kString) || v.is(Type::kBytes) || v.is(Type::kList) || v.is(Type::kTuple);
 }
 
+/// Whether some item equals `x`.
+bool find_equal(Thread& thread, const std::vector<Value>& items, const Value& x, bool& out) {
+  std::size_t at = 0;
+  if (!index_of(thread, items, x, at)) return false;
+  out = at < items.size();
+  return true;
+}
+
 bool contains(Thread& thread, const Value& container, const Value& x, bool& out) {
-  if (const auto* items = host_elements(container)) {
-    out = std::any_of(items->begin(), items->end(),
-                      [&](const Value& item) { return equals(item, x); });
-    return true;
-  }
+  if (const auto* items = host_elements(container)) return find_equal(thread, *items, x, out);
   switch (container.type()) {
     case Type::kString:
     case Type::kBytes:
@@ -477,10 +553,7 @@ bool contains(Thread& thread, const Value& container, const Value& x, bool& out)
       out = container.as<String>()->text.find(x.as<String>()->text) != std::string::npos;
       return true;
     case Type::kList:
-    case Type::kTuple:
-      out = std::any_of(container.as<List>()->items.begin(), container.as<List>()->items.end(),
-                        [&](const Value& item) { return equals(item, x); });
-      return true;
+    case Type::kTuple: return find_equal(thread, container.as<List>()->items, x, out);
     case Type::kDict:
     case Type::kSet: {
       bool error = false;
@@ -590,12 +663,20 @@ bool binary(Thread& thread, Op op, const Value& a, const Value& b, Value& out) {
   if ((op == Op::ADD || op == Op::INPLACE_ADD) && a.type() == b.type()) {
     switch (a.type()) {
       case Type::kString:
-        out = make_string(a.as<String>()->text + b.as<String>()->text);
+      case Type::kBytes: {
+        const std::string& x = a.as<String>()->text;
+        const std::string& y = b.as<String>()->text;
+        if (!room_for(thread, x.size() + y.size())) return false;
+        out = a.is(Type::kString) ? make_string(x + y) : make_bytes(x + y);
         return true;
-      case Type::kBytes: out = make_bytes(a.as<String>()->text + b.as<String>()->text); return true;
+      }
       case Type::kList:
       case Type::kTuple: {
-        std::vector<Value> items = a.as<List>()->items;
+        std::size_t n = a.as<List>()->items.size() + b.as<List>()->items.size();
+        if (!room_for(thread, n * sizeof(Value))) return false;
+        std::vector<Value> items;
+        items.reserve(n);
+        items.insert(items.end(), a.as<List>()->items.begin(), a.as<List>()->items.end());
         items.insert(items.end(), b.as<List>()->items.begin(), b.as<List>()->items.end());
         out = a.is(Type::kList) ? make_list(std::move(items)) : make_tuple(std::move(items));
         return true;
@@ -922,20 +1003,22 @@ void rebuild_index(Dict& d) {
   }
 }
 
-/// Slot in d.index holding `key`, or of the empty slot where it would go.
-std::size_t probe(Dict& d, const Value& key, std::uint64_t h, bool& found) {
+/// Sets `slot` to the slot in d.index holding `key`, or to the empty slot where it would
+/// go. False when comparing keys failed (tuples nested too deeply).
+bool probe(Thread& thread, Dict& d, const Value& key, std::uint64_t h, std::size_t& slot,
+           bool& found) {
   std::size_t mask = d.index.size() - 1;
-  std::size_t slot = h & mask;
+  slot = h & mask;
   for (;;) {
     std::int32_t at = d.index[slot];
     if (at == -1) {
       found = false;
-      return slot;
+      return true;
     }
     const auto& e = d.entries[static_cast<std::size_t>(at)];
-    if (e.hash == h && equals(e.key, key)) {
-      found = true;
-      return slot;
+    if (e.hash == h) {
+      if (!equals(thread, e.key, key, found)) return false;
+      if (found) return true;
     }
     slot = (slot + 1) & mask;
   }
@@ -952,7 +1035,11 @@ Value* dict_find(Thread& thread, Dict& d, const Value& key, bool& error) {
   if (d.entries.empty()) return nullptr;
   if (d.index.empty()) rebuild_index(d);
   bool found = false;
-  std::size_t slot = probe(d, key, h, found);
+  std::size_t slot = 0;
+  if (!probe(thread, d, key, h, slot, found)) {
+    error = true;
+    return nullptr;
+  }
   return found ? &d.entries[static_cast<std::size_t>(d.index[slot])].value : nullptr;
 }
 
@@ -965,7 +1052,8 @@ bool dict_set(Thread& thread, Dict& d, Value key, Value value) {
     rebuild_index(d);
   }
   bool found = false;
-  std::size_t slot = probe(d, key, h, found);
+  std::size_t slot = 0;
+  if (!probe(thread, d, key, h, slot, found)) return false;
   if (found) {
     d.entries[static_cast<std::size_t>(d.index[slot])].value = std::move(value);
     return true;
@@ -985,8 +1073,8 @@ bool dict_remove(Thread& thread, Dict& d, const Value& key, Value* removed) {
   if (d.entries.empty()) return false;
   if (d.index.empty()) rebuild_index(d);
   bool found = false;
-  std::size_t slot = probe(d, key, h, found);
-  if (!found) return false;
+  std::size_t slot = 0;
+  if (!probe(thread, d, key, h, slot, found) || !found) return false;
   auto at = static_cast<std::size_t>(d.index[slot]);
   if (removed) *removed = d.entries[at].value;
   d.entries.erase(d.entries.begin() + static_cast<long>(at));
@@ -1106,65 +1194,17 @@ void float_to(std::string& out, double f) {
   out += exp_buf;
 }
 
-void repr_to(std::string& out, const Value& v, int depth);
-
-void items_to(std::string& out, const std::vector<Value>& items, int depth) {
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ", ";
-    repr_to(out, items[i], depth + 1);
-  }
-}
-
-void repr_to(std::string& out, const Value& v, int depth) {
-  if (depth > 100) {
-    out += "...";
-    return;
-  }
+/// Writes a scalar (a value that holds no other values) and returns true, or returns
+/// false for a container.
+bool scalar_to(std::string& out, const Value& v) {
   switch (v.type()) {
-    case Type::kNone: out += "None"; return;
-    case Type::kBool: out += v.as_bool() ? "True" : "False"; return;
-    case Type::kInt: out += std::to_string(v.as_int()); return;
-    case Type::kBigInt: out += int_to_string(v.as<BigInt>()->value); return;
-    case Type::kFloat: float_to(out, v.as_float()); return;
-    case Type::kString: quote_to(out, v.as<String>()->text, false); return;
-    case Type::kBytes: quote_to(out, v.as<String>()->text, true); return;
-    case Type::kList:
-      out += '[';
-      items_to(out, v.as<List>()->items, depth);
-      out += ']';
-      return;
-    case Type::kTuple: {
-      const auto& items = v.as<List>()->items;
-      out += '(';
-      items_to(out, items, depth);
-      if (items.size() == 1) out += ',';
-      out += ')';
-      return;
-    }
-    case Type::kDict: {
-      out += '{';
-      bool first = true;
-      for (const auto& e : v.as<Dict>()->entries) {
-        if (!first) out += ", ";
-        first = false;
-        repr_to(out, e.key, depth + 1);
-        out += ": ";
-        repr_to(out, e.value, depth + 1);
-      }
-      out += '}';
-      return;
-    }
-    case Type::kSet: {
-      out += "set([";
-      bool first = true;
-      for (const auto& e : v.as<Dict>()->entries) {
-        if (!first) out += ", ";
-        first = false;
-        repr_to(out, e.key, depth + 1);
-      }
-      out += "])";
-      return;
-    }
+    case Type::kNone: out += "None"; return true;
+    case Type::kBool: out += v.as_bool() ? "True" : "False"; return true;
+    case Type::kInt: out += std::to_string(v.as_int()); return true;
+    case Type::kBigInt: out += int_to_string(v.as<BigInt>()->value); return true;
+    case Type::kFloat: float_to(out, v.as_float()); return true;
+    case Type::kString: quote_to(out, v.as<String>()->text, false); return true;
+    case Type::kBytes: quote_to(out, v.as<String>()->text, true); return true;
     case Type::kRange: {
       auto* r = v.as<Range>();
       out += "range(";
@@ -1172,9 +1212,9 @@ void repr_to(std::string& out, const Value& v, int depth) {
       out += std::to_string(r->stop);
       if (r->step != 1) out += ", " + std::to_string(r->step);
       out += ')';
-      return;
+      return true;
     }
-    case Type::kFunction: out += "<function " + v.as<Function>()->code().name + ">"; return;
+    case Type::kFunction: out += "<function " + v.as<Function>()->code().name + ">"; return true;
     case Type::kBuiltin: {
       auto* b = v.as<Builtin>();
       if (b->self.is(Type::kNone)) {
@@ -1182,30 +1222,119 @@ void repr_to(std::string& out, const Value& v, int depth) {
       } else {
         out += "<built-in method " + b->name + " of " + std::string(type_of(b->self)) + " value>";
       }
-      return;
+      return true;
     }
-    case Type::kStruct: {
-      out += "struct(";
-      bool first = true;
-      for (const auto& [name, value] : v.as<Struct>()->fields) {
-        if (!first) out += ", ";
-        first = false;
-        out += name + " = ";
-        repr_to(out, value, depth + 1);
-      }
-      out += ')';
-      return;
-    }
-    case Type::kHost: v.as<HostObject>()->repr(out); return;
-    default: out += "<" + std::string(type_of(v)) + ">"; return;
+    case Type::kHost: v.as<HostObject>()->repr(out); return true;
+    case Type::kList:
+    case Type::kTuple:
+    case Type::kDict:
+    case Type::kSet:
+    case Type::kStruct: return false;
+    default: out += "<" + std::string(type_of(v)) + ">"; return true;
   }
 }
+
+/// repr without recursion: a value nested 300,000 deep prints as it is, and a list or
+/// dict that contains itself prints as [...] or {...} where it recurs, as starlark-go
+/// does. Work is a stack of tasks, each container pushing its parts in reverse.
+class Printer {
+ public:
+  explicit Printer(std::string& out) : out_(out) {}
+
+  void print(const Value& root) {
+    push(Task::kValue, &root);
+    while (!tasks_.empty()) {
+      Task task = tasks_.back();
+      tasks_.pop_back();
+      switch (task.kind) {
+        case Task::kText: out_ += static_cast<const char*>(task.what); break;
+        case Task::kName: out_ += *static_cast<const std::string*>(task.what); break;
+        case Task::kLeave: open_.erase(task.what); break;
+        case Task::kValue: value(*static_cast<const Value*>(task.what)); break;
+      }
+    }
+  }
+
+ private:
+  struct Task {
+    enum Kind { kValue, kText, kName, kLeave } kind;
+    const void* what;
+  };
+  void push(Task::Kind kind, const void* what) { tasks_.push_back(Task{kind, what}); }
+
+  void value(const Value& v) {
+    if (scalar_to(out_, v)) return;
+    const Object* o = v.object();
+    bool mutable_container = v.is(Type::kList) || v.is(Type::kDict);
+    if (mutable_container && open_.count(o)) {
+      out_ += v.is(Type::kList) ? "[...]" : "{...}";
+      return;
+    }
+    if (mutable_container) {
+      open_.insert(o);
+      push(Task::kLeave, o);
+    }
+    switch (v.type()) {
+      case Type::kList: items("[", v.as<List>()->items, "]"); break;
+      case Type::kTuple:
+        items("(", v.as<List>()->items, v.as<List>()->items.size() == 1 ? ",)" : ")");
+        break;
+      case Type::kDict: entries(*v.as<Dict>()); break;
+      case Type::kSet: keys(*v.as<Dict>()); break;
+      default: fields(*v.as<Struct>()); break;
+    }
+  }
+
+  void items(const char* open, const std::vector<Value>& items, const char* close) {
+    out_ += open;
+    push(Task::kText, close);
+    for (std::size_t i = items.size(); i-- > 0;) {
+      push(Task::kValue, &items[i]);
+      if (i) push(Task::kText, ", ");
+    }
+  }
+
+  void entries(const Dict& d) {
+    out_ += '{';
+    push(Task::kText, "}");
+    for (std::size_t i = d.entries.size(); i-- > 0;) {
+      push(Task::kValue, &d.entries[i].value);
+      push(Task::kText, ": ");
+      push(Task::kValue, &d.entries[i].key);
+      if (i) push(Task::kText, ", ");
+    }
+  }
+
+  void keys(const Dict& d) {
+    out_ += "set([";
+    push(Task::kText, "])");
+    for (std::size_t i = d.entries.size(); i-- > 0;) {
+      push(Task::kValue, &d.entries[i].key);
+      if (i) push(Task::kText, ", ");
+    }
+  }
+
+  void fields(const Struct& s) {
+    out_ += "struct(";
+    push(Task::kText, ")");
+    for (std::size_t i = s.fields.size(); i-- > 0;) {
+      push(Task::kValue, &s.fields[i].second);
+      push(Task::kText, " = ");
+      push(Task::kName, &s.fields[i].first);
+      if (i) push(Task::kText, ", ");
+    }
+  }
+
+  std::string& out_;
+  std::vector<Task> tasks_;
+  std::unordered_set<const void*> open_;  // lists and dicts being printed
+};
 
 }  // namespace
 
 std::string repr(const Value& v) {
   std::string out;
-  repr_to(out, v, 0);
+  if (!scalar_to(out, v)) Printer(out).print(v);
   return out;
 }
 

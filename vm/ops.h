@@ -16,8 +16,24 @@ namespace fb::vm {
 inline constexpr std::uint64_t kMaxStringBytes = 1ULL << 28;
 inline constexpr std::uint64_t kMaxElements = 1ULL << 24;
 
+/// How deeply equality, ordering and hashing follow values inside values. Deeper
+/// nesting, or a value that contains itself, is an error rather than a stack overflow.
+/// (starlark-go stops at 10 levels; 1,000 costs nothing and no real spec nests deeper.)
+inline constexpr int kMaxNesting = 1000;
+
+/// Fails the thread with the memory-budget error (vm/memory.h); `wanted` is the size of
+/// an allocation refused before it was made (0: the budget is already exceeded).
+bool memory_exceeded(Thread& thread, std::uint64_t wanted = 0);
+/// True when `bytes` more fit the thread's memory budget; else fails it.
+inline bool room_for(Thread& thread, std::uint64_t bytes) {
+  return thread.memory->fits(bytes) || memory_exceeded(thread, bytes);
+}
+
 bool truth(const Value& v);
-bool equals(const Value& a, const Value& b);
+/// a == b into `out`; false with the thread's error when the values nest too deeply.
+bool equals(Thread& thread, const Value& a, const Value& b, bool& out);
+/// Sets `at` to the position of the first item equal to `x`, or items.size() when none.
+bool index_of(Thread& thread, const std::vector<Value>& items, const Value& x, std::size_t& at);
 bool hash(Thread& thread, const Value& v, std::uint64_t& out);
 /// a < b (and friends); an error for values of different or unordered types.
 bool less(Thread& thread, const Value& a, const Value& b, bool& out);

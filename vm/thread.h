@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ir/module.h"
+#include "vm/memory.h"
 #include "vm/objects.h"
 #include "vm/value.h"
 
@@ -91,13 +92,23 @@ class Thread {
   /// list.append): false, with the thread's error set, refuses the call. Monitors run
   /// their functions under one that refuses what would change the run they judge.
   bool (*guard)(Thread& thread, const Builtin& builtin) = nullptr;
+  /// What this thread's Starlark code may allocate (vm/memory.h); unlimited unless the
+  /// embedder sets a limit. Threads that run parts of one program (parallel()
+  /// branches) share their caller's.
+  std::shared_ptr<MemoryBudget> memory = std::make_shared<MemoryBudget>();
   /// Nesting of Starlark calls; deep recursion is an error, not a crash.
   int depth = 0;
   static constexpr int kMaxDepth = 800;
 
   /// Records an error and returns false, so failing operations can `return thread.fail(...)`.
   bool fail(std::string message);
+  /// fail() for a program stopped by one of the VM's limits rather than by its own
+  /// error: the step, memory, call-depth and nesting budgets. An embedder may treat
+  /// these apart (a test that hit one neither passed nor failed).
+  bool fail_limit(std::string message);
   bool failed() const { return !error_.empty(); }
+  /// Whether the error is one of fail_limit()'s.
+  bool limit_exceeded() const { return limit_; }
   const std::string& error() const { return error_; }
   const std::vector<TraceFrame>& backtrace() const { return backtrace_; }
   void add_frame(TraceFrame frame) { backtrace_.push_back(std::move(frame)); }
@@ -105,6 +116,7 @@ class Thread {
 
  private:
   std::string error_;
+  bool limit_ = false;
   std::vector<TraceFrame> backtrace_;  // innermost first
 };
 

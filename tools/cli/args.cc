@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "grammar/suggest.h"
+#include "vm/memory.h"
 
 namespace fb::cli {
 
@@ -28,6 +29,15 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
+}
+
+std::optional<std::int64_t> max_memory(const ParsedArgs& args, std::string& error) {
+  auto text = args.value("max-memory");
+  if (!text) return vm::kDefaultMemoryLimit;
+  std::int64_t bytes = 0;
+  if (vm::parse_bytes(*text, bytes)) return bytes;
+  error = "--max-memory wants a size such as 512MiB, 2G or a number of bytes, got '" + *text + "'";
+  return std::nullopt;
 }
 
 namespace {

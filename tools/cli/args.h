@@ -35,6 +35,15 @@ struct ParsedArgs {
 /// A non-negative decimal integer (a --seed), or nullopt for anything else.
 std::optional<std::uint64_t> parse_unsigned(std::string_view text);
 
+/// The flag every command that runs Starlark takes: --max-memory SIZE ("512MiB", "2G",
+/// bytes), the budget of what a program (or each test body) may allocate.
+inline constexpr FlagSpec kMaxMemoryFlag{
+    "max-memory", FlagKind::kValue, "SIZE",
+    "stop a program that allocates more than SIZE (default 1GiB; e.g. 512MiB, 2G)"};
+/// --max-memory's value (vm::kDefaultMemoryLimit when absent); nullopt with `error`
+/// when it is not a size.
+std::optional<std::int64_t> max_memory(const ParsedArgs& args, std::string& error);
+
 /// Parses `args` against `flags`. On a bad flag returns nullopt and sets `error` to a
 /// one-line message naming the flag ("unknown flag '--fromat' (did you mean '--format'?)").
 /// With `stop_at_positional`, the first positional ends the flags: it and everything

@@ -42,7 +42,7 @@ struct PlanCount {
 /// more leaves than it allows. The budget needs the spec's top level to run, which
 /// declares services but starts nothing.
 std::optional<PlanCount> check_plan(const ast::Module& module, const SpecInput& input,
-                                    std::optional<std::uint64_t> budget,
+                                    std::optional<std::uint64_t> budget, std::int64_t memory,
                                     grammar::DiagnosticList& diagnostics) {
   grammar::Span start{input.file().id(), 0, 0};
   ir::Module code = compiler::lower(module, input.file());
@@ -64,6 +64,7 @@ std::optional<PlanCount> check_plan(const ast::Module& module, const SpecInput& 
   if (!budget) return std::nullopt;
   TestRunner runner(input.file().path(), "", [](std::string_view) {});
   runner.limit_steps(100'000'000);
+  runner.limit_memory(memory);
   std::string error;
   if (!runner.load(error)) {
     diagnostics.report(grammar::Diagnostic::make(grammar::Code::SPEC_LOAD_FAILED, start,
@@ -106,10 +107,13 @@ int run_check(const Context& context, const ParsedArgs& args) {
       return usage_error(context, "check",
                          "--max-instances wants a non-negative integer, got '" + *text + "'");
   }
+  std::string why;
+  auto memory = max_memory(args, why);
+  if (!memory) return usage_error(context, "check", why);
   grammar::DiagnosticList diagnostics;
   auto module = compiler::analyze(input->file(), diagnostics);
   std::optional<PlanCount> count;
-  if (!diagnostics.has_errors()) count = check_plan(*module, *input, budget, diagnostics);
+  if (!diagnostics.has_errors()) count = check_plan(*module, *input, budget, *memory, diagnostics);
   diagnostics.sort_by_location();
   if (format == "json") {
     auto report = json_report(*input, diagnostics);
@@ -151,7 +155,8 @@ const Command& command_check() {
       .flags = {{"format", FlagKind::kValue, "text|json",
                  "output format (default text; json goes to stdout)"},
                 {"max-instances", FlagKind::kValue, "N",
-                 "PLAN_COST_EXCEEDED when the plan has more leaves"}},
+                 "PLAN_COST_EXCEEDED when the plan has more leaves"},
+                kMaxMemoryFlag},
       .run = run_check,
   };
   return command;

@@ -54,6 +54,10 @@ int run_eval(const Context& context, const ParsedArgs& args) {
       return usage_error(context, "eval", "--max-steps wants a number, got '" + *steps + "'");
     }
   }
+  std::string why;
+  auto memory = max_memory(args, why);
+  if (!memory) return usage_error(context, "eval", why);
+  thread.memory->limit = *memory;
   int status = kExitOk;
   auto code = load_code(context, args.positionals[0], status);
   if (!code) return status;
@@ -79,14 +83,15 @@ const Command& command_eval() {
   static const Command command{
       .name = "eval",
       .summary = "Run a Starlark file (or compiled .fbc) and print what it prints",
-      .usage = "faultbox eval FILE [--max-steps N]",
+      .usage = "faultbox eval FILE [--max-steps N] [--max-memory SIZE]",
       .details =
           "Compiles FILE (or reads bytecode written by 'faultbox compile -o') and runs its top\n"
           "level. print() writes to stdout. A runtime error stops the run with a backtrace\n"
           "(file:line:col of each call, the source line and a caret) on stderr and exit\n"
           "status 1; compile errors are reported like 'faultbox check' does.",
       .flags = {{"max-steps", FlagKind::kValue, "N",
-                 "stop with an error after N steps (loop iterations, jumps, calls)"}},
+                 "stop with an error after N steps (loop iterations, jumps, calls)"},
+                kMaxMemoryFlag},
       .run = run_eval,
   };
   return command;

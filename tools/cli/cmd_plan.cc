@@ -153,8 +153,12 @@ int run_plan(const Context& context, const ParsedArgs& args) {
     if (!n) return usage_error(context, "plan", "--max-leaves wants a non-negative integer");
     leaf_limit = *n;
   }
+  std::string why;
+  auto memory = max_memory(args, why);
+  if (!memory) return usage_error(context, "plan", why);
   // Loading runs the spec's top level, which declares services but starts nothing.
   TestRunner runner(spec, "", [&](std::string_view line) { context.err << line << '\n'; });
+  runner.limit_memory(*memory);
   std::string error;
   if (!runner.load(error)) {
     context.err << "faultbox plan: " << spec << ": cannot load the spec:\n" << error;
@@ -237,6 +241,7 @@ const Command& command_plan() {
           "flag is wrong.",
       .flags = {{"format", FlagKind::kValue, "text|json|dot", "output format (default text)"},
                 {"check-cost", FlagKind::kSwitch, "", "exit 2 when over --max-instances"},
+                kMaxMemoryFlag,
                 {"max-instances", FlagKind::kValue, "N", "the cost gate's budget"},
                 {"max-leaves", FlagKind::kValue, "N", "list leaves in JSON up to N per test"},
                 {"seed", FlagKind::kValue, "N", "record the seed the leaves will run with"},

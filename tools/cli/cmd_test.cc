@@ -240,6 +240,9 @@ int run_test(const Context& context, const ParsedArgs& args) {
                          "--timeout: " + (d ? std::string("wants a positive duration") : why));
     timeout = std::chrono::ceil<std::chrono::milliseconds>(*d);
   }
+  std::string why;
+  auto memory = max_memory(args, why);
+  if (!memory) return usage_error(context, "test", why);
   if (!fs::exists(spec)) {
     context.err << "faultbox test: cannot read '" << spec << "': No such file or directory\n";
     return kExitUsage;
@@ -255,6 +258,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
     auto r = std::make_unique<TestRunner>(spec, logs,
                                           [&](std::string_view line) { human << line << '\n'; });
     r->timeout = timeout;
+    r->limit_memory(*memory);
     return r;
   };
   std::unique_ptr<TestRunner> runner = make_runner();
@@ -727,6 +731,7 @@ const Command& command_test() {
            {"dry-run", FlagKind::kSwitch, "", "print services, trap sets and tests; run nothing"},
            {"shard", FlagKind::kValue, "I/N", "run only shard I (0-based) of N of the leaves"},
            {"logs", FlagKind::kValue, "DIR", "where service output goes"},
+           kMaxMemoryFlag,
            {"explore", FlagKind::kValue, "all|sample",
             "not supported: use parallel(..., interleavings=)"}},
       .run = run_test,

@@ -43,7 +43,9 @@ using Clock = std::chrono::steady_clock;
 
 TestRunner::TestRunner(std::string spec_path, std::string log_dir,
                        std::function<void(std::string_view)> print)
-    : spec_path_(std::move(spec_path)), log_dir_(std::move(log_dir)), print_(std::move(print)) {}
+    : spec_path_(std::move(spec_path)), log_dir_(std::move(log_dir)), print_(std::move(print)) {
+  thread_.memory->limit = vm::kDefaultMemoryLimit;
+}
 
 TestRunner::~TestRunner() {
   // Services kept with reuse=True are stopped as gently as the others.
@@ -131,6 +133,7 @@ bool TestRunner::load(std::string& error, const Pins& top_pins) {
   loader_->attach(thread_);
   top_.pins = top_pins;
   session_.top = &top_;
+  thread_.memory->reset();
   bool ran = loader_->run(thread_, spec_path_, program_);
   session_.top = nullptr;
   if (!ran) {
@@ -735,6 +738,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       vm::Value result;
       thread_.clear_error();
       thread_.steps = 0;
+      thread_.memory->reset();  // each test body has the whole budget
       // A body that runs too long is cancelled from a timer thread: the VM checks the
       // flag as it steps (a step client waits at most its own timeout first).
       std::mutex mutex;
@@ -796,6 +800,10 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
           if (state.halted) {
             outcome.verdict = TestOutcome::Verdict::kHalted;
             outcome.reason = state.halt_reason;
+          } else if (thread_.limit_exceeded() && !thread_.cancelled.load()) {
+            // The body ran out of memory, steps or stack: that establishes nothing
+            // about the services, so the test is an error, not a failure.
+            error_out("SPEC_LIMIT_EXCEEDED", vm::format_error(thread_));
           } else {
             outcome.verdict = TestOutcome::Verdict::kFail;
             outcome.reason = vm::format_error(thread_);

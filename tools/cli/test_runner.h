@@ -100,6 +100,8 @@ class TestRunner {
   /// Bounds the VM steps of everything the runner evaluates (0: no bound), so that a
   /// spec whose top level never ends cannot hang a checker.
   void limit_steps(std::uint64_t steps) { thread_.max_steps = steps ? steps : UINT64_MAX; }
+  /// Bounds what the top level, and then each test body, may allocate (vm/memory.h).
+  void limit_memory(std::int64_t bytes) { thread_.memory->limit = bytes; }
   /// The tests, in name order.
   const std::vector<std::string>& tests() const { return tests_; }
   /// Runs one leaf of a test with `seed` for its probabilistic faults. `axes` are the

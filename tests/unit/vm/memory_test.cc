@@ -1,7 +1,10 @@
 // Memory behaviour of the VM: dropped values are freed (bounded memory over millions of
-// allocations), and dropping deeply nested values does not recurse.
+// allocations), dropping deeply nested values does not recurse, and a program that
+// allocates more than its budget stops with an error at the line that allocated.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+
+#include <algorithm>
 
 #include "compiler/frontend.h"
 #include "compiler/lower.h"
@@ -10,7 +13,9 @@
 namespace fb {
 namespace {
 
-bool run_source(const std::string& text, std::string& error) {
+/// Runs `text`; on failure `error` is the message and `line` the innermost frame's line.
+bool run_source(const std::string& text, std::string& error, std::int64_t memory_limit = INT64_MAX,
+                std::uint32_t* line = nullptr) {
   grammar::SourceMap map;
   auto id = map.add("memory.star", text);
   grammar::DiagnosticList diagnostics;
@@ -20,8 +25,14 @@ bool run_source(const std::string& text, std::string& error) {
     return false;
   }
   vm::Thread thread;
-  bool ok = vm::run_program(thread, vm::load_program(compiler::lower(*module, map.file(id))));
+  thread.memory->limit = memory_limit;
+  auto program = vm::load_program(compiler::lower(*module, map.file(id)));
+  bool ok = vm::run_program(thread, program);
   error = thread.error();
+  if (!ok && line && !thread.backtrace().empty()) {
+    std::uint32_t offset = thread.backtrace().front().span.offset;
+    *line = 1 + static_cast<std::uint32_t>(std::count(text.begin(), text.begin() + offset, '\n'));
+  }
   return ok;
 }
 
@@ -70,6 +81,70 @@ done = nest(1000000)
 )",
                          error))
       << error;
+}
+
+constexpr std::int64_t kMiB = 1 << 20;
+
+TEST(VmMemoryBudget, DoublingAListStopsAtTheBudgetOnItsLine) {
+  long before = max_rss_kb();
+  std::string error;
+  std::uint32_t line = 0;
+  EXPECT_FALSE(
+      run_source("x = [0]\nfor i in range(100):\n    x = x + x\n", error, 64 * kMiB, &line));
+  EXPECT_NE(error.find("memory budget of 64 MiB exceeded"), std::string::npos) << error;
+  EXPECT_EQ(line, 3u);
+  // Unbounded, the hundredth doubling would need 2^100 elements.
+  if (!kSanitized) EXPECT_LT(max_rss_kb() - before, 256 * 1024);
+}
+
+TEST(VmMemoryBudget, DoublingAStringStopsAtTheBudget) {
+  std::string error;
+  std::uint32_t line = 0;
+  EXPECT_FALSE(run_source("s = 'ab'\nfor i in range(100):\n    s += s\n", error, 64 * kMiB, &line));
+  EXPECT_NE(error.find("memory budget of 64 MiB exceeded"), std::string::npos) << error;
+  EXPECT_EQ(line, 3u);
+}
+
+TEST(VmMemoryBudget, GrowingAComprehensionStopsAtTheBudget) {
+  std::string error;
+  std::uint32_t line = 0;
+  EXPECT_FALSE(
+      run_source("n = 3\nl = [str(i) for i in range(100000000)]\n", error, 64 * kMiB, &line));
+  EXPECT_NE(error.find("memory budget of 64 MiB exceeded: the program holds"), std::string::npos)
+      << error;
+  EXPECT_EQ(line, 2u);
+}
+
+TEST(VmMemoryBudget, MemoryFreedAgainIsNotCounted) {
+  // A hundred times 8 MiB allocated and dropped stays within a 32 MiB budget.
+  std::string error;
+  EXPECT_TRUE(run_source(R"(
+def churn(times):
+    total = 0
+    for i in range(times):
+        block = [i] * 500000
+        total += len(block)
+    return total
+
+result = churn(100)
+)",
+                         error, 32 * kMiB))
+      << error;
+}
+
+TEST(VmMemoryBudget, ParsesAndPrintsSizes) {
+  std::int64_t bytes = 0;
+  EXPECT_TRUE(vm::parse_bytes("512MiB", bytes));
+  EXPECT_EQ(bytes, 512 * kMiB);
+  EXPECT_TRUE(vm::parse_bytes("2G", bytes));
+  EXPECT_EQ(bytes, 2048 * kMiB);
+  EXPECT_TRUE(vm::parse_bytes("100000", bytes));
+  EXPECT_EQ(bytes, 100000);
+  for (const char* bad : {"", "MiB", "3X", "-1", "0", "1.5G", "99999999999999999G"})
+    EXPECT_FALSE(vm::parse_bytes(bad, bytes)) << bad;
+  EXPECT_EQ(vm::format_bytes(1 << 30), "1 GiB");
+  EXPECT_EQ(vm::format_bytes(1536 * kMiB), "1.5 GiB");
+  EXPECT_EQ(vm::format_bytes(300), "300 B");
 }
 
 }  // namespace

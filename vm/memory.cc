@@ -1,0 +1,126 @@
+// Memory accounting: the replacement operator new and delete that charge the budget of
+// the allocating OS thread (vm/memory.h). They are defined here, next to MemoryScope,
+// so that every program that runs the VM links them; they keep malloc's semantics and
+// cost one thread-local load when no budget is charged.
+#include "vm/memory.h"
+
+#include <malloc.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <new>
+
+namespace fb::vm {
+namespace {
+
+// constinit: no guard for the thread-local, so operator new can read it at any time,
+// even while the thread's own thread-locals are being set up.
+constinit thread_local MemoryBudget* t_budget = nullptr;
+
+void charge(void* p) {
+  MemoryBudget* budget = t_budget;
+  if (!budget || !p) return;
+  budget->used += static_cast<std::int64_t>(::malloc_usable_size(p));
+  if (budget->used > budget->peak) budget->peak = budget->used;
+  if (budget->used > budget->limit) budget->exceeded = true;
+}
+
+void credit(void* p) {
+  MemoryBudget* budget = t_budget;
+  if (!budget || !p) return;
+  budget->used -= static_cast<std::int64_t>(::malloc_usable_size(p));
+}
+
+void* allocate(std::size_t size) {
+  for (;;) {
+    if (void* p = std::malloc(size ? size : 1)) {
+      charge(p);
+      return p;
+    }
+    std::new_handler handler = std::get_new_handler();
+    if (!handler) throw std::bad_alloc();
+    handler();
+  }
+}
+
+void release(void* p) noexcept {
+  credit(p);
+  std::free(p);
+}
+
+}  // namespace
+
+MemoryScope::MemoryScope(MemoryBudget* budget) : previous_(t_budget) { t_budget = budget; }
+MemoryScope::~MemoryScope() { t_budget = previous_; }
+
+MemoryBudget* charged_budget() { return t_budget; }
+
+MemoryBudget* exchange_charged_budget(MemoryBudget* budget) {
+  MemoryBudget* previous = t_budget;
+  t_budget = budget;
+  return previous;
+}
+
+std::string format_bytes(std::int64_t bytes) {
+  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) value /= 1024, ++unit;
+  char buf[32];
+  if (unit == 0 || value >= 100 || value == static_cast<double>(static_cast<std::int64_t>(value)))
+    std::snprintf(buf, sizeof buf, "%.0f %s", value, kUnits[unit]);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f %s", value, kUnits[unit]);
+  return buf;
+}
+
+bool parse_bytes(const std::string& text, std::int64_t& out) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return false;
+  std::int64_t number = std::stoll(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int shift = 0;
+  if (unit.empty() || unit == "b")
+    shift = 0;
+  else if (unit == "k" || unit == "kb" || unit == "kib")
+    shift = 10;
+  else if (unit == "m" || unit == "mb" || unit == "mib")
+    shift = 20;
+  else if (unit == "g" || unit == "gb" || unit == "gib")
+    shift = 30;
+  else
+    return false;
+  if (number > (INT64_MAX >> shift)) return false;
+  out = number << shift;
+  return out > 0;
+}
+
+}  // namespace fb::vm
+
+// ---- the replacement allocation functions ------------------------------------------------
+// The aligned forms are left to the library: nothing the VM allocates is over-aligned.
+
+void* operator new(std::size_t size) { return fb::vm::allocate(size); }
+void* operator new[](std::size_t size) { return fb::vm::allocate(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return fb::vm::allocate(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return fb::vm::allocate(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void operator delete(void* p) noexcept { fb::vm::release(p); }
+void operator delete[](void* p) noexcept { fb::vm::release(p); }
+void operator delete(void* p, std::size_t) noexcept { fb::vm::release(p); }
+void operator delete[](void* p, std::size_t) noexcept { fb::vm::release(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { fb::vm::release(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { fb::vm::release(p); }
