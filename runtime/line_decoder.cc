@@ -1,6 +1,8 @@
 // Output-line decoders: JSON, logfmt and regex named groups into event fields.
 #include "runtime/line_decoder.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace fb::runtime {
@@ -28,6 +30,9 @@ FieldValue json_field(const nlohmann::ordered_json& v) {
 }
 
 EventLog::Fields decode_json(std::string_view line) {
+  if (json_nesting(line) > kMaxJsonNesting)
+    return undecodable(line,
+                       "JSON nested more than " + std::to_string(kMaxJsonNesting) + " levels deep");
   // ordered_json: the fields keep the order the line gives them.
   auto j = nlohmann::ordered_json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return undecodable(line, "not JSON");
@@ -199,6 +204,27 @@ EventLog::Fields LineDecoder::decode(std::string_view line) const {
     if (!group_names_[g].empty() && m[g + 1].matched)
       fields.emplace_back(group_names_[g], m[g + 1].str());
   return fields;
+}
+
+std::size_t json_nesting(std::string_view text) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // the escaped character cannot end the string
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 }  // namespace fb::runtime

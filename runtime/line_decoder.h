@@ -42,4 +42,11 @@ class LineDecoder {
   std::vector<std::string> group_names_;  // by group number - 1; "" for unnamed groups
 };
 
+/// The deepest nesting of arrays and objects in JSON text (brackets inside strings do
+/// not count). Decoding recurses per level, so text nested beyond a limit is refused
+/// before it is parsed.
+std::size_t json_nesting(std::string_view text);
+/// How deeply nested JSON faultbox decodes (service output, step responses).
+inline constexpr std::size_t kMaxJsonNesting = 1000;
+
 }  // namespace fb::runtime

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "proxy/resp_framing.h"
+#include "runtime/line_decoder.h"
 #include "runtime/rules.h"
 #include "stdlib/net.h"
 #include "stdlib/parallel.h"
@@ -51,7 +52,10 @@ void ResponseValue::freeze_values() {
 
 namespace {
 
-bool from_json(Thread& t, const nlohmann::json& j, Value& out) {
+/// A JSON document as Starlark values; false (no error) for one nested more deeply than
+/// values compare, which its callers keep as text.
+bool from_json(Thread& t, const nlohmann::json& j, Value& out, int depth = 0) {
+  if (depth > vm::kMaxNesting) return false;
   switch (j.type()) {
     case nlohmann::json::value_t::null: out = Value(); return true;
     case nlohmann::json::value_t::boolean: out = Value::boolean(j.get<bool>()); return true;
@@ -71,7 +75,7 @@ bool from_json(Thread& t, const nlohmann::json& j, Value& out) {
       std::vector<Value> items;
       for (const auto& e : j) {
         Value v;
-        if (!from_json(t, e, v)) return false;
+        if (!from_json(t, e, v, depth + 1)) return false;
         items.push_back(std::move(v));
       }
       out = vm::make_list(std::move(items));
@@ -82,7 +86,8 @@ bool from_json(Thread& t, const nlohmann::json& j, Value& out) {
       out = Value::adopt(d);
       for (const auto& [k, e] : j.items()) {
         Value v;
-        if (!from_json(t, e, v) || !vm::dict_set(t, *d, vm::make_string(k), std::move(v)))
+        if (!from_json(t, e, v, depth + 1) ||
+            !vm::dict_set(t, *d, vm::make_string(k), std::move(v)))
           return false;
       }
       return true;
@@ -729,7 +734,7 @@ std::string redis_call(int port, const std::vector<std::string>& args, const std
 }
 
 bool json_to_value(Thread& t, const std::string& text, Value& out) {
-  if (text.empty()) return false;
+  if (text.empty() || runtime::json_nesting(text) > runtime::kMaxJsonNesting) return false;
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return false;
   return from_json(t, j, out);

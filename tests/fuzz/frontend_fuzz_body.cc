@@ -11,6 +11,7 @@
 #include "grammar/parser.h"
 #include "grammar/render.h"
 #include "ir/serialize.h"
+#include "vm/ops.h"
 #include "vm/thread.h"
 
 namespace fb::fuzz {
@@ -57,11 +58,33 @@ void run_frontend(const std::uint8_t* data, std::size_t size) {
   std::string error;
   auto back = ir::deserialize(ir::serialize(code), error);
   if (!back || !(*back == code)) fail("bytecode does not survive a round trip");
+  // The budgets let loops build deep and large values (a list nested 300,000 deep, a
+  // list doubled until it is too big) but keep every input to a fraction of a second.
   vm::Thread thread;
-  thread.max_steps = 20000;
-  bool ok = vm::run_program(thread, vm::load_program(std::move(code)));
+  thread.max_steps = 1'000'000;
+  thread.memory->limit = 32 << 20;
+  auto program = vm::load_program(std::move(code));
+  bool ok = vm::run_program(thread, program);
   if (!ok && thread.error().empty()) fail("a failed run without an error message");
   (void)vm::format_error(thread);
+  // Whatever the program built, the operations that walk values inside values must end
+  // in a result or an error: printing, equality, ordering and hashing of every global.
+  vm::MemoryScope scope(thread.memory.get());
+  for (std::size_t i = 0; i < program->globals.size(); ++i) {
+    if (!program->assigned[i]) continue;
+    const vm::Value& g = program->globals[i];
+    (void)vm::repr(g);
+    bool result = false;
+    std::uint64_t h = 0;
+    thread.clear_error();
+    if (!vm::equals(thread, g, g, result) && thread.error().empty())
+      fail("equality failed without an error");
+    thread.clear_error();
+    if (!vm::less(thread, g, g, result) && thread.error().empty())
+      fail("ordering failed without an error");
+    thread.clear_error();
+    if (!vm::hash(thread, g, h) && thread.error().empty()) fail("hash failed without an error");
+  }
 }
 
 }  // namespace fb::fuzz

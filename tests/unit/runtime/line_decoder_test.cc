@@ -38,6 +38,20 @@ TEST(LineDecoder, JsonMembersBecomeFields) {
   EXPECT_EQ(text(d.decode("[1,2]"), "decode_error"), "JSON, but not an object");
 }
 
+TEST(LineDecoder, JsonNestedBeyondTheLimitKeepsItsText) {
+  // A service's line nested 200,000 deep would overflow the stack of a recursive
+  // decoder (or of printing the member back as text); it is refused up front.
+  auto d = make(LineDecoder::Kind::kJson);
+  std::string deep = "{\"a\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
+  auto f = d.decode(deep);
+  EXPECT_EQ(text(f, "decode_error"), "JSON nested more than 1000 levels deep");
+  EXPECT_EQ(json_nesting(deep), 200001u);
+  EXPECT_EQ(json_nesting(R"({"s":"[[[{{{","t":"\"[","u":[1,[2]]})"), 3u)
+      << "brackets in strings do not count";
+  std::string ok = "{\"a\":" + std::string(999, '[') + std::string(999, ']') + "}";
+  EXPECT_EQ(text(d.decode(ok), "decode_error"), "<absent>");
+}
+
 TEST(LineDecoder, LogfmtPairsQuotesAndBareKeys) {
   auto d = make(LineDecoder::Kind::kLogfmt);
   auto f = d.decode(R"(level=info msg="order \"7\" placed" stock=3 retry)");
