@@ -1,7 +1,9 @@
 #include "compiler/call_check.h"
 
+#include <optional>
 #include <set>
 
+#include "grammar/names.h"
 #include "grammar/suggest.h"
 
 namespace fb::compiler {
@@ -42,9 +44,56 @@ class CallChecker {
       if (a.kind == ast::Argument::Kind::kKeyword) check_keyword(a);
     }
     if (!unpacks_args_ && !unpacks_kwargs_) check_required();
+    check_names();
   }
 
  private:
+  /// The kind of name a parameter of this builtin takes, if it takes one.
+  std::optional<grammar::NameKind> name_kind(const std::string& param) const {
+    using grammar::NameKind;
+    if (param == "label") return NameKind::kLabel;
+    if (param != "name") return std::nullopt;
+    static const std::pair<std::string_view, NameKind> kNamed[] = {
+        {"service", NameKind::kService},
+        {"interface", NameKind::kInterface},
+        {"test", NameKind::kTest},
+        {"fault_assumption", NameKind::kAssumption},
+        {"fault_scenario", NameKind::kScenario},
+    };
+    for (const auto& [builtin, kind] : kNamed)
+      if (sig_.name == builtin) return kind;
+    return std::nullopt;
+  }
+
+  /// Names given as string literals are checked here, where they are written; computed
+  /// ones are checked by the builtin when the spec runs.
+  void check_names() {
+    std::size_t position = 0;
+    for (const ast::Argument& a : call_.args) {
+      const ParamSpec* p = nullptr;
+      if (a.kind == ast::Argument::Kind::kPositional) {
+        if (position < sig_.params.size() &&
+            sig_.params[position].kind != ParamSpec::Kind::kKeywordOnly)
+          p = &sig_.params[position];
+        ++position;
+      } else if (a.kind == ast::Argument::Kind::kKeyword) {
+        p = sig_.param(a.name);
+      }
+      if (!p) continue;
+      if (auto kind = name_kind(p->name)) check_literal_name(*kind, *a.value);
+      // service(ops={"name": op(...)}): the keys name ops.
+      if (sig_.name == "service" && p->name == "ops" && a.value->kind == ast::ExprKind::kDict)
+        for (const ast::DictEntry& e : static_cast<const ast::Dict&>(*a.value).entries)
+          check_literal_name(grammar::NameKind::kOp, *e.key);
+    }
+  }
+
+  void check_literal_name(grammar::NameKind kind, const ast::Expr& value) {
+    if (value.kind != ast::ExprKind::kString) return;
+    std::string why = grammar::check_name(kind, static_cast<const ast::StringLit&>(value).value);
+    if (why.empty()) return;
+    sink_.report(Diagnostic::make(Code::SPEC_BAD_NAME, value.span, fn_ + ": " + why));
+  }
   void check_positionals() {
     std::size_t count = 0;
     for (const ast::Argument& a : call_.args) {

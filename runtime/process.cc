@@ -108,8 +108,10 @@ std::optional<ChildFailure> read_report(int fd) {
       return;
     }
     if (path.empty()) return;
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) fail(stage);
+    // Service output may hold secrets: 0600 whatever the umask, and never through a
+    // symlink planted where the log goes.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || ::fchmod(fd, 0600) != 0) fail(stage);
     if (fd == target) {
       ::fcntl(fd, F_SETFD, 0);  // faultbox's own stream was closed: keep this one open
       return;

@@ -38,6 +38,9 @@ Session* registering(Thread& t, std::string_view fn) {
 }
 
 bool register_test(Thread& t, std::string_view fn, Session& session, TestDecl decl) {
+  // The name becomes a folder of the run's logs: a matrix cell's, made of a function's
+  // and an assumption's names, is checked whole.
+  if (!want_name(t, fn, grammar::NameKind::kTest, decl.name)) return false;
   for (const auto& other : session.registered)
     if (other.name == decl.name)
       return t.fail(std::string(fn) + ": \"" + decl.name + "\" is registered twice");
@@ -240,8 +243,9 @@ bool test_fn(Thread& t, const Value&, Args& a, Value& r) {
     return false;
   Session* session = registering(t, "test");
   if (!session) return false;
-  if (!name.is(vm::Type::kString) || vm::str(name).empty())
-    return t.fail("test: name must be a non-empty string");
+  if (!name.is(vm::Type::kString))
+    return t.fail("test: name must be a string, got " + std::string(vm::type_of(name)));
+  if (!want_name(t, "test", grammar::NameKind::kTest, vm::str(name))) return false;
   TestDecl decl;
   decl.name = "test_" + vm::str(name);
   if (!is_callable(body))

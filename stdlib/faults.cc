@@ -87,6 +87,7 @@ bool common_options(Thread& t, std::string_view fn, Args& a, FaultValue& value) 
         return t.fail(std::string(fn) + ": label must be a string, got " +
                       std::string(vm::type_of(v)));
       rule.label = vm::str(v);
+      if (!want_name(t, fn, grammar::NameKind::kLabel, rule.label)) return false;
     } else if (key == "nth" || key == "after") {
       std::int64_t n = 0;
       if (!vm::want_int(t, fn, v, n)) return false;

@@ -64,7 +64,9 @@ bool rule_keywords(Thread& t, std::string_view fn, Args& a, proxy::Rule& rule,
       if (!want_probability(t, fn, v, rule.probability)) return false;
       if (rule.probability <= 0) return t.fail(std::string(fn) + ": probability must be above 0%");
     } else if (k == "label") {
-      if (!want_string(t, fn, k, v, rule.label)) return false;
+      if (!want_string(t, fn, k, v, rule.label) ||
+          !want_name(t, fn, grammar::NameKind::kLabel, rule.label))
+        return false;
     } else if (k == "nth" || k == "after") {
       std::int64_t n = 0;
       if (!vm::want_int(t, fn, v, n)) return false;

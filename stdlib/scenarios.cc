@@ -221,6 +221,7 @@ bool fault_assumption_fn(Thread& t, const Value&, Args& a, Value& r) {
   auto* value = new AssumptionValue();
   Value result = Value::adopt(value);
   value->name = vm::str(a.positional[0]);
+  if (!want_name(t, "fault_assumption", grammar::NameKind::kAssumption, value->name)) return false;
   std::string where = "fault_assumption(\"" + value->name + "\")";
   std::string target;
   const InterfaceRef* iface = nullptr;  // target= named an interface
@@ -335,8 +336,9 @@ bool fault_scenario_fn(Thread& t, const Value&, Args& a, Value& r) {
     return false;
   Session* session = registering(t, "fault_scenario");
   if (!session) return false;
-  if (!name.is(vm::Type::kString) || vm::str(name).empty())
-    return t.fail("fault_scenario: name must be a non-empty string");
+  if (!name.is(vm::Type::kString))
+    return t.fail("fault_scenario: name must be a string, got " + std::string(vm::type_of(name)));
+  if (!want_name(t, "fault_scenario", grammar::NameKind::kScenario, vm::str(name))) return false;
   std::string where = "fault_scenario(\"" + vm::str(name) + "\")";
   if (!is_callable(scenario)) return t.fail(where + ": scenario must be a function");
   TestDecl decl;

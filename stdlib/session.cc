@@ -46,6 +46,11 @@ const ServiceDecl* Session::find(std::string_view name) const {
   return nullptr;
 }
 
+bool want_name(vm::Thread& t, std::string_view fn, grammar::NameKind kind, std::string_view name) {
+  std::string why = grammar::check_name(kind, name);
+  return why.empty() || t.fail(std::string(fn) + ": " + why);
+}
+
 std::string env_name(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

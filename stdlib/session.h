@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "grammar/names.h"
 #include "proxy/proxy.h"
 #include "runtime/event_log.h"
 #include "runtime/line_decoder.h"
@@ -69,6 +70,10 @@ struct ServiceDecl {
 
 /// A name as the FAULTBOX_<SVC>_<IFACE>_* variables spell it: upper-cased, dashes kept.
 std::string env_name(std::string_view name);
+
+/// True when `name` is a valid name of its kind (grammar/names.h); else fails `t` with
+/// "fn: why", naming the allowed characters.
+bool want_name(vm::Thread& t, std::string_view fn, grammar::NameKind kind, std::string_view name);
 
 /// Fails `t` with `message` as the assertion `fn`, so that the report can tell an
 /// assertion failure from any other error in a test body.

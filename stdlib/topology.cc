@@ -167,7 +167,7 @@ bool interface_fn(Thread& t, const Value&, Args& a, Value& r) {
   if (number < 1 || number > 65535)
     return t.fail("interface: port must be between 1 and 65535, got " + std::to_string(number));
   value->decl.port = static_cast<int>(number);
-  if (value->decl.name.empty()) return t.fail("interface: name must not be empty");
+  if (!want_name(t, "interface", grammar::NameKind::kInterface, value->decl.name)) return false;
   return true;
 }
 
@@ -277,7 +277,7 @@ bool service_fn(Thread& t, const Value&, Args& a, Value& r) {
   ServiceDecl decl;
   if (a.positional.empty()) return t.fail("service: missing argument for name");
   if (!want_text(t, "service", "name", a.positional[0], decl.name)) return false;
-  if (decl.name.empty()) return t.fail("service: name must not be empty");
+  if (!want_name(t, "service", grammar::NameKind::kService, decl.name)) return false;
   std::string where = "service(\"" + decl.name + "\")";
   if (session->find(decl.name))
     return t.fail(where + ": a service with this name is already declared");
@@ -351,6 +351,7 @@ bool service_fn(Thread& t, const Value&, Args& a, Value& r) {
           return t.fail(where + ": ops keys must be names (strings), got " +
                         std::string(vm::type_of(e.key)));
         std::string name = vm::str(e.key);
+        if (!want_name(t, where, grammar::NameKind::kOp, name)) return false;
         if (!e.value.is(vm::Type::kHost) || vm::type_of(e.value) != "op")
           return t.fail(where + ": ops[\"" + name + "\"] must be op(syscalls = [...]), got " +
                         std::string(vm::type_of(e.value)));

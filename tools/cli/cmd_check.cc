@@ -38,11 +38,50 @@ struct PlanCount {
   std::uint64_t budget = 0;
 };
 
+/// Where a failed top level stopped in the spec file itself: the innermost frame there
+/// (an error inside a loaded module is reported at the spec's call into it).
+grammar::Span failure_site(const vm::Thread& thread, const SpecInput& input) {
+  for (const auto& frame : thread.backtrace()) {
+    const auto& files = frame.program->module.files;
+    if (frame.span.file < files.size() && files[frame.span.file].path == input.file().path())
+      return {input.file().id(), frame.span.offset, std::max<std::uint32_t>(frame.span.length, 1)};
+  }
+  return {input.file().id(), 0, 0};
+}
+
+/// Runs the spec's top level as `plan` does, declaring services but starting nothing, so
+/// that what a run would reject before its first service starts (a name computed into
+/// one faultbox does not allow, a bad argument to a builtin) is an error here too, at
+/// its line. nullptr when it failed.
+std::unique_ptr<TestRunner> load_top_level(const SpecInput& input, std::int64_t memory,
+                                           grammar::DiagnosticList& diagnostics) {
+  auto runner = std::make_unique<TestRunner>(input.file().path(), "", [](std::string_view) {});
+  runner->limit_steps(100'000'000);
+  runner->limit_memory(memory);
+  std::string error;
+  if (runner->load(error)) return runner;
+  if (!runner->load_diagnostics().empty()) {
+    for (grammar::Diagnostic d : runner->load_diagnostics()) {
+      d.span.file = input.file().id();  // the runner read the same file
+      diagnostics.report(std::move(d));
+    }
+    return nullptr;
+  }
+  const vm::Thread& thread = runner->vm_thread();
+  std::string message = thread.failed() ? thread.error() : error;
+  auto d = grammar::Diagnostic::make(
+      grammar::Code::SPEC_LOAD_FAILED,
+      thread.failed() ? failure_site(thread, input) : grammar::Span{input.file().id(), 0, 0},
+      "the spec's top level fails when it runs: " + message);
+  if (thread.backtrace().size() > 1) d.note(error);  // the calls that led there
+  diagnostics.report(std::move(d));
+  return nullptr;
+}
+
 /// What the plan says about the spec: no tests at all (a warning), and with a budget,
-/// more leaves than it allows. The budget needs the spec's top level to run, which
-/// declares services but starts nothing.
+/// more leaves than it allows.
 std::optional<PlanCount> check_plan(const ast::Module& module, const SpecInput& input,
-                                    std::optional<std::uint64_t> budget, std::int64_t memory,
+                                    TestRunner* runner, std::optional<std::uint64_t> budget,
                                     grammar::DiagnosticList& diagnostics) {
   grammar::Span start{input.file().id(), 0, 0};
   ir::Module code = compiler::lower(module, input.file());
@@ -61,19 +100,8 @@ std::optional<PlanCount> check_plan(const ast::Module& module, const SpecInput& 
                            "test(), scenario(), fault_scenario() or fault_matrix() call")
                            .suggest("a module meant for load() has no tests of its own; check "
                                     "the spec that loads it"));
-  if (!budget) return std::nullopt;
-  TestRunner runner(input.file().path(), "", [](std::string_view) {});
-  runner.limit_steps(100'000'000);
-  runner.limit_memory(memory);
-  std::string error;
-  if (!runner.load(error)) {
-    diagnostics.report(grammar::Diagnostic::make(grammar::Code::SPEC_LOAD_FAILED, start,
-                                                 "the spec's top level failed, so its plan "
-                                                 "cannot be counted:\n" +
-                                                     error));
-    return std::nullopt;
-  }
-  plan::Plan p = runner.plan();
+  if (!budget || !runner) return std::nullopt;
+  plan::Plan p = runner->plan();
   PlanCount count{p.tests.size(), p.instances, p.at_least, *budget};
   if (p.instances <= *budget) return count;
   auto d = grammar::Diagnostic::make(
@@ -113,7 +141,10 @@ int run_check(const Context& context, const ParsedArgs& args) {
   grammar::DiagnosticList diagnostics;
   auto module = compiler::analyze(input->file(), diagnostics);
   std::optional<PlanCount> count;
-  if (!diagnostics.has_errors()) count = check_plan(*module, *input, budget, *memory, diagnostics);
+  if (!diagnostics.has_errors()) {
+    auto runner = load_top_level(*input, *memory, diagnostics);
+    count = check_plan(*module, *input, runner.get(), budget, diagnostics);
+  }
   diagnostics.sort_by_location();
   if (format == "json") {
     auto report = json_report(*input, diagnostics);

@@ -1,4 +1,6 @@
 // `faultbox test`: runs a spec's tests against freshly started services.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -12,6 +14,8 @@
 #include <regex>
 #include <set>
 
+#include "runtime/output_dir.h"
+#include "runtime/ports.h"
 #include "runtime/rules.h"
 #include "runtime/syscalls.h"
 #include "tools/cli/command.h"
@@ -144,16 +148,36 @@ void indent(std::ostream& out, const std::string& text) {
   }
 }
 
-/// Writes `text` to `path`, saying why not on err.
-bool write_file(const Context& context, const std::string& flag, const std::string& path,
-                const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.flush();
-  if (out) return true;
-  context.err << "faultbox test: " << flag << ": cannot write '" << path
-              << "': " << std::strerror(errno) << "\n";
+/// A file the run writes when it ends (--output, --normalize). It is opened before the
+/// first test, so that a path that cannot be written is a usage error at once rather
+/// than a lost report after every test ran; it is created 0600, since it holds what the
+/// services printed.
+struct OutputFile {
+  std::string flag, path;
+  runtime::UniqueFd fd;
+};
+
+std::optional<OutputFile> open_output(const Context& context, const ParsedArgs& args,
+                                      const std::string& flag, int& status) {
+  auto path = args.value(flag);
+  if (!path) return std::nullopt;
+  std::string error;
+  runtime::UniqueFd fd = runtime::create_private_file(*path, error, runtime::Symlinks::kFollow);
+  if (!fd) status = usage_error(context, "test", "--" + flag + ": " + error);
+  return OutputFile{flag, *path, std::move(fd)};
+}
+
+/// Writes `text` into an opened output file, saying why not on err.
+bool write_output(const Context& context, const OutputFile& file, const std::string& text) {
+  std::string error;
+  if (runtime::write_all(file.fd.get(), text, file.path, error)) return true;
+  context.err << "faultbox test: --" << file.flag << ": " << error << "\n";
   return false;
+}
+
+/// What a run's claims and locks say about it, for whoever finds them taken.
+std::string claimant(const std::string& spec, const std::string& run_id) {
+  return "pid " + std::to_string(::getpid()) + ", run " + run_id + ": faultbox test " + spec;
 }
 
 void print_diagnostic(std::ostream& out, const Diagnostic& d, const char* indent_text) {
@@ -247,9 +271,45 @@ int run_test(const Context& context, const ParsedArgs& args) {
     context.err << "faultbox test: cannot read '" << spec << "': No such file or directory\n";
     return kExitUsage;
   }
-  std::string logs = args.value("logs").value_or(
-      (fs::path(spec).parent_path() / ".faultbox" / "logs").lexically_normal().string());
-  if (logs.empty()) logs = ".faultbox/logs";
+  // Where this run writes: a folder of its own next to the spec (.faultbox/runs/<id>),
+  // or with --logs DIR that folder, locked against a second run writing there at once.
+  // Checked now: a folder that cannot be written is a usage error, not a failed service.
+  std::optional<runtime::RunFolder> run_folder;
+  std::optional<runtime::FileLock> logs_lock;
+  std::string logs;
+  std::string run_id;
+  {
+    std::string error;
+    if (auto dir = args.value("logs")) {
+      logs = *dir;
+      if (!runtime::make_private_dir(logs, error))
+        return usage_error(context, "test", "--logs: " + error);
+      std::string holder;
+      logs_lock = runtime::FileLock::try_take(logs + "/.faultbox-run.lock",
+                                              claimant(spec, "with --logs"), holder, error);
+      if (!logs_lock)
+        return usage_error(context, "test",
+                           "--logs: " + (error.empty() ? "'" + logs +
+                                                             "' is in use by another faultbox "
+                                                             "run (" +
+                                                             holder + ")"
+                                                       : error));
+      run_id = "logs";
+    } else {
+      std::string state = (fs::path(spec).parent_path() / ".faultbox").lexically_normal().string();
+      run_folder = runtime::RunFolder::create(state, error);
+      if (!run_folder)
+        return usage_error(context, "test", "cannot make the run's folder: " + error);
+      logs = run_folder->path() + "/logs";
+      run_id = run_folder->id();
+      if (!runtime::make_private_dir(logs, error)) return usage_error(context, "test", error);
+    }
+  }
+  int status = kExitOk;
+  std::optional<OutputFile> output_file = open_output(context, args, "output", status);
+  std::optional<OutputFile> normalize_file = open_output(context, args, "normalize", status);
+  if (status != kExitOk) return status;
+  runtime::PortClaims port_claims;
   // With --format json, stdout carries only the report: print() goes to stderr.
   std::ostream& human = json_out ? context.err : context.out;
   // One runner per combination of the top level's named choices (usually just one):
@@ -259,6 +319,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
                                           [&](std::string_view line) { human << line << '\n'; });
     r->timeout = timeout;
     r->limit_memory(*memory);
+    r->share_port_claims(&port_claims, claimant(spec, run_id));
     return r;
   };
   std::unique_ptr<TestRunner> runner = make_runner();
@@ -276,6 +337,12 @@ int run_test(const Context& context, const ParsedArgs& args) {
   if (!runner->load(error)) {
     context.err << "faultbox test: " << spec << ": cannot load the spec:\n" << error;
     if (!error.empty() && error.back() != '\n') context.err << "\n";
+    return kExitUsage;
+  }
+  if (runner->tests().empty()) {
+    context.err << "faultbox test: " << spec
+                << ": the spec declares no tests (no `def test_*` at its top level and no "
+                   "test(), scenario(), fault_scenario() or fault_matrix() call)\n";
     return kExitUsage;
   }
   Selection selection;
@@ -300,6 +367,17 @@ int run_test(const Context& context, const ParsedArgs& args) {
     return kExitUsage;
   }
   if (dry) return dry_run(context, *runner, chosen);
+  // The ports the spec declares are this run's until it ends: a second run of the spec
+  // (or of another that shares a port) stops here, saying which run has them.
+  for (const auto& service : runner->services())
+    for (const auto& iface : service.interfaces) {
+      std::string held;
+      if (!port_claims.claim(iface.port, claimant(spec, run_id), held)) {
+        context.err << "faultbox test: cannot run " << spec << ": " << service.name << "."
+                    << iface.name << ": " << held << "\n";
+        return kExitUsage;
+      }
+    }
 
   Shard shard;
   if (auto text = args.value("shard")) {
@@ -358,7 +436,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
           if (f.hits > 0 && f.action != "trace")
             human << "  fault: " << f.service << (f.interface.empty() ? "" : "." + f.interface)
                   << " " << f.rule << " fired " << f.hits << " time(s)\n";
-        human << "  logs: " << logs << "/" << outcome.name << "/\n";
+        human << "  logs: " << logs << "/" << runtime::path_component(outcome.name) << "/\n";
         // A leaf's name has brackets, which a shell would expand: quote it.
         std::string quoted = shown.find('[') == std::string::npos ? shown : "'" + shown + "'";
         human << "  replay: faultbox test " << spec << " --test " << quoted << " --seed "
@@ -662,15 +740,14 @@ int run_test(const Context& context, const ParsedArgs& args) {
   summary.show_failures_only = show == "fail";
   summary.matrices = matrices;
   bool written = true;
-  if (json_out || args.value("output")) {
+  if (json_out || output_file) {
     std::string report = report_json(summary, outcomes, run_diagnostics)
                              .dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
                          "\n";
     if (json_out) context.out << report;
-    if (auto path = args.value("output")) written &= write_file(context, "--output", *path, report);
+    if (output_file) written &= write_output(context, *output_file, report);
   }
-  if (auto path = args.value("normalize"))
-    written &= write_file(context, "--normalize", *path, normalize(outcomes, spec));
+  if (normalize_file) written &= write_output(context, *normalize_file, normalize(outcomes, spec));
   if (signal) {
     context.err << "faultbox test: interrupted by SIG" << ::sigabbrev_np(signal)
                 << "; the running test's services were stopped\n";

@@ -1,6 +1,8 @@
 // Observed output streams: a pipe per stream, a thread per pipe, a line per event.
 #include "tools/cli/output_observer.h"
 
+#include "runtime/output_dir.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -28,12 +30,8 @@ std::unique_ptr<OutputObserver> OutputObserver::open(
   }
   o->read_ = runtime::UniqueFd(fds[0]);
   o->write_ = runtime::UniqueFd(fds[1]);
-  o->file_ =
-      runtime::UniqueFd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!o->file_) {
-    error = file + ": " + std::strerror(errno);
-    return nullptr;
-  }
+  o->file_ = runtime::create_private_file(file, error);
+  if (!o->file_) return nullptr;
   return o;
 }
 

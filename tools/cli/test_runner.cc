@@ -15,8 +15,11 @@
 
 #include "compiler/frontend.h"
 #include "compiler/lower.h"
+#include "grammar/names.h"
 #include "grammar/render.h"
 #include "grammar/suggest.h"
+#include "runtime/output_dir.h"
+#include "runtime/ports.h"
 #include "runtime/supervisor.h"
 #include "runtime/syscalls.h"
 #include "stdlib/builtins.h"
@@ -61,7 +64,7 @@ void TestRunner::interrupt() {
 }
 
 bool TestRunner::check_fault_keywords(const grammar::SourceMap& sources, grammar::FileId file,
-                                      std::string& error) const {
+                                      std::string& error) {
   // A keyword of fault() that names neither a syscall nor an op can never work; say so
   // where it is written, before any test starts, rather than when its test runs.
   std::string_view text = sources.file(file).text();
@@ -99,6 +102,7 @@ bool TestRunner::check_fault_keywords(const grammar::SourceMap& sources, grammar
       if (auto near = grammar::closest_match(key, candidates))
         d.suggest("did you mean \"" + *near + "\"?");
       error += grammar::render_text(sources, d);
+      load_diagnostics_.push_back(std::move(d));
     }
   }
   return error.empty();
@@ -149,8 +153,14 @@ bool TestRunner::load(std::string& error, const Pins& top_pins) {
   const auto& names = program_->module.globals;
   for (std::size_t i = 0; i < names.size(); ++i) {
     const vm::Value& value = program_->globals[i];
-    if (names[i].starts_with("test_") && program_->assigned[i] && value.is(vm::Type::kFunction))
-      tests_.push_back(names[i]);
+    if (!names[i].starts_with("test_") || !program_->assigned[i] || !value.is(vm::Type::kFunction))
+      continue;
+    // A `def test_*` is an identifier; only its length can make it unusable as a folder.
+    if (std::string bad = grammar::check_name(grammar::NameKind::kTest, names[i]); !bad.empty()) {
+      error = names[i].substr(0, 40) + "...: " + bad + "\n";
+      return false;
+    }
+    tests_.push_back(names[i]);
   }
   // test() registrations join them; a name defined both ways runs once (the def).
   for (const auto& decl : session_.registered)
@@ -250,6 +260,46 @@ bool healthy(const stdlib::ServiceDecl& service) {
   }
   auto response = stdlib::http_request("GET", check.target, "", {}, 2s);
   return response.status >= 200 && response.status < 400;
+}
+
+/// The local port a service's healthcheck reaches, or 0 when it checks another host.
+int checked_port(const stdlib::ServiceDecl& service) {
+  const stdlib::Healthcheck& check = service.healthcheck;
+  if (check.kind == stdlib::Healthcheck::Kind::kReady) return service.interfaces.front().port;
+  std::string target = check.target;
+  if (auto scheme = target.find("://"); scheme != std::string::npos) target.erase(0, scheme + 3);
+  target = target.substr(0, target.find('/'));
+  std::string host;
+  int port = 0;
+  if (check.kind == stdlib::Healthcheck::Kind::kHttp && target.find(':') == std::string::npos)
+    target += check.target.starts_with("https:") ? ":443" : ":80";
+  if (!stdlib::split_host_port(target, host, port)) return 0;
+  bool local = host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+  return local ? port : 0;
+}
+
+/// "" when every listener on the ports the service declares and its healthcheck reaches
+/// belongs to the service's own processes; otherwise why not, naming the stranger.
+std::string foreign_listener(const stdlib::ServiceDecl& service, pid_t root) {
+  std::vector<int> ports;
+  for (const auto& iface : service.interfaces) ports.push_back(iface.port);
+  if (int port = checked_port(service)) ports.push_back(port);
+  std::vector<pid_t> tree;  // found only if the root process itself is not the listener
+  for (int port : ports) {
+    auto inodes = runtime::listening_sockets(port);
+    if (inodes.empty()) continue;
+    std::vector<unsigned long> others;
+    for (auto inode : inodes) {
+      if (runtime::holds_any({root}, {inode})) continue;
+      if (tree.empty()) tree = runtime::process_tree(root);
+      if (!runtime::holds_any(tree, {inode})) others.push_back(inode);
+    }
+    if (others.empty()) continue;
+    return "port " + std::to_string(port) + " of service \"" + service.name + "\" is held by " +
+           runtime::describe_owners(runtime::socket_owners(others)) + ", not by the service (pid " +
+           std::to_string(root) + "): its healthcheck may have reached that program instead";
+  }
+  return "";
 }
 
 /// The test's fault rules with the supervisor's counters, identical ones summed.
@@ -516,10 +566,11 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
   std::vector<std::unique_ptr<OutputObserver>> observers;  // the services' observed output
   supervisor.set_seed(seed);
   proxies_->set_seed(seed);
-  std::string dir = log_dir_ + "/" + name;
-  std::error_code ec;
-  fs::remove_all(dir, ec);  // this run's output only
-  fs::create_directories(dir, ec);
+  // The test's log folder, inside the run's: named from the test's encoded name and
+  // never removed (a run's folder is new; a --logs folder's files are overwritten).
+  std::string dir_error;
+  std::optional<std::string> made_dir = runtime::private_subdir(log_dir_, name, dir_error);
+  std::string dir = made_dir.value_or(log_dir_ + "/" + runtime::path_component(name));
   {
     stdlib::Session::Run state;
     state.pins = pins;
@@ -592,6 +643,10 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       return port;
     };
     bool up = true;
+    if (!made_dir) {
+      error_out("LOGS_UNWRITABLE", "the test's log folder: " + dir_error);
+      up = false;
+    }
     for (const stdlib::ServiceDecl* service : order_)
       for (const auto& iface : service->interfaces)
         if (auto port = proxy_port("test", *service, iface))
@@ -602,6 +657,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
     std::vector<std::string> base_env;
     for (char** e = environ; e && *e; ++e) base_env.emplace_back(*e);
     for (const stdlib::ServiceDecl* service : order_) {
+      if (!up) break;
       if (auto kept = reused_.find(service->name); kept != reused_.end()) {
         if (!supervisor.wait_for(kept->second, 0ms)) {
           state.targets[service->name] = kept->second;
@@ -611,12 +667,21 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
         reused_.erase(kept);  // it exited since: start it afresh
       }
       for (const auto& iface : service->interfaces) {
+        std::string why;
+        std::string where =
+            "port " + std::to_string(iface.port) + " of " + service->name + "." + iface.name;
+        if (claims_ && !claims_->claim(iface.port, claimant_, why)) {
+          error_out("PORT_IN_USE", where + ": " + why);
+          up = false;
+          break;
+        }
+        // The previous test's service may still be letting go of it.
         auto deadline = Clock::now() + 10s;
-        while (!port_free(iface.port) && Clock::now() < deadline)
+        while (!port_free(iface.port) && Clock::now() < deadline && !interrupted_)
           std::this_thread::sleep_for(100ms);
         if (!port_free(iface.port)) {
-          error_out("PORT_IN_USE", "port " + std::to_string(iface.port) + " of " + service->name +
-                                       "." + iface.name + " is in use by another program");
+          auto owners = runtime::socket_owners(runtime::listening_sockets(iface.port));
+          error_out("PORT_IN_USE", where + " is in use by " + runtime::describe_owners(owners));
           up = false;
           break;
         }
@@ -667,8 +732,9 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       }
       // A reused service outlives this test: its output goes next to the tests' logs.
       std::string out_dir = service->reuse ? log_dir_ : dir;
-      spec.stdout_path = out_dir + "/" + service->name + ".stdout";
-      spec.stderr_path = out_dir + "/" + service->name + ".stderr";
+      std::string file = out_dir + "/" + runtime::path_component(service->name);
+      spec.stdout_path = file + ".stdout";
+      spec.stderr_path = file + ".stderr";
       std::string error;
       // Observed streams go through a pipe; their observer keeps the same log file.
       std::vector<OutputObserver*> opened;
@@ -709,10 +775,19 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
           break;
         }
         if (healthy(*service)) {
-          ready = true;
+          // What answered must be the service itself, not a program (another run's
+          // service, say) that held the port when it failed to bind.
+          std::string stranger = foreign_listener(*service, supervisor.pid(*id));
+          if (!stranger.empty()) error_out("PORT_IN_USE", stranger + "\n" + tail(spec.stderr_path));
+          ready = stranger.empty();
           break;
         }
-        if (Clock::now() >= deadline || interrupted_) {
+        if (interrupted_) {
+          error_out("INTERRUPTED", "faultbox was interrupted while service \"" + service->name +
+                                       "\" was starting");
+          break;
+        }
+        if (Clock::now() >= deadline) {
           error_out("HEALTHCHECK_TIMEOUT",
                     "service \"" + service->name + "\" not ready: " + describe(*service) +
                         " timed out after " +
@@ -936,8 +1011,8 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
                               ? std::string("signal SIG") + ::sigabbrev_np(status->signal)
                               : "exit code " + std::to_string(status->exit_code);
         const stdlib::ServiceDecl* decl = session_.find(service);
-        std::string stderr_path =
-            (decl && decl->reuse ? log_dir_ : dir) + "/" + service + ".stderr";
+        std::string stderr_path = (decl && decl->reuse ? log_dir_ : dir) + "/" +
+                                  runtime::path_component(service) + ".stderr";
         outcome.diagnostics.push_back(
             {"warning", "SERVICE_CRASHED", name,
              "service \"" + service + "\" exited during the test (" + how + ")",

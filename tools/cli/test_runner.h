@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "compiler/plan.h"
+#include "grammar/diagnostic.h"
 #include "proxy/proxy.h"
 #include "runtime/event_log.h"
+#include "runtime/ports.h"
 #include "runtime/supervisor.h"
 #include "stdlib/session.h"
 #include "tools/cli/loader.h"
@@ -95,6 +97,11 @@ class TestRunner {
   bool load(std::string& error, const Pins& top_pins = {});
   /// The axes the top level met while loading, in the order met, with their options.
   const std::vector<stdlib::Axis>& top_axes() const { return top_.axes; }
+  /// The thread that ran the top level: after a failed load(), its error and backtrace.
+  const vm::Thread& vm_thread() const { return thread_; }
+  /// What a failed load() found in the spec file beyond a Starlark error (fault
+  /// keywords that name nothing), with spans in the spec file.
+  const std::vector<grammar::Diagnostic>& load_diagnostics() const { return load_diagnostics_; }
   /// Whether load() failed because a top-level assume() did not hold for its choices.
   bool load_halted() const { return top_.halted; }
   /// Bounds the VM steps of everything the runner evaluates (0: no bound), so that a
@@ -135,6 +142,14 @@ class TestRunner {
   const std::vector<const stdlib::ServiceDecl*>& start_order() const { return order_; }
   const std::set<int>& trapped(const std::string& service) { return trapped_[service]; }
 
+  /// The ports the run has claimed (runtime/ports.h), shared by every load of the spec:
+  /// a service's ports are claimed before it starts, and one another run holds makes
+  /// the test an error (PORT_IN_USE). `who` is what the claim says about this run.
+  void share_port_claims(runtime::PortClaims* claims, std::string who) {
+    claims_ = claims;
+    claimant_ = std::move(who);
+  }
+
   /// Per test: a body still running after this is stopped and the test is an error
   /// (TEST_TIMEOUT). Zero: no limit.
   std::chrono::milliseconds timeout{std::chrono::minutes(3)};
@@ -151,7 +166,7 @@ class TestRunner {
 
   /// Load errors for fault() keywords that name no syscall and no op, rendered.
   bool check_fault_keywords(const grammar::SourceMap& sources, grammar::FileId file,
-                            std::string& error) const;
+                            std::string& error);
 
   std::string spec_path_;
   std::string log_dir_;
@@ -173,6 +188,9 @@ class TestRunner {
   // Per service, the syscall numbers its filter traps.
   std::map<std::string, std::set<int>, std::less<>> trapped_;
   std::atomic<bool> interrupted_{false};
+  std::vector<grammar::Diagnostic> load_diagnostics_;
+  runtime::PortClaims* claims_ = nullptr;
+  std::string claimant_;
 };
 
 }  // namespace fb::cli
