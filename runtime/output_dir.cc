@@ -152,16 +152,20 @@ std::optional<FileLock> FileLock::try_take(const std::string& path, std::string_
       error = why(path, "lock");
       return std::nullopt;
     }
-    char buf[512];
-    ssize_t n = ::pread(fd.get(), buf, sizeof buf, 0);
-    holder.assign(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
-    while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) holder.pop_back();
+    // A holder that has just taken the lock may not have said who it is yet.
+    for (int attempt = 0; attempt < 20 && holder.empty(); ++attempt) {
+      if (attempt) ::usleep(10'000);
+      char buf[512];
+      ssize_t n = ::pread(fd.get(), buf, sizeof buf, 0);
+      holder.assign(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+      while (!holder.empty() && (holder.back() == '\n' || holder.back() == '\0')) holder.pop_back();
+    }
     return std::nullopt;
   }
-  if (::ftruncate(fd.get(), 0) == 0) {
-    std::string text = std::string(who) + "\n";
-    (void)!::pwrite(fd.get(), text.data(), text.size(), 0);
-  }
+  // Written before the old text is cut off, so that a reader never finds it empty.
+  std::string text = std::string(who) + "\n";
+  if (::pwrite(fd.get(), text.data(), text.size(), 0) == static_cast<ssize_t>(text.size()))
+    (void)!::ftruncate(fd.get(), static_cast<off_t>(text.size()));
   return FileLock(std::move(fd));
 }
 

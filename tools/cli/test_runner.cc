@@ -216,6 +216,24 @@ bool port_free(int port) {
   return ::bind(s.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
 }
 
+/// "" once `port` is free; otherwise who holds it. A port one of faultbox's own
+/// processes holds (the previous test's service, still exiting) is waited for, up to
+/// 10 s; one another program holds is reported at once.
+std::string port_holder(int port) {
+  auto deadline = Clock::now() + 10s;
+  for (;;) {
+    if (port_free(port)) return "";
+    auto owners = runtime::socket_owners(runtime::listening_sockets(port));
+    auto ours = runtime::process_tree(::getpid());
+    bool foreign =
+        !owners.empty() && std::none_of(owners.begin(), owners.end(), [&](const auto& o) {
+          return std::find(ours.begin(), ours.end(), o.pid) != ours.end();
+        });
+    if (foreign || Clock::now() >= deadline) return runtime::describe_owners(owners);
+    std::this_thread::sleep_for(100ms);
+  }
+}
+
 /// One attempt of a healthcheck: true when the service answers.
 /// One ready() attempt: the service's first interface asked in its protocol.
 bool ready(const stdlib::ServiceDecl& service) {
@@ -675,13 +693,8 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
           up = false;
           break;
         }
-        // The previous test's service may still be letting go of it.
-        auto deadline = Clock::now() + 10s;
-        while (!port_free(iface.port) && Clock::now() < deadline && !interrupted_)
-          std::this_thread::sleep_for(100ms);
-        if (!port_free(iface.port)) {
-          auto owners = runtime::socket_owners(runtime::listening_sockets(iface.port));
-          error_out("PORT_IN_USE", where + " is in use by " + runtime::describe_owners(owners));
+        if (std::string holder = port_holder(iface.port); !holder.empty()) {
+          error_out("PORT_IN_USE", where + " is in use by " + holder);
           up = false;
           break;
         }

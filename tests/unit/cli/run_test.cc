@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/unit/cli/faultbox_process.h"
 #include "tests/unit/test_support.h"
 
 namespace {
@@ -31,36 +32,16 @@ struct TempDir {
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
 
-/// Starts faultbox with `args`, its stdout and stderr going to files in `dir`.
+/// Starts faultbox with `args` in `dir`, its stdout and stderr going to files there.
 pid_t spawn(const TempDir& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), FB_FAULTBOX);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::string out = dir.file("stdout"), err = dir.file("stderr");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
+  return fb::testing::start_in(dir.path, FB_FAULTBOX, std::move(args), dir.file("stdout"),
+                               dir.file("stderr"));
 }
 
-struct Outcome {
-  int code;
-  std::string out, err;
-};
+using Outcome = fb::testing::Finished;
 
 Outcome run(const TempDir& dir, std::vector<std::string> args) {
-  pid_t pid = spawn(dir, std::move(args));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-          fb::testing::read_file(dir.file("stdout")), fb::testing::read_file(dir.file("stderr"))};
+  return fb::testing::finish(spawn(dir, std::move(args)), dir.file("stdout"), dir.file("stderr"));
 }
 
 TEST(RunCommand, FaultsHitOnlyWhatTheyNameAndTheExitCodeIsTheTargets) {

@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/cli/faultbox_process.h"
 #include "tests/unit/test_support.h"
 
 namespace {
@@ -84,29 +85,11 @@ Expectations read_expectations(const std::string& text) {
   return e;
 }
 
-struct Finished {
-  int code = -1;
-  std::string out, err;
-};
+using fb::testing::Finished;
 
 Finished run_faultbox(const fs::path& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), {FB_FAULTBOX, "test"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::string out = (dir / "out.txt").string(), err = (dir / "err.txt").string();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::chdir(dir.c_str()) != 0) ::_exit(126);
-    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr))
-      ::_exit(126);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(out),
-          read_file(err)};
+  args.insert(args.begin(), "test");
+  return fb::testing::run_in(dir, FB_FAULTBOX, std::move(args));
 }
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/cli/faultbox_process.h"
 #include "tests/unit/test_support.h"
 
 namespace {
@@ -31,38 +32,19 @@ struct Spec {
   std::string file(const std::string& name) const { return (dir / name).string(); }
 };
 
-struct Outcome {
-  int code;
-  std::string out, err;
-};
+using Outcome = fb::testing::Finished;
 
 /// Starts `faultbox test ARGS` in the spec's directory, its output going to out.txt and
 /// err.txt there.
 pid_t start_faultbox_test(const Spec& spec, std::vector<std::string> args) {
-  args.insert(args.begin(), {FB_FAULTBOX, "test"});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::string out = spec.file("out.txt"), err = spec.file("err.txt");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (::chdir(spec.dir.c_str()) != 0) ::_exit(126);
-    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr))
-      ::_exit(126);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
+  args.insert(args.begin(), "test");
+  return fb::testing::start_in(spec.dir, FB_FAULTBOX, std::move(args));
 }
 
 /// Runs `faultbox test ARGS` in the spec's directory to the end.
 Outcome faultbox_test(const Spec& spec, std::vector<std::string> args) {
-  pid_t pid = start_faultbox_test(spec, std::move(args));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-          fb::testing::read_file(spec.file("out.txt")),
-          fb::testing::read_file(spec.file("err.txt"))};
+  return fb::testing::finish(start_faultbox_test(spec, std::move(args)), spec.file("out.txt"),
+                             spec.file("err.txt"));
 }
 
 std::string probe() { return FB_SUT_PROBE; }
