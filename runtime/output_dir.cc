@@ -107,15 +107,20 @@ std::optional<std::string> private_subdir(const std::string& dir, std::string_vi
 }
 
 UniqueFd create_private_file(const std::string& path, std::string& error, Symlinks symlinks) {
-  int nofollow = symlinks == Symlinks::kRefuse ? O_NOFOLLOW : 0;
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | nofollow, 0600));
+  if (symlinks == Symlinks::kFollow) {
+    // O_EXCL would refuse any symlink; without it a new file still gets 0600 at most.
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) error = why(path, "write");
+    return fd;
+  }
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (fd) {
     if (::fchmod(fd.get(), 0600) != 0) error = why(path, "set the mode of");
     return error.empty() ? std::move(fd) : UniqueFd();
   }
   if (errno == EEXIST) {
     // Already there: it keeps its mode, and is truncated.
-    fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | nofollow));
+    fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW));
     if (fd) return fd;
   }
   error = errno == ELOOP ? "'" + path + "' is a symlink; faultbox does not write through one"
