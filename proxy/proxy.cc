@@ -26,6 +26,7 @@
 #include "proxy/http_framing.h"
 #include "proxy/pg_framing.h"
 #include "proxy/resp_framing.h"
+#include "runtime/redact.h"
 #include "runtime/rules.h"
 
 namespace fb::proxy {
@@ -53,6 +54,16 @@ std::string printable(std::string_view bytes) {
     }
   }
   return out;
+}
+
+/// Whether a rule's command= names `command` itself (no wildcard), in any case.
+bool names_command(const Rule& rule, const std::string& command) {
+  if (rule.command.size() != command.size()) return false;
+  for (std::size_t i = 0; i < command.size(); ++i)
+    if (std::toupper(static_cast<unsigned char>(rule.command[i])) !=
+        static_cast<unsigned char>(command[i]))
+      return false;
+  return true;
 }
 
 }  // namespace
@@ -204,7 +215,7 @@ struct Manager::Impl {
                                      {"rule", rule.text},
                                      {"caller", c.caller},
                                      {"conn_id", c.id},
-                                     {"first_bytes", printable(first)}};
+                                     {"first_bytes", runtime::redact(printable(first))}};
     if (!rule.label.empty()) fields.emplace_back("label", rule.label);
     for (auto& f : extra) fields.push_back(std::move(f));
     event(c.upstream.service, "proxy", std::move(fields));
@@ -373,7 +384,15 @@ struct Manager::Impl {
       at += size;
       Message m;
       resp::command_of(request, m.command, m.key);
-      Decision d = decide(*c, [&](const Rule& r) { return matches(r, m, kCommand | kKey, true); },
+      // Setting the connection up (AUTH, HELLO, SELECT, CLIENT) is faulted only by a
+      // rule that names the command; its arguments (a password) are never shown.
+      bool setup = runtime::redis_setup_command(m.command);
+      if (m.command == "AUTH" || m.command == "HELLO") m.key = std::string(runtime::kRedacted);
+      Decision d = decide(*c,
+                          [&](const Rule& r) {
+                            return matches(r, m, kCommand | kKey, true) &&
+                                   (!setup || names_command(r, m.command));
+                          },
                           {Rule::Action::kDrop, Rule::Action::kRespond, Rule::Action::kError});
       if (!d.delays.empty() || d.terminal) {
         // The commands before this one go first.
@@ -623,7 +642,7 @@ struct Manager::Impl {
           out.clear();
         }
         // The events' text, made only when a rule acts (most messages just pass).
-        std::string shown = acts ? std::string(sql.substr(0, kEventSql)) : std::string();
+        std::string shown = acts ? runtime::redact(sql.substr(0, kEventSql)) : std::string();
         if (!d.delays.empty()) {
           runtime::EventLog::Fields fields{{"query", shown}};
           if (!co_await wait_delays(c, d.delays, std::string(sql), fields)) break;
@@ -893,10 +912,12 @@ struct Manager::Impl {
       Message m;
       m.method = head.method;
       m.path = head.path();
+      // Shown in events: an absolute-form target may carry a user and password.
+      std::string shown_path = runtime::redact(m.path);
       Decision d = decide(*c, [&](const Rule& r) { return matches(r, m, kMethod | kPath, true); },
                           {Rule::Action::kDrop, Rule::Action::kRespond, Rule::Action::kError});
       std::string first = head.method + " " + head.target;
-      runtime::EventLog::Fields fields{{"method", head.method}, {"path", m.path}};
+      runtime::EventLog::Fields fields{{"method", head.method}, {"path", shown_path}};
       if (!co_await wait_delays(c, d.delays, first, fields)) break;
       http::Body body;
       if (!body.start(head, "", why)) {
@@ -904,7 +925,7 @@ struct Manager::Impl {
         break;
       }
       if (d.terminal && d.terminal->action == Rule::Action::kDrop) {
-        fired(*c, *d.terminal, first, {{"method", head.method}, {"path", m.path}});
+        fired(*c, *d.terminal, first, {{"method", head.method}, {"path", shown_path}});
         c->end("rule_drop");
         break;
       }
@@ -914,7 +935,7 @@ struct Manager::Impl {
         int status = rule.status ? rule.status : (rule.action == Rule::Action::kError ? 500 : 200);
         fired(*c, rule, first,
               {{"method", head.method},
-               {"path", m.path},
+               {"path", shown_path},
                {"status", static_cast<std::int64_t>(status)}});
         // A client that waits for "100 Continue" never sends the body: answer now and
         // close. Otherwise the body is read and dropped, and the connection goes on.

@@ -11,6 +11,8 @@
 #include <map>
 #include <sstream>
 
+#include "runtime/redact.h"
+
 namespace fb::runtime {
 namespace {
 
@@ -138,7 +140,7 @@ std::string describe_owners(const std::vector<PortOwner>& owners) {
   std::string out;
   for (const auto& o : owners)
     out += (out.empty() ? "" : ", ") + std::string("pid ") + std::to_string(o.pid) + " (" +
-           (o.command.empty() ? "?" : o.command) + ")";
+           (o.command.empty() ? "?" : redact_command_line(o.command)) + ")";
   return out;
 }
 

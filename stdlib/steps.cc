@@ -10,6 +10,7 @@
 
 #include "proxy/resp_framing.h"
 #include "runtime/line_decoder.h"
+#include "runtime/redact.h"
 #include "runtime/rules.h"
 #include "stdlib/net.h"
 #include "stdlib/parallel.h"
@@ -153,7 +154,11 @@ void record_send(runtime::EventLog* log, const std::string& service, const std::
                                    {"interface", iface},
                                    {"protocol", std::move(protocol)},
                                    {"method", std::move(method)}};
-  for (auto& f : extra) fields.push_back(std::move(f));
+  for (auto& [name, value] : extra) {
+    // A path or URL may carry a user and password.
+    if (auto* text = std::get_if<std::string>(&value)) *text = runtime::redact(*text);
+    fields.emplace_back(std::move(name), std::move(value));
+  }
   log->append("step_send", step_lane(), std::move(fields));
   log->merge(service, step_lane());
 }
@@ -170,7 +175,7 @@ void record_recv(runtime::EventLog* log, const std::string& service, const std::
                                    {"duration_ms", ms},
                                    {"success", std::string(ok ? "true" : "false")}};
   if (status) fields.emplace_back("status_code", static_cast<std::int64_t>(status));
-  if (!error.empty()) fields.emplace_back("error", error);
+  if (!error.empty()) fields.emplace_back("error", runtime::redact(error));
   log->append("step_recv", step_lane(), std::move(fields));
 }
 

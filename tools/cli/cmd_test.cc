@@ -16,6 +16,7 @@
 
 #include "runtime/output_dir.h"
 #include "runtime/ports.h"
+#include "runtime/redact.h"
 #include "runtime/rules.h"
 #include "runtime/syscalls.h"
 #include "tools/cli/command.h"
@@ -194,6 +195,13 @@ int dry_run(const Context& context, TestRunner& runner, const std::vector<std::s
     for (const auto& iface : s->interfaces)
       context.out << " " << iface.name << "=" << iface.protocol << ":" << iface.port;
     context.out << "\n";
+    if (!s->env.empty()) {
+      // Values of secret-looking names (and passwords in URLs) are not shown.
+      context.out << "    env:";
+      for (const auto& [key, value] : s->env)
+        context.out << " " << key << "=" << runtime::redact_env(key, value);
+      context.out << "\n";
+    }
     if (!s->depends_on.empty()) {
       context.out << "    depends on:";
       for (const auto& d : s->depends_on) context.out << " " << d;

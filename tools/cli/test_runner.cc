@@ -20,6 +20,7 @@
 #include "grammar/suggest.h"
 #include "runtime/output_dir.h"
 #include "runtime/ports.h"
+#include "runtime/redact.h"
 #include "runtime/supervisor.h"
 #include "runtime/syscalls.h"
 #include "stdlib/builtins.h"
@@ -401,7 +402,7 @@ std::string describe(const stdlib::ServiceDecl& service) {
   }
   return (check.kind == stdlib::Healthcheck::Kind::kTcp ? "TCP healthcheck \""
                                                         : "HTTP healthcheck \"") +
-         check.target + "\"";
+         runtime::redact(check.target) + "\"";
 }
 
 }  // namespace

@@ -266,6 +266,63 @@ def test_a():
       << "another program's port is not waited for";
 }
 
+TEST(Security, CredentialsNeverReachTheReportOrTheTrace) {
+  if (::access("/usr/bin/redis-server", X_OK) != 0)
+    GTEST_SKIP() << "needs redis-server (tools/bootstrap installs it)";
+  Sandbox box;
+  box.write("faultbox.star", std::string(R"(
+load("@faultbox/recipes/redis.star", "redis")
+cache = service("cache", "/usr/bin/redis-server", interface("main", "redis", 18441),
+                args = ["--port", "18441", "--bind", "127.0.0.1", "--save", "",
+                        "--requirepass", "redis-SECRET-ARG"],
+                env = {"REDIS_PASSWORD": "redis-SECRET-ARG", "DSN": "redis://u:url-SECRET@x/0"},
+                healthcheck = ready())
+web = service("web", ")") + FB_SUT_PROBE +
+                                 R"(", interface("raw", "tcp", 18442),
+              args = ["http", "18442"], healthcheck = tcp("localhost:18442"))
+
+def test_oom_spares_the_log_in():
+    # key="*" matches every command but the connection's set-up: the AUTH the step's
+    # client sends first goes through, and the GET gets the error.
+    r = fault(cache.main, redis.oom(), run = lambda: cache.main.get(key = "k"))
+    assert_eq(r.error, "redis error: OOM command not allowed when used memory > 'maxmemory'.")
+
+def test_auth_is_faulted_only_by_name():
+    r = fault(cache.main, error(command = "AUTH", message = "WRONGPASS no"),
+              run = lambda: cache.main.get(key = "k"))
+    assert_eq(r.ok, False)
+
+def test_headers_in_first_bytes():
+    data = "GET /x HTTP/1.1\r\nAuthorization: Bearer hdr-SECRET-VALUE\r\n\r\n"
+    r = fault(web.raw, response(method = "GET", body = "refused"),
+              run = lambda: web.raw.send(data = data))
+    assert_eq(r, "refused")
+
+def test_positive_controls():
+    assert_true(cache.main.set(key = "k", value = "v").ok)
+    assert_true(web.raw.send(data = "GET /health HTTP/1.1\r\n\r\n").startswith("HTTP/1.1 200"))
+)");
+  Finished r =
+      box.faultbox({"test", "--seed", "1", "--output", "report.json", "--normalize", "trace.txt"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  std::string report = read_file(box.spec_dir / "report.json");
+  std::string trace = read_file(box.spec_dir / "trace.txt");
+  for (const std::string& text : {report, trace, r.out, r.err})
+    for (const char* secret : {"redis-SECRET-ARG", "hdr-SECRET-VALUE", "url-SECRET"})
+      EXPECT_EQ(text.find(secret), std::string::npos) << secret << " in:\n" << text.substr(0, 4000);
+  // What stood there is still there, redacted: the rule fired on the AUTH it named, and
+  // the header's name is kept.
+  EXPECT_NE(report.find("\"first_bytes\": \"AUTH <redacted>\""), std::string::npos) << report;
+  EXPECT_NE(report.find("Authorization: <redacted>"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat((box.spec_dir / "report.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Finished dry = box.faultbox({"test", "--dry-run"});
+  EXPECT_NE(dry.out.find("env: REDIS_PASSWORD=<redacted> DSN=redis://<redacted>@x/0"),
+            std::string::npos)
+      << dry.out;
+}
+
 TEST(Security, ProgramsThatCrashedOrExhaustedMemoryEndInErrors) {
   Sandbox box;
   struct Case {
