@@ -523,9 +523,10 @@ class Scanner {
     auto open = [&](char ch) {
       if (brackets_.size() >= kMaxBracketDepth) {
         error(Code::SPEC_SYNTAX, begin, begin + 1,
-              "brackets nested too deeply (more than " + std::to_string(kMaxBracketDepth) +
-                  " levels)");
+              "the spec nests too deeply here: brackets more than " +
+                  std::to_string(kMaxBracketDepth) + " levels deep");
         stop_ = true;
+        too_deep_ = true;
         return;
       }
       std::size_t indent = physical_line_begin_;
@@ -824,7 +825,9 @@ class Scanner {
   void finish() {
     std::size_t end = text_.size();
     if (!brackets_.empty()) {
-      report_unclosed();
+      // Brackets left open because lexing stopped at one nested too deeply are not
+      // "never closed": that error says it all.
+      if (!too_deep_) report_unclosed();
       // Close them so the parser sees a complete statement and reports nothing more.
       for (std::size_t i = brackets_.size(); i-- > 0;)
         emit(closer_token(brackets_[i].ch), end, end);
@@ -852,6 +855,7 @@ class Scanner {
   bool at_line_start_ = true;
   bool line_has_tokens_ = false;
   bool stop_ = false;
+  bool too_deep_ = false;  // stopped at a bracket nested more than kMaxBracketDepth
   std::size_t physical_line_begin_ = 0;
 };
 

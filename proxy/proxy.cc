@@ -783,6 +783,21 @@ struct Manager::Impl {
     }
   }
 
+  /// Closes the connection (reason "head_timeout") unless the returned timer is
+  /// cancelled within the upstream's head_timeout: a request head must not take longer.
+  std::shared_ptr<asio::steady_timer> watch_head(const std::shared_ptr<Connection>& c) {
+    auto timer = std::make_shared<asio::steady_timer>(io, c->upstream.head_timeout);
+    asio::co_spawn(
+        io,
+        [c, timer]() -> awaitable<void> {
+          error_code ec;
+          co_await timer->async_wait(asio::redirect_error(use_awaitable, ec));
+          if (!ec) c->end("head_timeout");
+        },
+        asio::detached);
+    return timer;
+  }
+
   /// Reads more of `from` into `buf`. False at the end or on an error (`ec` says which).
   awaitable<bool> read_more(tcp::socket& from, std::string& buf, error_code& ec) {
     std::array<char, 65536> chunk;
@@ -890,13 +905,17 @@ struct Manager::Impl {
       std::string why;
       http::Parse parsed = http::Parse::kIncomplete;
       bool ended = false;
+      std::shared_ptr<asio::steady_timer> head_timer;  // runs from the head's first byte
       while (!c->upgraded &&
              (parsed = http::parse_head(buf, true, head, why)) == http::Parse::kIncomplete) {
+        if (!head_timer && buf.find_first_not_of("\r\n") != std::string::npos)
+          head_timer = watch_head(c);
         if (!co_await read_more(c->client, buf, ec)) {
           ended = true;
           break;
         }
       }
+      if (head_timer) head_timer->cancel();
       // The service switched protocols while this side waited for the next request:
       // what the caller sent since is not HTTP.
       if (c->upgraded && !ended) continue;

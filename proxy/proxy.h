@@ -10,6 +10,7 @@
 /// conn_id}, proxy_conn_close {interface, conn_id, bytes_c2s, bytes_s2c, reason}, and
 /// proxy {interface, protocol, action, rule, ...protocol fields} when a rule fires.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,6 +30,10 @@ struct Upstream {
   std::string protocol;  // tcp, http, redis and postgres are filtered; others relay as bytes
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
+  /// An HTTP request head not complete this long after its first byte closes the
+  /// connection (proxy_conn_close reason "head_timeout"): a slow or stalled client
+  /// cannot hold connections open forever. An idle connection between requests is fine.
+  std::chrono::milliseconds head_timeout{std::chrono::seconds(30)};
 };
 
 using RuleSetId = std::uint64_t;

@@ -29,6 +29,8 @@ struct InterfaceDecl {
   std::string name;
   std::string protocol;  // "http", "tcp", "redis", "postgres", ...
   int port = 0;
+  /// interface(idle_timeout=): how long the proxies give a request head to arrive.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(30)};
 };
 
 struct Healthcheck {

@@ -150,13 +150,14 @@ bool want_duration(Thread& t, std::string_view fn, std::string_view param, const
 }
 
 bool interface_fn(Thread& t, const Value&, Args& a, Value& r) {
-  Value name, protocol, port, spec, tls;
+  Value name, protocol, port, spec, tls, idle_timeout;
   if (!vm::unpack(t, "interface", a,
                   {{"name", &name},
                    {"protocol", &protocol},
                    {"port", &port},
                    {"spec?", &spec},
-                   {"tls?", &tls}}))
+                   {"tls?", &tls},
+                   {"idle_timeout?", &idle_timeout}}))
     return false;
   auto* value = new InterfaceValue();
   r = Value::adopt(value);
@@ -168,6 +169,9 @@ bool interface_fn(Thread& t, const Value&, Args& a, Value& r) {
     return t.fail("interface: port must be between 1 and 65535, got " + std::to_string(number));
   value->decl.port = static_cast<int>(number);
   if (!want_name(t, "interface", grammar::NameKind::kInterface, value->decl.name)) return false;
+  if (!idle_timeout.is(vm::Type::kNone) &&
+      !want_duration(t, "interface", "idle_timeout", idle_timeout, value->decl.idle_timeout))
+    return false;
   return true;
 }
 

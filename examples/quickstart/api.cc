@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -97,6 +98,10 @@ void serve(int client) {
 }  // namespace
 
 int main() {
+  // A client that goes away before its reply is written (a proxy's connection cut when a
+  // test ends, a timed-out caller) must cost that reply, not the server: without this,
+  // the write raises SIGPIPE and the process dies.
+  std::signal(SIGPIPE, SIG_IGN);
   const char* port = std::getenv("PORT");
   if (!port) {
     std::fprintf(stderr, "api: set PORT\n");

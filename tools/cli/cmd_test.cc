@@ -721,7 +721,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
     return ia != ib ? ia < ib : a.leaf < b.leaf;
   });
   human << matrix_text(matrices, outcomes);
-  auto run_diagnostics = diagnose_run(outcomes);
+  auto run_diagnostics = diagnose_run(outcomes, interrupted);
   run_diagnostics.insert(run_diagnostics.end(), plan_notes.begin(), plan_notes.end());
   for (const Diagnostic& d : run_diagnostics) print_diagnostic(human, d, "");
   std::size_t not_run = 0;

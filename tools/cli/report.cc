@@ -121,7 +121,8 @@ void diagnose(TestOutcome& o) {
                              "run with one fault at a time to find which one matters"});
 }
 
-std::vector<Diagnostic> diagnose_run(const std::vector<TestOutcome>& outcomes) {
+std::vector<Diagnostic> diagnose_run(const std::vector<TestOutcome>& outcomes, bool interrupted) {
+  if (interrupted) return {};
   // Per interface stepped: did a passing test that asserted something see it succeed?
   std::map<std::string, bool> controlled;
   for (const TestOutcome& o : outcomes) {

@@ -20,7 +20,9 @@ void diagnose(TestOutcome& outcome);
 
 /// Findings about the whole run: NO_POSITIVE_CONTROL for every interface that was
 /// stepped while no passing test that asserted anything saw a step on it succeed.
-std::vector<Diagnostic> diagnose_run(const std::vector<TestOutcome>& outcomes);
+/// Findings about the whole run. An interrupted run has none: the tests it did not get
+/// to might have been the positive controls.
+std::vector<Diagnostic> diagnose_run(const std::vector<TestOutcome>& outcomes, bool interrupted);
 
 struct RunSummary {
   std::string spec;

@@ -656,7 +656,7 @@ TestOutcome TestRunner::run(const std::string& name, std::uint64_t seed,
       std::string why;
       auto port = proxies_->listen(caller,
                                    {to.name, iface.name, iface.protocol, "127.0.0.1",
-                                    static_cast<std::uint16_t>(iface.port)},
+                                    static_cast<std::uint16_t>(iface.port), iface.idle_timeout},
                                    why);
       if (!port) error_out("PROXY_FAILED", why);
       return port;

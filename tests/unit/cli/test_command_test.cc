@@ -11,9 +11,11 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/test_servers.h"
 #include "tests/unit/cli/faultbox_process.h"
 #include "tests/unit/test_support.h"
 
@@ -717,6 +719,58 @@ TEST(TestCommand, InterruptingStopsTheTestAndItsServices) {
   EXPECT_TRUE(::kill(service, 0) != 0 && errno == ESRCH) << "the service was stopped";
 }
 
+TEST(TestCommand, InterruptingAServiceStartIsInterruptedNotATimeout) {
+  // The service writes its pid and then never becomes ready: Ctrl-C while faultbox
+  // polls its healthcheck ends the test as INTERRUPTED, at once, and the run draws no
+  // conclusions about interfaces it never got to test.
+  Spec spec(
+      "svc = service('svc', '/bin/sh', interface('main', 'http', 18452),\n"
+      "  args = ['-c', 'echo $$ > pid; exec sleep 60'],\n"
+      "  healthcheck = http('localhost:18452/health', timeout = '20s'))\n"
+      "def test_a():\n    assert_eq(svc.main.get(path = '/').status, 200)\n");
+  pid_t pid = start_faultbox_test(spec, {"--seed", "1"});
+  for (int i = 0; i < 600 && fb::testing::read_file(spec.file("pid")).empty(); ++i)
+    ::usleep(50'000);
+  ASSERT_FALSE(fb::testing::read_file(spec.file("pid")).empty());
+  auto interrupted = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_LT(std::chrono::steady_clock::now() - interrupted, std::chrono::seconds(15))
+      << "not the healthcheck's 20 s";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGINT) << status;
+  std::string out = fb::testing::read_file(spec.file("out.txt"));
+  EXPECT_NE(out.find("ERROR test_a"), std::string::npos) << out;
+  EXPECT_NE(out.find("[INTERRUPTED]"), std::string::npos) << out;
+  EXPECT_NE(out.find("interrupted while service \"svc\" was starting"), std::string::npos) << out;
+  EXPECT_EQ(out.find("HEALTHCHECK_TIMEOUT"), std::string::npos) << out;
+  EXPECT_EQ(out.find("NO_POSITIVE_CONTROL"), std::string::npos) << out;
+}
+
+TEST(TestCommand, RunsWithoutTestsOrWithUnwritableOutputsStopBeforeAnyService) {
+  Spec none("x = 1\n");
+  auto r = faultbox_test(none, {"--seed", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("faultbox.star: the spec declares no tests"), std::string::npos) << r.err;
+  // The service would leave a mark if it started: nothing may start for a run whose
+  // report or logs have nowhere to go.
+  Spec spec(
+      "svc = service('svc', '/bin/sh', args = ['-c', 'touch started; sleep 60'])\n"
+      "def test_a():\n    assert_true(True)\n");
+  for (std::vector<std::string> flags :
+       {std::vector<std::string>{"--output", "/proc/forbidden/report.json"},
+        std::vector<std::string>{"--normalize", "/proc/forbidden/trace.txt"},
+        std::vector<std::string>{"--logs", "/proc/forbidden"}}) {
+    flags.insert(flags.end(), {"--seed", "1"});
+    r = faultbox_test(spec, flags);
+    EXPECT_EQ(r.code, 1) << flags[0] << r.out << r.err;
+    EXPECT_NE(r.err.find("faultbox test: " + flags[0] + ": cannot "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("'/proc/forbidden"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_FALSE(fs::exists(spec.dir / "started")) << flags[0];
+  }
+}
+
 TEST(TestCommand, TheQuickstartCatchesItsPlantedBug) {
   // The README's demo, run against this build's binaries in a scratch directory.
   std::string text =
@@ -741,6 +795,50 @@ TEST(TestCommand, TheQuickstartCatchesItsPlantedBug) {
   EXPECT_NE(r.out.find("the API claimed 201 stored for a write the store refused"),
             std::string::npos);
   EXPECT_NE(r.out.find("\n6 passed, 1 failed\n"), std::string::npos);
+}
+
+TEST(TestCommand, TheQuickstartStoreOutlivesAClientThatLeavesEarly) {
+  // A caller that hangs up before reading its replies (as a proxy's cut connection
+  // does) made the store's next write raise SIGPIPE, which killed it.
+  fs::path dir = fs::temp_directory_path() / ("fb-kv-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string wal = (dir / "kv.wal").string();
+  pid_t store = ::fork();
+  if (store == 0) {
+    ::setenv("PORT", "18451", 1);
+    ::setenv("WAL", wal.c_str(), 1);
+    ::execl(FB_QUICKSTART_KVSTORE, FB_QUICKSTART_KVSTORE, nullptr);
+    ::_exit(127);
+  }
+  auto ask = [](const std::string& lines, bool read_reply) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      int fd = fb::testing::dial_local(18451, 1);
+      if (fd < 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        continue;
+      }
+      (void)!::write(fd, lines.data(), lines.size());
+      std::string reply;
+      char buffer[256];
+      if (read_reply) {
+        ::shutdown(fd, SHUT_WR);
+        for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) reply.append(buffer, n);
+      }
+      ::close(fd);
+      return reply;
+    }
+    return std::string("<no connection>");
+  };
+  EXPECT_EQ(ask("PING\n", true), "PONG\n");
+  std::string many;
+  for (int i = 0; i < 800; ++i) many += "PING\n";
+  for (int round = 0; round < 5; ++round) ask(many, false);  // gone before the replies
+  EXPECT_EQ(ask("PING\n", true), "PONG\n") << "the store survived";
+  int status = 0;
+  EXPECT_EQ(::waitpid(store, &status, WNOHANG), 0) << "exited with status " << status;
+  ::kill(store, SIGKILL);
+  ::waitpid(store, nullptr, 0);
+  fs::remove_all(dir);
 }
 
 TEST(TestCommand, SpecsThatCannotLoadExitOne) {

@@ -11,6 +11,7 @@
 
 #include "compiler/frontend.h"
 #include "compiler/lower.h"
+#include "grammar/lexer.h"
 #include "grammar/parser.h"
 #include "grammar/render.h"
 #include "ir/module.h"
@@ -151,6 +152,26 @@ TEST(HostileInput, DeepNestingIsAnErrorNotACrash) {
     auto id = map.add("deep.star", text);
     grammar::DiagnosticList diagnostics = check_source(map, id);
     EXPECT_TRUE(diagnostics.has_errors()) << text.substr(0, 40);
+  }
+}
+
+/// 201 balanced parentheses: "nests too deeply" at the one past the limit, and nothing
+/// about brackets never closed (they are, further on).
+TEST(HostileInput, BalancedBracketsPastTheLimitSayTheyNestTooDeeply) {
+  for (const char* open : {"(", "[", "{"}) {
+    const char* close = *open == '(' ? ")" : *open == '[' ? "]" : "}";
+    std::string text = "x = ";
+    for (std::size_t i = 0; i <= grammar::kMaxBracketDepth; ++i) text += open;
+    text += "1";
+    for (std::size_t i = 0; i <= grammar::kMaxBracketDepth; ++i) text += close;
+    text += "\n";
+    grammar::SourceMap map;
+    auto id = map.add("deep.star", text);
+    grammar::DiagnosticList diagnostics = check_source(map, id);
+    ASSERT_EQ(diagnostics.items().size(), 1u) << open;
+    const auto& d = diagnostics.items().front();
+    EXPECT_EQ(d.message, "the spec nests too deeply here: brackets more than 200 levels deep");
+    EXPECT_EQ(map.file(id).line_col(d.span.offset).col, 5 + grammar::kMaxBracketDepth);
   }
 }
 

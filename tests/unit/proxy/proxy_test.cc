@@ -645,6 +645,42 @@ TEST(ProxyRedis, PubSubPassesThroughAndMalformedClosesOneConnection) {
   EXPECT_EQ(of_type(log, "proxy_malformed").size(), 1u);
 }
 
+TEST(ProxyHttp, AHeadThatNeverCompletesIsClosedButAnIdleConnectionIsNot) {
+  ProbeService probe(18277);
+  runtime::EventLog log;
+  Manager proxies(log, 1);
+  std::string error;
+  Upstream upstream{"web", "main", "http", "127.0.0.1", probe.port(), 300ms};
+  auto port = proxies.listen("test", upstream, error);
+  ASSERT_TRUE(port) << error;
+  // A slowloris client: a head begun and never finished.
+  int slow = dial(*port);
+  int idle = dial(*port);
+  ASSERT_GE(slow, 0);
+  ASSERT_GE(idle, 0);
+  std::string part = "GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  ASSERT_EQ(::write(slow, part.data(), part.size()), static_cast<ssize_t>(part.size()));
+  auto started = std::chrono::steady_clock::now();
+  char byte;
+  EXPECT_EQ(::read(slow, &byte, 1), 0) << "closed";
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 10s);
+  ::close(slow);
+  await_events(log, "proxy_conn_close", 1);
+  auto closed = of_type(log, "proxy_conn_close");
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].text("reason"), "head_timeout");
+  // The connection that sent nothing is still open, and still works.
+  std::string request = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(idle, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::string reply;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(idle, buffer, sizeof buffer)) > 0;) reply.append(buffer, n);
+  ::close(idle);
+  EXPECT_NE(reply.find("200 OK"), std::string::npos) << reply;
+}
+
 TEST(ProxyGlob, FollowsTheReferenceSemantics) {
   EXPECT_TRUE(glob_match("", "anything"));
   EXPECT_TRUE(glob_match("GET", "get")) << "no '*': case-insensitive exact";
