@@ -666,6 +666,18 @@ class Scanner {
   }
 
   void emit_int(std::size_t begin, std::string_view digits, int base) {
+    // A literal longer than an int may be is refused before it is converted (which costs
+    // time growing with its length squared). Bits in thousandths per digit: log2(base).
+    std::size_t milli_bits = base == 16 ? 4000 : base == 8 ? 3000 : base == 2 ? 1000 : 3321;
+    std::size_t significant =
+        digits.size() - std::min(digits.size(), digits.find_first_not_of('0'));
+    if (significant * milli_bits > (kMaxIntLiteralBits + 4) * 1000) {
+      error(Code::SPEC_BAD_LITERAL, begin, pos_,
+            "integer literal too large (an int has at most " + std::to_string(kMaxIntLiteralBits) +
+                " bits)");
+      digits = "0";
+      base = 10;
+    }
     std::vector<std::uint32_t> value{0};
     for (char d : digits)
       bignum_mul_add(value, static_cast<std::uint32_t>(base),

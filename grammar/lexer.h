@@ -57,6 +57,8 @@ struct LexResult {
 
 /// Limits that keep hostile input from exhausting the stack of later recursive passes.
 inline constexpr std::size_t kMaxBracketDepth = 200;
+/// The largest int literal, in bits: the VM's largest int (vm/bigint.h kMaxIntBits).
+inline constexpr std::size_t kMaxIntLiteralBits = std::size_t{1} << 16;
 inline constexpr std::size_t kMaxIndentDepth = 100;
 
 /// Lexes a whole file. Errors go to `sink`; the result is always usable.

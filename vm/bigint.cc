@@ -256,33 +256,70 @@ double int_to_double(const Int& a) {
   return a.negative ? -d : d;
 }
 
+namespace {
+
+/// The largest power of `base` that fits in 32 bits, and its exponent: digits are
+/// converted that many at a time, a division or multiplication per chunk, not per digit.
+std::pair<std::uint32_t, int> digit_chunk(int base) {
+  std::uint64_t power = static_cast<std::uint64_t>(base);
+  int digits = 1;
+  while (power * static_cast<std::uint64_t>(base) <= UINT32_MAX) {
+    power *= static_cast<std::uint64_t>(base);
+    ++digits;
+  }
+  return {static_cast<std::uint32_t>(power), digits};
+}
+
+int digit_of(char c) {
+  return (c >= '0' && c <= '9')                     ? c - '0'
+         : ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ? (c | 0x20) - 'a' + 10
+                                                    : 99;
+}
+
+}  // namespace
+
 std::string int_to_string(const Int& a, int base) {
   if (a.is_zero()) return "0";
+  static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+  auto [power, per_chunk] = digit_chunk(base);
   Mag m = a.mag;
-  std::string digits;
+  std::string digits;  // least significant first
   while (!m.empty()) {
-    std::uint32_t d = divmod_small(m, static_cast<std::uint32_t>(base));
-    digits += "0123456789abcdefghijklmnopqrstuvwxyz"[d];
+    std::uint32_t chunk = divmod_small(m, power);
+    // Every chunk but the most significant one has all its digits, zeros included.
+    for (int i = 0; i < per_chunk && (chunk != 0 || !m.empty()); ++i) {
+      digits += kDigits[chunk % static_cast<std::uint32_t>(base)];
+      chunk /= static_cast<std::uint32_t>(base);
+    }
   }
   if (a.negative) digits += '-';
   return std::string(digits.rbegin(), digits.rend());
 }
 
 bool int_parse(std::string_view digits, int base, Int& out) {
+  auto [power, per_chunk] = digit_chunk(base);
   Mag m;
-  for (char c : digits) {
-    int d = (c >= '0' && c <= '9')                     ? c - '0'
-            : ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ? (c | 0x20) - 'a' + 10
-                                                       : 99;
-    if (d >= base) return false;
-    std::uint64_t carry = static_cast<std::uint64_t>(d);
+  auto multiply_add = [&m](std::uint64_t factor, std::uint64_t addend) {
+    std::uint64_t carry = addend;
     for (auto& limb : m) {
-      std::uint64_t t = static_cast<std::uint64_t>(limb) * static_cast<std::uint64_t>(base) + carry;
+      std::uint64_t t = static_cast<std::uint64_t>(limb) * factor + carry;
       limb = static_cast<std::uint32_t>(t);
       carry = t >> 32;
     }
     if (carry) m.push_back(static_cast<std::uint32_t>(carry));
+  };
+  for (std::size_t at = 0; at < digits.size(); at += static_cast<std::size_t>(per_chunk)) {
+    std::string_view chunk = digits.substr(at, static_cast<std::size_t>(per_chunk));
+    std::uint64_t value = 0, scale = 1;
+    for (char c : chunk) {
+      int d = digit_of(c);
+      if (d >= base) return false;
+      value = value * static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(d);
+      scale *= static_cast<std::uint64_t>(base);
+    }
+    multiply_add(chunk.size() == static_cast<std::size_t>(per_chunk) ? power : scale, value);
   }
+  trim(m);
   out = make(false, std::move(m));
   return !digits.empty();
 }

@@ -28,6 +28,12 @@ struct BigInt final : Object {
   explicit BigInt(Int v) : Object(Type::kBigInt), value(std::move(v)) {}
 };
 
+/// The largest int, in bits (19,728 decimal digits). An operation whose result would be
+/// larger fails: arithmetic on such ints is cheap, but printing one of a million bits
+/// took seconds, long enough to hang a run. Cryptographic sizes fit many times over.
+inline constexpr std::size_t kMaxIntBits = std::size_t{1} << 16;
+inline constexpr std::size_t kMaxIntLimbs = kMaxIntBits / 32;
+
 /// True for int values in either representation.
 inline bool is_int(const Value& v) { return v.is(Type::kInt) || v.is(Type::kBigInt); }
 
@@ -47,6 +53,8 @@ Int int_not(const Int& a);
 Int int_shl(const Int& a, std::uint64_t n);
 Int int_shr(const Int& a, std::uint64_t n);
 Int int_neg(const Int& a);
+/// Whether `a` has more than kMaxIntBits bits.
+inline bool int_too_large(const Int& a) { return a.mag.size() > kMaxIntLimbs; }
 int int_compare(const Int& a, const Int& b);
 double int_to_double(const Int& a);
 std::string int_to_string(const Int& a, int base = 10);

@@ -33,9 +33,11 @@ struct MemoryBudget {
     used = peak = 0;
     exceeded = false;
   }
-  /// Whether `bytes` more would still fit (checked before one large allocation).
+  /// Whether `bytes` more would still fit (checked before one large allocation). A
+  /// negative `used` counts as nothing used.
   bool fits(std::uint64_t bytes) const {
-    return used < limit && bytes <= static_cast<std::uint64_t>(limit - used);
+    std::int64_t room = used <= 0 ? limit : limit - used;
+    return room > 0 && bytes <= static_cast<std::uint64_t>(room);
   }
 };
 

@@ -193,9 +193,15 @@ bool u_int(Thread& t, const Value&, Args& a, Value& r) {
         if (b == 0) b = 10;
       }
       Int v;
+      // Each digit is at least one bit: a longer string cannot fit, and is not parsed.
+      if (digits.size() > kMaxIntBits + 64)
+        return t.fail_limit("int: too many digits (an int has at most " +
+                            std::to_string(kMaxIntBits) + " bits)");
       if (b < 2 || b > 36 || !int_parse(digits, static_cast<int>(b), v)) {
         return t.fail("int: invalid literal with base " + std::to_string(b) + ": " + repr(x));
       }
+      if (int_too_large(v))
+        return t.fail_limit("int too large (more than " + std::to_string(kMaxIntBits) + " bits)");
       r = make_int(neg ? int_neg(v) : v);
       return true;
     }

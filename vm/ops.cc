@@ -387,16 +387,25 @@ namespace {
 /// An int64 result that does not fit: no error, the caller redoes it with big ints.
 bool int_overflow(Thread&, const char*) { return false; }
 
+bool int_too_large_error(Thread& thread) {
+  return thread.fail_limit("int too large (more than " + std::to_string(kMaxIntBits) + " bits)");
+}
+
+/// `r` as the result, unless it is larger than an int may be.
+bool big_result(Thread& thread, Int r, Value& out) {
+  if (int_too_large(r)) return int_too_large_error(thread);
+  out = make_int(std::move(r));
+  return true;
+}
+
 bool big_binary(Thread& thread, Op op, const Int& a, const Int& b, Value& out) {
   switch (op) {
     case Op::ADD:
-    case Op::INPLACE_ADD: out = make_int(int_add(a, b)); return true;
-    case Op::SUB: out = make_int(int_sub(a, b)); return true;
+    case Op::INPLACE_ADD: return big_result(thread, int_add(a, b), out);
+    case Op::SUB: return big_result(thread, int_sub(a, b), out);
     case Op::MUL:
-      if (a.mag.size() + b.mag.size() > 32768)
-        return thread.fail("int multiplication result is too large");
-      out = make_int(int_mul(a, b));
-      return true;
+      if (a.mag.size() + b.mag.size() > kMaxIntLimbs + 1) return int_too_large_error(thread);
+      return big_result(thread, int_mul(a, b), out);
     case Op::DIV: {
       if (b.is_zero()) return thread.fail("floating-point division by zero");
       out = Value::floating(int_to_double(a) / int_to_double(b));
@@ -417,10 +426,11 @@ bool big_binary(Thread& thread, Op op, const Int& a, const Int& b, Value& out) {
     case Op::SHL:
     case Op::SHR: {
       if (b.negative) return thread.fail("negative shift count: " + int_to_string(b));
-      bool huge = b.mag.size() > 1 || (!b.mag.empty() && b.mag[0] > (1u << 20));
+      bool huge = b.mag.size() > 1 || (!b.mag.empty() && b.mag[0] > kMaxIntBits);
       if (op == Op::SHL) {
-        if (huge && !a.is_zero()) return thread.fail("shift count too large: " + int_to_string(b));
-        out = make_int(a.is_zero() ? Int{} : int_shl(a, b.mag.empty() ? 0 : b.mag[0]));
+        if (huge && !a.is_zero()) return int_too_large_error(thread);
+        return big_result(thread, a.is_zero() ? Int{} : int_shl(a, b.mag.empty() ? 0 : b.mag[0]),
+                          out);
       } else {
         out = huge ? Value::integer(a.negative ? -1 : 0)
                    : make_int(int_shr(a, b.mag.empty() ? 0 : b.mag[0]));

@@ -176,9 +176,51 @@ bool write_output(const Context& context, const OutputFile& file, const std::str
   return false;
 }
 
-/// What a run's claims and locks say about it, for whoever finds them taken.
-std::string claimant(const std::string& spec, const std::string& run_id) {
-  return "pid " + std::to_string(::getpid()) + ", run " + run_id + ": faultbox test " + spec;
+/// Where a run writes service output: a folder of its own next to the spec
+/// (.faultbox/runs/<id>/logs), or with --logs DIR that folder, locked against a second
+/// run writing there at once.
+struct RunLogs {
+  std::optional<runtime::RunFolder> folder;
+  std::optional<runtime::FileLock> lock;
+  std::string logs;
+};
+
+std::string claimant(const std::string& spec, const std::string& logs);
+
+/// Makes the run's logs folder. A folder that cannot be written is a usage error now,
+/// not a failed service later: nullopt with `status` set and the error printed.
+std::optional<RunLogs> prepare_logs(const Context& context, const ParsedArgs& args,
+                                    const std::string& spec, int& status) {
+  RunLogs run;
+  std::string error;
+  if (auto dir = args.value("logs")) {
+    run.logs = *dir;
+    std::string holder;
+    if (runtime::make_private_dir(run.logs, error))
+      run.lock = runtime::FileLock::try_take(run.logs + "/.faultbox-run.lock",
+                                             claimant(spec, run.logs), holder, error);
+    if (!run.lock && error.empty())
+      error = "'" + run.logs + "' is in use by another faultbox run (" + holder + ")";
+    if (!run.lock) {
+      status = usage_error(context, "test", "--logs: " + error);
+      return std::nullopt;
+    }
+    return run;
+  }
+  std::string state = (fs::path(spec).parent_path() / ".faultbox").lexically_normal().string();
+  run.folder = runtime::RunFolder::create(state, error);
+  if (run.folder) run.logs = run.folder->path() + "/logs";
+  if (!run.folder || !runtime::make_private_dir(run.logs, error)) {
+    status = usage_error(context, "test", "cannot make the run's folder: " + error);
+    return std::nullopt;
+  }
+  return run;
+}
+
+/// What a run's claims and locks say about it, for whoever finds them taken: its pid,
+/// where it writes, and its spec.
+std::string claimant(const std::string& spec, const std::string& logs) {
+  return "pid " + std::to_string(::getpid()) + ", logs in " + logs + ": faultbox test " + spec;
 }
 
 void print_diagnostic(std::ostream& out, const Diagnostic& d, const char* indent_text) {
@@ -279,41 +321,10 @@ int run_test(const Context& context, const ParsedArgs& args) {
     context.err << "faultbox test: cannot read '" << spec << "': No such file or directory\n";
     return kExitUsage;
   }
-  // Where this run writes: a folder of its own next to the spec (.faultbox/runs/<id>),
-  // or with --logs DIR that folder, locked against a second run writing there at once.
-  // Checked now: a folder that cannot be written is a usage error, not a failed service.
-  std::optional<runtime::RunFolder> run_folder;
-  std::optional<runtime::FileLock> logs_lock;
-  std::string logs;
-  std::string run_id;
-  {
-    std::string error;
-    if (auto dir = args.value("logs")) {
-      logs = *dir;
-      if (!runtime::make_private_dir(logs, error))
-        return usage_error(context, "test", "--logs: " + error);
-      std::string holder;
-      logs_lock = runtime::FileLock::try_take(logs + "/.faultbox-run.lock",
-                                              claimant(spec, "with --logs"), holder, error);
-      if (!logs_lock)
-        return usage_error(context, "test",
-                           "--logs: " + (error.empty() ? "'" + logs +
-                                                             "' is in use by another faultbox "
-                                                             "run (" +
-                                                             holder + ")"
-                                                       : error));
-      run_id = "logs";
-    } else {
-      std::string state = (fs::path(spec).parent_path() / ".faultbox").lexically_normal().string();
-      run_folder = runtime::RunFolder::create(state, error);
-      if (!run_folder)
-        return usage_error(context, "test", "cannot make the run's folder: " + error);
-      logs = run_folder->path() + "/logs";
-      run_id = run_folder->id();
-      if (!runtime::make_private_dir(logs, error)) return usage_error(context, "test", error);
-    }
-  }
   int status = kExitOk;
+  std::optional<RunLogs> run_logs = prepare_logs(context, args, spec, status);
+  if (!run_logs) return status;
+  const std::string& logs = run_logs->logs;
   std::optional<OutputFile> output_file = open_output(context, args, "output", status);
   std::optional<OutputFile> normalize_file = open_output(context, args, "normalize", status);
   if (status != kExitOk) return status;
@@ -327,7 +338,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
                                           [&](std::string_view line) { human << line << '\n'; });
     r->timeout = timeout;
     r->limit_memory(*memory);
-    r->share_port_claims(&port_claims, claimant(spec, run_id));
+    r->share_port_claims(&port_claims, claimant(spec, logs));
     return r;
   };
   std::unique_ptr<TestRunner> runner = make_runner();
@@ -380,7 +391,7 @@ int run_test(const Context& context, const ParsedArgs& args) {
   for (const auto& service : runner->services())
     for (const auto& iface : service.interfaces) {
       std::string held;
-      if (!port_claims.claim(iface.port, claimant(spec, run_id), held)) {
+      if (!port_claims.claim(iface.port, claimant(spec, logs), held)) {
         context.err << "faultbox test: cannot run " << spec << ": " << service.name << "."
                     << iface.name << ": " << held << "\n";
         return kExitUsage;

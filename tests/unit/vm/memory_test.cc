@@ -94,7 +94,9 @@ TEST(VmMemoryBudget, DoublingAListStopsAtTheBudgetOnItsLine) {
   EXPECT_NE(error.find("memory budget of 64 MiB exceeded"), std::string::npos) << error;
   EXPECT_EQ(line, 3u);
   // Unbounded, the hundredth doubling would need 2^100 elements.
-  if (!kSanitized) EXPECT_LT(max_rss_kb() - before, 256 * 1024);
+  if (!kSanitized) {
+    EXPECT_LT(max_rss_kb() - before, 256 * 1024);
+  }
 }
 
 TEST(VmMemoryBudget, DoublingAStringStopsAtTheBudget) {
