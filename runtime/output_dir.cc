@@ -106,10 +106,10 @@ std::optional<std::string> private_subdir(const std::string& dir, std::string_vi
   return path;
 }
 
-UniqueFd create_private_file(const std::string& path, std::string& error, Symlinks symlinks) {
+UniqueFd open_private_file(const std::string& path, std::string& error, Symlinks symlinks) {
   if (symlinks == Symlinks::kFollow) {
     // O_EXCL would refuse any symlink; without it a new file still gets 0600 at most.
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
     if (!fd) error = why(path, "write");
     return fd;
   }
@@ -119,13 +119,22 @@ UniqueFd create_private_file(const std::string& path, std::string& error, Symlin
     return error.empty() ? std::move(fd) : UniqueFd();
   }
   if (errno == EEXIST) {
-    // Already there: it keeps its mode, and is truncated.
-    fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW));
+    // Already there: it keeps its mode.
+    fd = UniqueFd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
     if (fd) return fd;
   }
   error = errno == ELOOP ? "'" + path + "' is a symlink; faultbox does not write through one"
                          : why(path, "write");
   return UniqueFd();
+}
+
+UniqueFd create_private_file(const std::string& path, std::string& error, Symlinks symlinks) {
+  UniqueFd fd = open_private_file(path, error, symlinks);
+  if (fd && ::ftruncate(fd.get(), 0) != 0 && errno != EINVAL) {  // EINVAL: a pipe or a tty
+    error = why(path, "truncate");
+    return UniqueFd();
+  }
+  return fd;
 }
 
 bool write_all(int fd, std::string_view text, const std::string& path, std::string& error) {

@@ -34,8 +34,13 @@ std::optional<std::string> private_subdir(const std::string& dir, std::string_vi
 /// one can only have been planted; a path the user gave (`--output /dev/stdout`) may.
 enum class Symlinks { kRefuse, kFollow };
 
-/// Opens `path` to write, truncated; a new file is created 0600 whatever the umask. An
-/// invalid fd with `error` when it cannot be opened (or is a refused symlink).
+/// Opens `path` to write; a new file is created 0600 whatever the umask, an existing one
+/// keeps its contents until written. An invalid fd with `error` when it cannot be opened
+/// (or is a refused symlink).
+UniqueFd open_private_file(const std::string& path, std::string& error,
+                           Symlinks symlinks = Symlinks::kRefuse);
+
+/// open_private_file, emptied.
 UniqueFd create_private_file(const std::string& path, std::string& error,
                              Symlinks symlinks = Symlinks::kRefuse);
 

@@ -151,8 +151,8 @@ void indent(std::ostream& out, const std::string& text) {
 
 /// A file the run writes when it ends (--output, --normalize). It is opened before the
 /// first test, so that a path that cannot be written is a usage error at once rather
-/// than a lost report after every test ran; it is created 0600, since it holds what the
-/// services printed.
+/// than a lost report after every test ran, and emptied only when it is written; it is
+/// created 0600, since it holds what the services printed.
 struct OutputFile {
   std::string flag, path;
   runtime::UniqueFd fd;
@@ -163,15 +163,17 @@ std::optional<OutputFile> open_output(const Context& context, const ParsedArgs& 
   auto path = args.value(flag);
   if (!path) return std::nullopt;
   std::string error;
-  runtime::UniqueFd fd = runtime::create_private_file(*path, error, runtime::Symlinks::kFollow);
+  runtime::UniqueFd fd = runtime::open_private_file(*path, error, runtime::Symlinks::kFollow);
   if (!fd) status = usage_error(context, "test", "--" + flag + ": " + error);
   return OutputFile{flag, *path, std::move(fd)};
 }
 
-/// Writes `text` into an opened output file, saying why not on err.
+/// Writes `text` into an opened output file, in place of what it held, saying why not on err.
 bool write_output(const Context& context, const OutputFile& file, const std::string& text) {
   std::string error;
-  if (runtime::write_all(file.fd.get(), text, file.path, error)) return true;
+  if (::ftruncate(file.fd.get(), 0) != 0 && errno != EINVAL)  // EINVAL: a pipe or a tty
+    error = std::string("cannot truncate '") + file.path + "': " + std::strerror(errno);
+  if (error.empty() && runtime::write_all(file.fd.get(), text, file.path, error)) return true;
   context.err << "faultbox test: --" << file.flag << ": " << error << "\n";
   return false;
 }
@@ -321,13 +323,8 @@ int run_test(const Context& context, const ParsedArgs& args) {
     context.err << "faultbox test: cannot read '" << spec << "': No such file or directory\n";
     return kExitUsage;
   }
-  int status = kExitOk;
-  std::optional<RunLogs> run_logs = prepare_logs(context, args, spec, status);
-  if (!run_logs) return status;
-  const std::string& logs = run_logs->logs;
-  std::optional<OutputFile> output_file = open_output(context, args, "output", status);
-  std::optional<OutputFile> normalize_file = open_output(context, args, "normalize", status);
-  if (status != kExitOk) return status;
+  // Where the run writes is made once the spec has loaded, and not for --dry-run.
+  std::string logs;
   runtime::PortClaims port_claims;
   // With --format json, stdout carries only the report: print() goes to stderr.
   std::ostream& human = json_out ? context.err : context.out;
@@ -386,6 +383,14 @@ int run_test(const Context& context, const ParsedArgs& args) {
     return kExitUsage;
   }
   if (dry) return dry_run(context, *runner, chosen);
+  int status = kExitOk;
+  std::optional<OutputFile> output_file = open_output(context, args, "output", status);
+  std::optional<OutputFile> normalize_file = open_output(context, args, "normalize", status);
+  if (status != kExitOk) return status;
+  std::optional<RunLogs> run_logs = prepare_logs(context, args, spec, status);
+  if (!run_logs) return status;
+  logs = run_logs->logs;
+  runner->set_log_dir(logs);
   // The ports the spec declares are this run's until it ends: a second run of the spec
   // (or of another that shares a port) stops here, saying which run has them.
   for (const auto& service : runner->services())

@@ -142,6 +142,9 @@ class TestRunner {
   const std::vector<const stdlib::ServiceDecl*>& start_order() const { return order_; }
   const std::set<int>& trapped(const std::string& service) { return trapped_[service]; }
 
+  /// Where service output goes: a folder per test under `dir` (made by the caller).
+  void set_log_dir(std::string dir) { log_dir_ = std::move(dir); }
+
   /// The ports the run has claimed (runtime/ports.h), shared by every load of the spec:
   /// a service's ports are claimed before it starts, and one another run holds makes
   /// the test an error (PORT_IN_USE). `who` is what the claim says about this run.

@@ -224,17 +224,20 @@ struct Stranger {
   }
 };
 
+/// A spec whose service "web" is the HTTP probe on `port`, its healthcheck asking `checked`.
+std::string probe_web(int port, int checked) {
+  std::string p = std::to_string(port), c = std::to_string(checked);
+  return std::string("web = service('web', '") + FB_SUT_PROBE + "', interface('main', 'http', " +
+         p + "),\n    args = ['http', '" + p + "'], healthcheck = http('localhost:" + c +
+         "/health'))\ndef test_a():\n    assert_eq(1, 1)\n";
+}
+
 TEST(Security, AHealthcheckAnsweredByAnotherProgramIsPortInUse) {
   Stranger stranger(18421);
   Sandbox box;
   // The service listens on 18422, but its healthcheck asks 18421, where the stranger
   // answers: that is not the service being ready.
-  box.write("faultbox.star", std::string("web = service('web', '") + FB_SUT_PROBE +
-                                 R"(', interface('main', 'http', 18422),
-              args = ['http', '18422'], healthcheck = http('localhost:18421/health'))
-def test_a():
-    assert_eq(1, 1)
-)");
+  box.write("faultbox.star", probe_web(18422, 18421));
   Finished r = box.faultbox({"test", "--seed", "1", "--format", "json"});
   EXPECT_EQ(r.code, 2) << r.out << r.err;
   auto report = nlohmann::json::parse(r.out);
@@ -249,12 +252,7 @@ def test_a():
   EXPECT_NE(reason.find("sut_probe http 18421"), std::string::npos) << reason;
 
   // A stranger on the service's own port is named at once, before the service starts.
-  box.write("own.star", std::string("web = service('web', '") + FB_SUT_PROBE +
-                            R"(', interface('main', 'http', 18421),
-              args = ['http', '18421'], healthcheck = http('localhost:18421/health'))
-def test_a():
-    assert_eq(1, 1)
-)");
+  box.write("own.star", probe_web(18421, 18421));
   auto started = std::chrono::steady_clock::now();
   Finished own = box.faultbox({"test", "own.star", "--seed", "1"});
   EXPECT_EQ(own.code, 2) << own.out << own.err;

@@ -769,6 +769,16 @@ TEST(TestCommand, RunsWithoutTestsOrWithUnwritableOutputsStopBeforeAnyService) {
     EXPECT_EQ(r.out, "");
     EXPECT_FALSE(fs::exists(spec.dir / "started")) << flags[0];
   }
+  // A dry run writes nothing, and a report file is replaced only by a report.
+  fs::remove_all(spec.dir / ".faultbox");
+  r = faultbox_test(spec, {"--dry-run"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(spec.dir / ".faultbox"));
+  Spec broken("def test_x(:\n    pass\n");
+  std::ofstream(broken.file("report.json")) << "the last run's report";
+  r = faultbox_test(broken, {"--output", "report.json"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(fb::testing::read_file(broken.file("report.json")), "the last run's report");
 }
 
 TEST(TestCommand, TheQuickstartCatchesItsPlantedBug) {
