@@ -1,6 +1,12 @@
 #include "runtime/ports.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,10 +93,69 @@ std::string command_line(pid_t pid) {
   return text;
 }
 
+/// Whether an address a listener is bound to is one a connection to localhost reaches.
+bool reachable_from_localhost(int family, const std::uint32_t* address) {
+  if (family == AF_INET) {
+    std::uint32_t a = ntohl(address[0]);
+    return a == 0 || (a >> 24) == 127;
+  }
+  bool zero_prefix = address[0] == 0 && address[1] == 0;
+  if (zero_prefix && address[2] == 0) return address[3] == 0 || ntohl(address[3]) == 1;  // :: ::1
+  if (zero_prefix && ntohl(address[2]) == 0xffff) {  // ::ffff:a.b.c.d
+    std::uint32_t a = ntohl(address[3]);
+    return a == 0 || (a >> 24) == 127;
+  }
+  return false;
+}
+
+/// The listeners of one address family on `port`, asked of the kernel's socket
+/// diagnostics (what `ss -lt` uses): only listening sockets are sent, so the cost does
+/// not grow with the machine's connections. False when the interface is unavailable.
+bool diag_listeners(int family, int port, std::vector<unsigned long>& out) {
+  UniqueFd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!fd) return false;
+  struct {
+    nlmsghdr header;
+    inet_diag_req_v2 request;
+  } message{};
+  message.header.nlmsg_len = sizeof message;
+  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  message.request.sdiag_family = static_cast<std::uint8_t>(family);
+  message.request.sdiag_protocol = IPPROTO_TCP;
+  message.request.idiag_states = 1u << 10;  // TCP_LISTEN
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(fd.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+               sizeof kernel) < 0)
+    return false;
+  alignas(nlmsghdr) char buffer[16384];
+  for (;;) {
+    ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+    if (n <= 0) return false;
+    auto length = static_cast<unsigned>(n);
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buffer); NLMSG_OK(h, length);
+         h = NLMSG_NEXT(h, length)) {
+      if (h->nlmsg_type == NLMSG_DONE) return true;
+      if (h->nlmsg_type == NLMSG_ERROR) return false;
+      auto* diag =
+          reinterpret_cast<const inet_diag_msg*>(reinterpret_cast<const char*>(h) + NLMSG_HDRLEN);
+      if (ntohs(diag->id.idiag_sport) != port) continue;
+      if (!reachable_from_localhost(family, diag->id.idiag_src)) continue;
+      if (diag->idiag_inode != 0) out.push_back(diag->idiag_inode);
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<unsigned long> listening_sockets(int port) {
   std::vector<unsigned long> inodes;
+  if (diag_listeners(AF_INET, port, inodes) && diag_listeners(AF_INET6, port, inodes))
+    return inodes;
+  // Without socket diagnostics (a kernel built without them): the text tables, which
+  // list every socket and cost more the busier the machine is.
+  inodes.clear();
   read_listeners("/proc/net/tcp", port, inodes);
   read_listeners("/proc/net/tcp6", port, inodes);
   return inodes;

@@ -356,7 +356,6 @@ class Frame {
 
   /// Charges one step; fails on an exhausted budget or a cancellation request.
   bool tick(std::uint64_t& steps, std::uint64_t max_steps) {
-    if (thread_.memory->exceeded && !within_budget()) return false;
     if (++steps > max_steps) {
       thread_.steps = steps;
       return thread_.fail_limit("step budget of " + std::to_string(max_steps) + " exceeded");
@@ -649,7 +648,7 @@ bool Frame::loop(Value& result) {
       if (!set_index(thread_, sp[-2], sp[-1], sp[-3])) return false;
       sp -= 3;
       sp[0] = Value(), sp[1] = Value(), sp[2] = Value();
-      FB_NEXT();
+      goto next_instruction;  // a dict grows: the memory budget is checked there
     }
     op_SLICE : {
       Value out;

@@ -17,24 +17,31 @@ namespace {
 // even while the thread's own thread-locals are being set up.
 constinit thread_local MemoryBudget* t_budget = nullptr;
 
-void charge(void* p) {
+/// What an allocation costs beyond the bytes asked for: glibc's chunk header and
+/// rounding, on average. Counted alike both ways, so it cancels out when freed.
+constexpr std::int64_t kAllocationOverhead = 16;
+
+void charge(std::size_t size) {
   MemoryBudget* budget = t_budget;
-  if (!budget || !p) return;
-  budget->used += static_cast<std::int64_t>(::malloc_usable_size(p));
+  if (!budget) return;
+  budget->used += static_cast<std::int64_t>(size) + kAllocationOverhead;
   if (budget->used > budget->peak) budget->peak = budget->used;
   if (budget->used > budget->limit) budget->exceeded = true;
 }
 
-void credit(void* p) {
+/// A sized delete says what was asked for; an unsized one (rare: most C++ deletes are
+/// sized) is credited what malloc reserved, which is at least as much.
+void credit(void* p, std::size_t size) {
   MemoryBudget* budget = t_budget;
   if (!budget || !p) return;
-  budget->used -= static_cast<std::int64_t>(::malloc_usable_size(p));
+  if (size == 0) size = ::malloc_usable_size(p);
+  budget->used -= static_cast<std::int64_t>(size) + kAllocationOverhead;
 }
 
 void* allocate(std::size_t size) {
   for (;;) {
     if (void* p = std::malloc(size ? size : 1)) {
-      charge(p);
+      charge(size);
       return p;
     }
     std::new_handler handler = std::get_new_handler();
@@ -43,8 +50,8 @@ void* allocate(std::size_t size) {
   }
 }
 
-void release(void* p) noexcept {
-  credit(p);
+void release(void* p, std::size_t size = 0) noexcept {
+  credit(p, size);
   std::free(p);
 }
 
@@ -140,7 +147,7 @@ void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
 }
 void operator delete(void* p) noexcept { fb::vm::release(p); }
 void operator delete[](void* p) noexcept { fb::vm::release(p); }
-void operator delete(void* p, std::size_t) noexcept { fb::vm::release(p); }
-void operator delete[](void* p, std::size_t) noexcept { fb::vm::release(p); }
+void operator delete(void* p, std::size_t size) noexcept { fb::vm::release(p, size); }
+void operator delete[](void* p, std::size_t size) noexcept { fb::vm::release(p, size); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { fb::vm::release(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { fb::vm::release(p); }
