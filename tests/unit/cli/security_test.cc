@@ -4,6 +4,7 @@
 // that is not the service's.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -206,6 +207,7 @@ struct Stranger {
   explicit Stranger(int port) {
     pid = ::fork();
     if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // gone with the test, however it ends
       ::execl(FB_SUT_PROBE, FB_SUT_PROBE, "http", std::to_string(port).c_str(), nullptr);
       ::_exit(127);
     }

@@ -1,6 +1,7 @@
 // `faultbox test` as a user runs it: real specs, real services, verdicts and exit codes
 // (label: syscall).
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -815,6 +816,7 @@ TEST(TestCommand, TheQuickstartStoreOutlivesAClientThatLeavesEarly) {
   std::string wal = (dir / "kv.wal").string();
   pid_t store = ::fork();
   if (store == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // gone with the test, however it ends
     ::setenv("PORT", "18451", 1);
     ::setenv("WAL", wal.c_str(), 1);
     ::execl(FB_QUICKSTART_KVSTORE, FB_QUICKSTART_KVSTORE, nullptr);
