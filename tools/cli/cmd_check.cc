@@ -176,11 +176,13 @@ const Command& command_check() {
       .usage = "faultbox check SPEC [--format text|json] [--max-instances N]",
       .details =
           "Parses the spec, resolves every name and checks each call to a faultbox builtin\n"
-          "against its signature (unknown keywords, missing or extra arguments). Nothing is\n"
-          "executed and no service is started, so it is safe in editors and pre-commit hooks.\n"
-          "A spec without tests gets NO_TESTS_DISCOVERED (a warning). With --max-instances N,\n"
-          "the spec's top level runs (it declares services, starting none) and a plan of\n"
-          "more than N leaves is PLAN_COST_EXCEEDED.\n\n"
+          "against its signature (unknown keywords, missing or extra arguments) and the names\n"
+          "it gives things (SPEC_BAD_NAME). Then it runs the spec's top level, which declares\n"
+          "services and starts none, so that what a run would reject before its first\n"
+          "service starts is reported here too, at its line (SPEC_LOAD_FAILED). No process is\n"
+          "started, so it is safe in editors and pre-commit hooks. A spec without tests gets\n"
+          "NO_TESTS_DISCOVERED (a warning). With --max-instances N, a plan of more than N\n"
+          "leaves is PLAN_COST_EXCEEDED.\n\n"
           "Exit status: 0 when there is no error (warnings allowed), 2 when there is one,\n"
           "1 for usage errors such as a missing file.",
       .flags = {{"format", FlagKind::kValue, "text|json",

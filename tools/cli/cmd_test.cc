@@ -790,14 +790,17 @@ const Command& command_test() {
       .usage =
           "faultbox test [SPEC] [--test PATTERN] [--seed N] [--runs N] [--timeout DUR]\n"
           "                     [--format text|json] [--output FILE] [--normalize FILE]\n"
-          "                     [--show all|fail] [--dry-run] [--logs DIR]",
+          "                     [--show all|fail] [--dry-run] [--logs DIR] [--max-memory SIZE]",
       .details =
           "Loads SPEC (default ./faultbox.star) and runs each top-level `def test_*` in name\n"
           "order. Before each test, every declared service is started: dependencies first,\n"
           "its ports checked free, then its healthcheck polled until it passes. After the\n"
           "test, every service is stopped (SIGTERM, SIGKILL 2 s later). Service output goes\n"
-          "to DIR/<test>/<service>.stdout and .stderr (default .faultbox/logs next to the\n"
-          "spec).\n"
+          "to LOGS/<test>/<service>.stdout and .stderr, files only their owner may read:\n"
+          "LOGS is the run's own folder .faultbox/runs/<run-id>/logs next to the spec\n"
+          "(runs/latest points at the newest), or --logs DIR, locked for the run. The ports\n"
+          "the spec declares are claimed for the run: a second run needing one stops at once,\n"
+          "naming the run that holds it.\n"
           "\n"
           "--test selects by exact name (with or without test_), glob, or ~regex. A test\n"
           "passes unless its body fails (FAIL, with the backtrace) or its services cannot be\n"
