@@ -172,8 +172,8 @@ int run_check(const Context& context, const ParsedArgs& args) {
 const Command& command_check() {
   static const Command command{
       .name = "check",
-      .summary = "Check a spec for errors without running anything",
-      .usage = "faultbox check SPEC [--format text|json] [--max-instances N]",
+      .summary = "Check a spec for errors without starting anything",
+      .usage = "faultbox check SPEC [--format text|json] [--max-instances N] [--max-memory SIZE]",
       .details =
           "Parses the spec, resolves every name and checks each call to a faultbox builtin\n"
           "against its signature (unknown keywords, missing or extra arguments) and the names\n"

@@ -217,7 +217,8 @@ const Command& command_plan() {
       .summary = "Count a spec's tests and their fan-out without running anything",
       .usage =
           "faultbox plan [SPEC] [--format text|json|dot] [--check-cost --max-instances N]\n"
-          "                     [--max-leaves N] [--seed N] [--coverage] [--suggest]",
+          "                     [--max-leaves N] [--seed N] [--coverage] [--suggest]\n"
+          "                     [--max-memory SIZE]",
       .details =
           "Loads SPEC (default ./faultbox.star), runs its top level (which declares services\n"
           "but starts none), and prints every test with the fan-out axes it can meet:\n"
