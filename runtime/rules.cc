@@ -54,6 +54,12 @@ bool glob_match(std::string_view pattern, std::string_view path) {
   return pattern.empty() || glob_from(pattern, path);
 }
 
+bool path_glob_match(std::string_view pattern, std::string_view path) {
+  if (pattern.find('/') != std::string_view::npos) return glob_match(pattern, path);
+  std::size_t slash = path.rfind('/');
+  return glob_match(pattern, slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
 // ---- durations ------------------------------------------------------------------------------
 
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text, std::string& error) {

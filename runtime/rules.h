@@ -17,6 +17,10 @@ namespace fb::runtime {
 /// Glob match over paths: `*` and `?` stay within one segment, `**` crosses `/`.
 /// An empty pattern matches every path.
 bool glob_match(std::string_view pattern, std::string_view path);
+/// A file path glob as .gitignore reads one: a pattern without '/' matches the file's
+/// name in any folder (`*.wal` matches /var/lib/app/orders.wal); one with '/' is
+/// matched against the whole path, as glob_match does.
+bool path_glob_match(std::string_view pattern, std::string_view path);
 
 /// Parses a Go duration ("500ms", "1.5s", "1h30m", "-2us"); units ns us µs ms s m h.
 std::optional<std::chrono::nanoseconds> parse_duration(std::string_view text, std::string& error);

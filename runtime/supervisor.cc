@@ -891,7 +891,7 @@ const Supervisor::RuleSlot* Supervisor::decide(Target& target, int nr, const Pat
       if (r.max_fires && r.pinned.empty() && slot->fires >= r.max_fires) continue;
       if (!r.path_glob.empty()) {
         const std::string& p = path();
-        if (p.empty() || !glob_match(r.path_glob, p)) continue;
+        if (p.empty() || !path_glob_match(r.path_glob, p)) continue;
       } else if (is_system_path(path())) {
         // A rule without a glob leaves the loader, /proc, /sys and /dev alone, as the
         // reference does: `read=EIO` must not stop the program from loading.

@@ -1,6 +1,8 @@
 // deny(), delay(), allow() and fault(): syscall faults as the spec writes them.
 #include "stdlib/faults.h"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cmath>
 
@@ -95,6 +97,9 @@ bool common_options(Thread& t, std::string_view fn, Args& a, FaultValue& value) 
         return t.fail(std::string(fn) + ": " + std::string(key) + "= must be at least " +
                       (key == "nth" ? "1" : "0"));
       (key == "nth" ? rule.nth : rule.after) = static_cast<std::uint64_t>(n);
+    } else if (key == "trigger") {
+      // The spelling of `faultbox run --fault`, "nth=3" or "after=5", as a keyword.
+      if (!want_trigger(t, fn, v, rule.nth, rule.after)) return false;
     } else if (key == "max_fires") {
       std::int64_t n = 0;
       if (!vm::want_int(t, fn, v, n)) return false;
@@ -107,7 +112,7 @@ bool common_options(Thread& t, std::string_view fn, Args& a, FaultValue& value) 
       value.stochastic = mode == "stochastic";
     } else {
       return t.fail(std::string(fn) + ": unexpected keyword argument " + std::string(key) +
-                    " (valid: probability, label, nth, after, max_fires, mode)");
+                    " (valid: probability, label, nth, after, trigger, max_fires, mode)");
     }
   }
   if (value.rule.nth && value.rule.after)
@@ -603,6 +608,22 @@ void add_faults(const std::function<void(std::string_view, vm::NativeFn)>& add) 
   add("trace", trace_fn);
   add("trace_start", trace_start_fn);
   add("trace_stop", trace_stop_fn);
+}
+
+bool want_trigger(Thread& t, std::string_view fn, const Value& v, std::uint64_t& nth,
+                  std::uint64_t& after) {
+  std::string text = v.is(vm::Type::kString) ? vm::str(v) : "";
+  bool is_nth = text.starts_with("nth="), is_after = text.starts_with("after=");
+  std::string_view digits = std::string_view(text).substr(is_nth ? 4 : 6);
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  bool ok = (is_nth || is_after) && !digits.empty() && ec == std::errc() &&
+            end == digits.data() + digits.size() && (is_after || n > 0);
+  if (!ok)
+    return t.fail(std::string(fn) + ": trigger must be \"nth=N\" (N >= 1) or \"after=N\", got " +
+                  vm::repr(v));
+  (is_nth ? nth : after) = n;
+  return true;
 }
 
 }  // namespace fb::stdlib

@@ -65,4 +65,9 @@ std::optional<runtime::RuleSetId> install_rules(vm::Thread& t, std::string_view 
 
 void add_faults(const std::function<void(std::string_view, vm::NativeFn)>& add);
 
+/// trigger="nth=N" or "after=N", the spelling of `faultbox run --fault`: sets `nth` or
+/// `after` as the keywords of those names would.
+bool want_trigger(vm::Thread& t, std::string_view fn, const vm::Value& v, std::uint64_t& nth,
+                  std::uint64_t& after);
+
 }  // namespace fb::stdlib

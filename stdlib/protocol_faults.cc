@@ -74,6 +74,8 @@ bool rule_keywords(Thread& t, std::string_view fn, Args& a, proxy::Rule& rule,
         return t.fail(std::string(fn) + ": " + std::string(k) + "= must be at least " +
                       (k == "nth" ? "1" : "0"));
       (k == "nth" ? rule.nth : rule.after) = static_cast<std::uint64_t>(n);
+    } else if (k == "trigger") {
+      if (!want_trigger(t, fn, v, rule.nth, rule.after)) return false;
     } else if (std::find(extra.begin(), extra.end(), k) != extra.end()) {
       if (!own(k, v)) return false;
     } else {
@@ -81,7 +83,7 @@ bool rule_keywords(Thread& t, std::string_view fn, Args& a, proxy::Rule& rule,
       for (auto m : kMatchers) valid += std::string(valid.empty() ? "" : ", ") + std::string(m);
       for (auto e : extra) valid += ", " + std::string(e);
       return t.fail(std::string(fn) + ": unexpected keyword argument " + std::string(k) +
-                    " (valid: " + valid + ", probability, nth, after, label)");
+                    " (valid: " + valid + ", probability, nth, after, trigger, label)");
     }
   }
   std::string text = std::string(fn) + "(";

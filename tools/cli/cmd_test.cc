@@ -814,7 +814,7 @@ const Command& command_test() {
           "--format json prints one report object (the reference's version 2 shape, plus\n"
           "errored, halted, leaf_id and per-rule fault hits) on stdout; --output FILE writes\n"
           "it to FILE. --normalize FILE writes a trace that is stable across runs with one\n"
-          "seed, for `faultbox diff`. --runs N runs each test with seeds N..N+runs-1 and\n"
+          "seed, for `faultbox diff`. --runs N runs each test with seeds SEED..SEED+N-1 and\n"
           "stops repeating a test at its first failure. --show fail leaves passing tests out\n"
           "of the output (the counts still count them). --dry-run prints the services, what\n"
           "each one's filter traps, and the tests that would run.\n"

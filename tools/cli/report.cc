@@ -52,6 +52,37 @@ json diagnostic_json(const Diagnostic& d) {
   return out;
 }
 
+/// "write", "write/fsync", "write/pwrite64/writev/...": what a rule traps, for messages.
+std::string syscalls_text(const FaultHits& f) {
+  std::string out;
+  for (std::size_t i = 0; i < f.syscalls.size() && i < 3; ++i)
+    out += (i ? "/" : "") + f.syscalls[i];
+  return f.syscalls.size() > 3 ? out + "/..." : out;
+}
+
+std::string paths_seen(const TestOutcome& o, const FaultHits& f) {
+  // The paths the rule's syscalls met in the service, which its glob did not match: most
+  // often the glob is written for other paths than the program uses.
+  std::vector<std::string> paths;
+  std::size_t more = 0;
+  for (const runtime::Event& e : o.events) {
+    if (e.type != "syscall" || e.service != f.service) continue;
+    std::string path = e.text("path");
+    if (path.empty() ||
+        std::find(f.syscalls.begin(), f.syscalls.end(), e.text("syscall")) == f.syscalls.end() ||
+        std::find(paths.begin(), paths.end(), path) != paths.end())
+      continue;
+    if (paths.size() < 5)
+      paths.push_back(path);
+    else
+      ++more;
+  }
+  std::string out;
+  for (const auto& p : paths) out += (out.empty() ? "" : ", ") + p;
+  if (more) out += " and " + std::to_string(more) + " more";
+  return out;
+}
+
 }  // namespace
 
 // ---- diagnostics ---------------------------------------------------------------------------
@@ -99,6 +130,8 @@ void diagnose(TestOutcome& o) {
       } else if (f.matches == 0) {
         message += "the service made no matching call while it was installed";
         if (!f.path.empty()) message += " (path glob \"" + f.path + "\")";
+        if (std::string seen = paths_seen(o, f); !seen.empty())
+          message += "; its " + syscalls_text(f) + " calls were on " + seen;
         suggestion =
             "check that run= exercises this path in \"" + f.service + "\", that it uses " + what +
             (f.path.empty() ? "" : " on paths matching \"" + f.path + "\"") + " (trace(" +

@@ -358,6 +358,7 @@ std::vector<FaultHits> fault_hits(const stdlib::Session::Run& state,
       h.label = rule.label;
       h.op = rule.op;
       h.path = rule.path_glob;
+      h.syscalls = rule.syscalls;
       if (i < counters.size()) {
         h.matches = counters[i].matches;
         h.hits = counters[i].fires;

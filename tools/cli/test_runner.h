@@ -41,6 +41,7 @@ struct FaultHits {
   std::uint64_t hits = 0;
   std::string pinned;     // an exhaustive leaf's fire decisions, "[1,0,1]"; "" when drawn
   std::string interface;  // a protocol rule's interface ("" for a syscall rule)
+  std::vector<std::string> syscalls;  // what a syscall rule traps, families expanded
 };
 
 /// A finding about a test (or the whole run) that is not its verdict.

@@ -10,6 +10,7 @@
 //   # expect-absent: CODE [test_x]       no such diagnostic for that test (or the run)
 //   # expect-stderr: TEXT                stderr contains TEXT
 //   # expect-reason: test_x TEXT         that test's reason contains TEXT
+//   # expect-message: test_x TEXT        one of that test's diagnostics says TEXT
 //
 // and its normalized trace must match tests/golden/test/NAME.trace (regenerate with
 // FB_UPDATE_GOLDENS=1, or tools/update-goldens). "@PROBE@" in a spec stands for the
@@ -48,7 +49,8 @@ struct Expectations {
   std::vector<std::string> quiet;                            // tests without diagnostics
   std::vector<std::pair<std::string, std::string>> absent;   // (code, test or "")
   std::vector<std::string> stderr_has;
-  std::vector<std::pair<std::string, std::string>> reasons;  // (test, text in its reason)
+  std::vector<std::pair<std::string, std::string>> reasons;   // (test, text in its reason)
+  std::vector<std::pair<std::string, std::string>> messages;  // (test, text in a diagnostic)
 };
 
 Expectations read_expectations(const std::string& text) {
@@ -80,6 +82,10 @@ Expectations read_expectations(const std::string& text) {
     if (auto v = value("expect-reason")) {
       auto space = v->find(' ');
       e.reasons.emplace_back(v->substr(0, space), v->substr(space + 1));
+    }
+    if (auto v = value("expect-message")) {
+      auto space = v->find(' ');
+      e.messages.emplace_back(v->substr(0, space), v->substr(space + 1));
     }
   }
   return e;
@@ -125,6 +131,7 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
     std::map<std::string, std::string> verdicts;
     std::map<std::string, std::set<std::string>> codes;  // test ("" for the run) → codes
     std::map<std::string, std::string> reasons;
+    std::map<std::string, std::string> messages;  // test → its diagnostics' messages
     for (const auto& t : report["tests"]) {
       std::string verdict = t["result"].get<std::string>();
       std::transform(verdict.begin(), verdict.end(), verdict.begin(), ::toupper);
@@ -135,7 +142,10 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
       verdicts[shown] = verdict;
       reasons[shown] = t["reason"].get<std::string>();
       auto& mine = codes[shown];
-      for (const auto& d : t["diagnostics"]) mine.insert(d["code"].get<std::string>());
+      for (const auto& d : t["diagnostics"]) {
+        mine.insert(d["code"].get<std::string>());
+        messages[shown] += d["message"].get<std::string>() + "\n";
+      }
     }
     for (const auto& d : report["diagnostics"]) codes[""].insert(d["code"].get<std::string>());
     EXPECT_EQ(verdicts, expect.verdicts) << context;
@@ -150,6 +160,10 @@ TEST_P(SpecFile, VerdictsDiagnosticsAndTrace) {
     for (const auto& [test, wanted] : expect.reasons)
       EXPECT_NE(reasons[test].find(wanted), std::string::npos)
           << test << "'s reason lacks \"" << wanted << "\": " << reasons[test] << "\n"
+          << context;
+    for (const auto& [test, wanted] : expect.messages)
+      EXPECT_NE(messages[test].find(wanted), std::string::npos)
+          << "no diagnostic of " << test << " says \"" << wanted << "\": " << messages[test] << "\n"
           << context;
     for (const auto& test : expect.quiet)
       EXPECT_TRUE(codes[test].empty()) << test << " has diagnostics\n" << context;

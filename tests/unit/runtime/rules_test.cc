@@ -26,6 +26,16 @@ TEST(Glob, StarStaysInASegmentDoubleStarCrosses) {
   EXPECT_FALSE(glob_match("*", "dir/name"));
 }
 
+TEST(Glob, APathGlobWithoutSlashMatchesTheNameInAnyFolder) {
+  EXPECT_TRUE(path_glob_match("*.wal", "/var/lib/app/orders.wal"));
+  EXPECT_TRUE(path_glob_match("orders.wal", "/var/lib/app/orders.wal"));
+  EXPECT_TRUE(path_glob_match("*.wal", "orders.wal"));
+  EXPECT_FALSE(path_glob_match("*.wal", "/var/lib/app.wal/orders.log"));
+  EXPECT_FALSE(path_glob_match("/*.wal", "/var/lib/orders.wal")) << "with '/', the whole path";
+  EXPECT_TRUE(path_glob_match("**/*.wal", "/var/lib/orders.wal"));
+  EXPECT_TRUE(path_glob_match("", "/anything"));
+}
+
 TEST(Glob, PathologicalPatternsStayFast) {
   std::string path(200, 'a');
   std::string pattern;
